@@ -1,0 +1,145 @@
+//! `replay`: run each stage of the replay pipeline on explicit files, without
+//! pipeline.toml, and score new songs with a saved model.
+//!
+//! Every subcommand calls the same library code as `cargo xtask run-pipeline`; `--config`
+//! optionally reads the column mapping and settings from a pipeline config.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::ProgressBar;
+use replay_pipeline::stages::{execute, score};
+use replay_pipeline::{PipelineConfig, StageKind};
+
+#[derive(Parser)]
+#[command(name = "replay", version, about = "Predict which songs listeners replay")]
+struct Cli {
+    /// Pipeline config to read the column mapping and stage settings from
+    /// (default: built-in defaults for the Kaggle 1921-2020 schema).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a CSV, CSV.gz or Parquet file of tracks into tracks.parquet.
+    Ingest {
+        /// Source file.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Label, split and transform ingested tracks into train/test Parquet and a feature spec.
+    Features {
+        /// tracks.parquet from `replay ingest`.
+        #[arg(long)]
+        tracks: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Fit every configured model on train.parquet; writes OUT/models/<name>.json.
+    Train {
+        /// train.parquet from `replay features`.
+        #[arg(long)]
+        train: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Evaluate saved models on test.parquet; writes metrics.json and predictions.parquet.
+    Eval {
+        /// test.parquet from `replay features`.
+        #[arg(long)]
+        test: PathBuf,
+        /// Directory of model files (OUT/models of `replay train`).
+        #[arg(long)]
+        models: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Score new songs: write id, probability and rank as CSV, most likely replayed first.
+    Score {
+        /// Songs to score (same columns as training; popularity may be absent).
+        #[arg(long)]
+        input: PathBuf,
+        /// feature_spec.json from `replay features`.
+        #[arg(long)]
+        spec: PathBuf,
+        /// A model file from `replay train`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Output CSV (standard output if absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let config = match &cli.config {
+        Some(path) => PipelineConfig::load(path)?,
+        None => PipelineConfig::default(),
+    };
+    let progress = ProgressBar::new_spinner();
+    // Input paths are given in the order of the stage's declared inputs.
+    let (kind, paths, out) = match cli.command {
+        Command::Ingest { input, out } => (StageKind::Ingest, vec![input], out),
+        Command::Features { tracks, out } => (StageKind::Features, vec![tracks], out),
+        Command::Train { train, out } => (StageKind::Train, vec![train], out),
+        Command::Eval { test, models, out } => (StageKind::Eval, vec![test, models], out),
+        Command::Score {
+            input,
+            spec,
+            model,
+            out,
+        } => {
+            let scored = score(&config, &spec, &model, &input, &progress)?;
+            progress.finish_and_clear();
+            return write_scores(&scored, out.as_deref());
+        }
+    };
+    let inputs: BTreeMap<String, PathBuf> = kind
+        .inputs()
+        .iter()
+        .map(|name| name.to_string())
+        .zip(paths)
+        .collect();
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let summary = execute(kind, &config, &inputs, &out, &progress)?;
+    progress.finish_and_clear();
+    println!("{}: {summary}", kind.name());
+    println!("outputs: {}", out.display());
+    Ok(())
+}
+
+fn write_scores(scored: &[replay_pipeline::stages::Scored], out: Option<&Path>) -> Result<()> {
+    let mut text = String::from("rank,id,probability\n");
+    for (rank, s) in scored.iter().enumerate() {
+        text.push_str(&format!("{},{},{:.6}\n", rank + 1, s.id, s.probability));
+    }
+    match out {
+        Some(path) => replay_core::atomic::write_bytes(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}

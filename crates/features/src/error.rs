@@ -1,0 +1,42 @@
+//! Errors of the feature stage.
+
+use replay_core::ArtifactError;
+
+/// Why features could not be built or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    /// Reading tracks or writing outputs failed.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// Arrow refused an operation on the tracks.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A column the stage needs is absent.
+    #[error("column '{0}' is missing from the tracks")]
+    MissingColumn(String),
+    /// A column has the wrong type.
+    #[error("column '{column}' must be {expected}")]
+    ColumnType {
+        /// The column.
+        column: &'static str,
+        /// Its expected Arrow type.
+        expected: &'static str,
+    },
+    /// A row has no popularity, so it has no label.
+    #[error("row {row} has no popularity; labels need one for every training track")]
+    MissingPopularity {
+        /// Row index (from 0) in the tracks.
+        row: usize,
+    },
+    /// The training rows have a single class.
+    #[error("all {rows} training rows have the same label at threshold {threshold}; choose another label.threshold")]
+    SingleClass {
+        /// The label threshold.
+        threshold: f64,
+        /// Training rows.
+        rows: usize,
+    },
+    /// There are no numeric features to learn from.
+    #[error("the tracks have no numeric feature columns")]
+    NoFeatures,
+}

@@ -1,0 +1,156 @@
+//! Feature stage of the replay pipeline.
+//!
+//! From validated tracks (see `replay-ingest`) it builds the label
+//! `replayed = popularity >= threshold`, drops repeated ids so that no track is on both
+//! sides of the split, splits train/test (stratified, seeded), fits every transformation
+//! on the training rows only, and records them in a [`FeatureSpec`] that turns any
+//! ingested batch, including new songs, into exactly the model inputs used in training.
+
+mod config;
+mod error;
+mod matrix;
+mod spec;
+mod split;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
+use arrow::datatypes::{Float64Type, SchemaRef};
+use replay_core::{io, schema};
+use serde::{Deserialize, Serialize};
+
+pub use config::{FeatureOptions, FeaturesConfig, LabelConfig, SplitConfig};
+pub use error::FeatureError;
+pub use matrix::FeatureMatrix;
+pub use spec::{FeatureColumn, FeatureSource, FeatureSpec};
+pub use split::stratified_split;
+
+/// Training rows: id, popularity, label and the transformed features.
+pub const TRAIN_FILE: &str = "train.parquet";
+/// Held-out test rows, in the same layout as [`TRAIN_FILE`].
+pub const TEST_FILE: &str = "test.parquet";
+/// The fitted [`FeatureSpec`] as JSON.
+pub const SPEC_FILE: &str = "feature_spec.json";
+/// The [`SplitReport`] as JSON.
+pub const SPLIT_REPORT_FILE: &str = "split_report.json";
+
+/// What the split did: row counts and positive rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitReport {
+    /// Rows in the ingested tracks.
+    pub rows_in: usize,
+    /// Rows dropped because their id had been seen before (the first one is kept).
+    pub duplicate_ids_dropped: usize,
+    /// Training rows.
+    pub train_rows: usize,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Share of replayed tracks among the distinct tracks.
+    pub positive_rate: f64,
+    /// Share of replayed tracks in the training rows.
+    pub train_positive_rate: f64,
+    /// Share of replayed tracks in the test rows.
+    pub test_positive_rate: f64,
+    /// Model input names, in column order.
+    pub features: Vec<String>,
+}
+
+/// The output of [`build`]: the fitted spec and the transformed train and test rows.
+#[derive(Debug, Clone)]
+pub struct FeatureSet {
+    /// Every fitted transformation.
+    pub spec: FeatureSpec,
+    /// Training rows (layout of [`FeatureSpec::apply`]).
+    pub train: RecordBatch,
+    /// Test rows (same layout).
+    pub test: RecordBatch,
+    /// Counts and rates.
+    pub report: SplitReport,
+}
+
+/// Build labels, split, fit the transformations on the training rows and apply them.
+pub fn build(
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    config: &FeaturesConfig,
+) -> Result<FeatureSet, FeatureError> {
+    let all = concat_batches(&schema, batches)?;
+    let rows_in = all.num_rows();
+    let distinct = take_rows(&all, &first_of_each_id(&all)?)?;
+    let labels = spec::labels(&distinct, config.label.threshold)?;
+    let (train_rows, test_rows) = stratified_split(&labels, &config.split);
+    let train_raw = take_rows(&distinct, &train_rows)?;
+    let test_raw = take_rows(&distinct, &test_rows)?;
+    let spec = FeatureSpec::fit(&train_raw, config)?;
+    let train = spec.apply(&train_raw)?;
+    let test = spec.apply(&test_raw)?;
+    let positives = |rows: &[usize]| rows.iter().filter(|&&i| labels[i]).count();
+    let rate = |p: usize, n: usize| if n == 0 { 0.0 } else { p as f64 / n as f64 };
+    let (train_pos, test_pos) = (positives(&train_rows), positives(&test_rows));
+    if train_pos == 0 || train_pos == train_rows.len() {
+        return Err(FeatureError::SingleClass {
+            threshold: config.label.threshold,
+            rows: train_rows.len(),
+        });
+    }
+    let report = SplitReport {
+        rows_in,
+        duplicate_ids_dropped: rows_in - distinct.num_rows(),
+        train_rows: train_rows.len(),
+        test_rows: test_rows.len(),
+        positive_rate: rate(train_pos + test_pos, labels.len()),
+        train_positive_rate: rate(train_pos, train_rows.len()),
+        test_positive_rate: rate(test_pos, test_rows.len()),
+        features: spec.names().map(str::to_string).collect(),
+    };
+    Ok(FeatureSet {
+        spec,
+        train,
+        test,
+        report,
+    })
+}
+
+/// Run the stage: read ingested tracks from `tracks` and write [`TRAIN_FILE`],
+/// [`TEST_FILE`], [`SPEC_FILE`] and [`SPLIT_REPORT_FILE`] into `out_dir`.
+pub fn run(tracks: &Path, config: &FeaturesConfig, out_dir: &Path) -> Result<SplitReport, FeatureError> {
+    let (schema, batches) = io::read_parquet(tracks)?;
+    let set = build(schema, &batches, config)?;
+    io::write_parquet(&out_dir.join(TRAIN_FILE), set.train.schema(), &[set.train])?;
+    io::write_parquet(&out_dir.join(TEST_FILE), set.test.schema(), &[set.test])?;
+    io::write_json(&out_dir.join(SPEC_FILE), &set.spec)?;
+    io::write_json(&out_dir.join(SPLIT_REPORT_FILE), &set.report)?;
+    Ok(set.report)
+}
+
+/// Indices of the first row of every distinct id, in order.
+fn first_of_each_id(batch: &RecordBatch) -> Result<Vec<usize>, FeatureError> {
+    let ids = spec::column(batch, schema::ID)?;
+    let ids = ids.as_string_opt::<i32>().ok_or(FeatureError::ColumnType {
+        column: schema::ID,
+        expected: "Utf8",
+    })?;
+    let mut seen = HashSet::with_capacity(ids.len());
+    Ok((0..ids.len())
+        .filter(|&i| ids.is_valid(i) && seen.insert(ids.value(i)))
+        .collect())
+}
+
+fn take_rows(batch: &RecordBatch, rows: &[usize]) -> Result<RecordBatch, FeatureError> {
+    let indices = UInt32Array::from_iter_values(rows.iter().map(|&i| i as u32));
+    Ok(take_record_batch(batch, &indices)?)
+}
+
+/// Popularity values of an ingested batch (nulls as NaN).
+pub(crate) fn popularity(batch: &RecordBatch) -> Result<Vec<f64>, FeatureError> {
+    let column = spec::column(batch, schema::POPULARITY)?;
+    let values = column
+        .as_primitive_opt::<Float64Type>()
+        .ok_or(FeatureError::ColumnType {
+            column: schema::POPULARITY,
+            expected: "Float64",
+        })?;
+    Ok(values.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}

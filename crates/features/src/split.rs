@@ -1,0 +1,66 @@
+//! Seeded, optionally stratified train/test split.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::SplitConfig;
+
+/// Split row indices into `(train, test)`, both sorted.
+///
+/// With `stratify`, each class is shuffled and split on its own, so both sides keep the
+/// positive rate; each class sends `round(n_class * test_fraction)` rows to test.
+/// The same labels and config always give the same split.
+pub fn stratified_split(labels: &[bool], config: &SplitConfig) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let groups: Vec<Vec<usize>> = if config.stratify {
+        [false, true]
+            .iter()
+            .map(|&c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
+            .collect()
+    } else {
+        vec![(0..labels.len()).collect()]
+    };
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for mut group in groups {
+        group.shuffle(&mut rng);
+        let n_test = (group.len() as f64 * config.test_fraction).round() as usize;
+        test.extend_from_slice(&group[..n_test]);
+        train.extend_from_slice(&group[n_test..]);
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(n: usize, positive_every: usize) -> Vec<bool> {
+        (0..n).map(|i| i % positive_every == 0).collect()
+    }
+
+    #[test]
+    fn stratified_split_keeps_class_shares_and_partitions_rows() {
+        let y = labels(1000, 4);
+        let (train, test) = stratified_split(&y, &SplitConfig::default());
+        assert_eq!(test.len(), 200);
+        assert_eq!(test.iter().filter(|&&i| y[i]).count(), 50);
+        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn same_seed_same_split_other_seed_other_split() {
+        let y = labels(500, 3);
+        let config = SplitConfig::default();
+        assert_eq!(stratified_split(&y, &config), stratified_split(&y, &config));
+        let other = SplitConfig { seed: 7, ..config };
+        assert_ne!(
+            stratified_split(&y, &SplitConfig::default()).1,
+            stratified_split(&y, &other).1
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! The column mapping: which source column plays which role.
+
+use serde::{Deserialize, Serialize};
+
+use replay_core::schema;
+
+/// Which columns of a source file are the id, the popularity, the release date and the
+/// features, and which are dropped. Every column of the file must be named here.
+///
+/// Deserializing checks that no column is named twice and that feature names do not
+/// clash with the canonical names of the other roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawColumnMap")]
+pub struct ColumnMap {
+    /// Unique track id column (written as [`schema::ID`]).
+    pub id: String,
+    /// Popularity 0..=100 column (written as [`schema::POPULARITY`]).
+    pub popularity: String,
+    /// Release date column, `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (written as [`schema::RELEASE_DATE`]).
+    pub release_date: Option<String>,
+    /// Numeric feature columns, read as 64-bit floats; an empty field is a missing value.
+    pub numeric: Vec<String>,
+    /// Categorical (text) feature columns; an empty field is a missing value.
+    pub categorical: Vec<String>,
+    /// Columns of the file that are read past and not kept.
+    pub drop: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumnMap {
+    id: String,
+    popularity: String,
+    #[serde(default)]
+    release_date: Option<String>,
+    numeric: Vec<String>,
+    #[serde(default)]
+    categorical: Vec<String>,
+    #[serde(default)]
+    drop: Vec<String>,
+}
+
+impl TryFrom<RawColumnMap> for ColumnMap {
+    type Error = String;
+
+    fn try_from(raw: RawColumnMap) -> Result<Self, String> {
+        let map = ColumnMap {
+            id: raw.id,
+            popularity: raw.popularity,
+            release_date: raw.release_date,
+            numeric: raw.numeric,
+            categorical: raw.categorical,
+            drop: raw.drop,
+        };
+        map.check()?;
+        Ok(map)
+    }
+}
+
+impl ColumnMap {
+    /// The mapping of the Kaggle "Spotify 1921-2020" `data.csv` used by the seed notebook:
+    /// 12 audio features, year and explicit; name and artists are dropped.
+    pub fn kaggle() -> Self {
+        let numeric = [
+            "valence",
+            "year",
+            "acousticness",
+            "danceability",
+            "duration_ms",
+            "energy",
+            "explicit",
+            "instrumentalness",
+            "key",
+            "liveness",
+            "loudness",
+            "mode",
+            "speechiness",
+            "tempo",
+        ];
+        ColumnMap {
+            id: "id".into(),
+            popularity: "popularity".into(),
+            release_date: Some("release_date".into()),
+            numeric: numeric.iter().map(|s| s.to_string()).collect(),
+            categorical: vec![],
+            drop: vec!["name".into(), "artists".into()],
+        }
+    }
+
+    /// Every source column this mapping names, with the key that names it.
+    pub fn named_columns(&self) -> Vec<(&str, &'static str)> {
+        let mut out = vec![(self.id.as_str(), "id"), (self.popularity.as_str(), "popularity")];
+        out.extend(self.release_date.as_deref().map(|c| (c, "release_date")));
+        out.extend(self.numeric.iter().map(|c| (c.as_str(), "numeric")));
+        out.extend(self.categorical.iter().map(|c| (c.as_str(), "categorical")));
+        out.extend(self.drop.iter().map(|c| (c.as_str(), "drop")));
+        out
+    }
+
+    /// Check that no column is named twice and no feature takes a canonical name.
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashMap::new();
+        for (column, key) in self.named_columns() {
+            if column.is_empty() {
+                return Err(format!("columns.{key}: empty column name"));
+            }
+            if let Some(first) = seen.insert(column, key) {
+                return Err(format!(
+                    "column '{column}' is named twice (columns.{first} and columns.{key})"
+                ));
+            }
+        }
+        let canonical = [
+            schema::ID,
+            schema::POPULARITY,
+            schema::RELEASE_DATE,
+            schema::LABEL,
+        ];
+        for column in self.numeric.iter().chain(&self.categorical) {
+            if canonical.contains(&column.as_str()) {
+                return Err(format!(
+                    "feature column '{column}' clashes with the canonical column name '{column}'; \
+                     map it with the matching role instead"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_named_twice_is_an_error() {
+        let mut map = ColumnMap::kaggle();
+        map.drop.push("year".into());
+        assert!(map.check().unwrap_err().contains("'year' is named twice"));
+    }
+
+    #[test]
+    fn kaggle_mapping_is_valid() {
+        ColumnMap::kaggle().check().unwrap();
+    }
+}

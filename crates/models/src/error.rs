@@ -1,0 +1,41 @@
+//! Errors of the models crate.
+
+use replay_core::ArtifactError;
+
+/// Why a model could not be fitted, saved or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A hyperparameter is out of its range.
+    #[error("invalid hyperparameter {name}: {message}")]
+    InvalidParam {
+        /// The hyperparameter.
+        name: &'static str,
+        /// What is allowed.
+        message: String,
+    },
+    /// Inputs and labels disagree in length.
+    #[error("{rows} input rows but {labels} labels")]
+    Shape {
+        /// Input rows.
+        rows: usize,
+        /// Labels.
+        labels: usize,
+    },
+    /// The inputs do not have the number of columns the model was fitted on.
+    #[error("the model expects {expected} inputs, got {found}")]
+    Features {
+        /// Inputs the model was fitted on.
+        expected: usize,
+        /// Inputs given.
+        found: usize,
+    },
+    /// Training needs both classes.
+    #[error("training data must contain both classes")]
+    SingleClass,
+    /// linfa refused to fit.
+    #[error("linfa: {0}")]
+    Linfa(String),
+    /// Reading or writing the model file failed.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+}

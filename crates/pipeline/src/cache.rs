@@ -1,0 +1,281 @@
+//! The content-addressed cache of stage outputs.
+//!
+//! A stage's outputs live in `<root>/cache/<stage>/<key>/` beside a `manifest.json` that
+//! records the BLAKE3 hash and size of every file. The key hashes everything the outputs
+//! depend on (see [`cache_key`]). A directory is only ever created complete: the stage
+//! writes into a temporary directory that is renamed into place after the manifest.
+//! Before reuse, every file is hashed again, so a truncated or edited output is detected.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use replay_core::{io, ArtifactError};
+use serde::{Deserialize, Serialize};
+
+/// Name of the manifest file in every cache entry.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Hash and size of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// BLAKE3 of the content, hex.
+    pub blake3: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// What a cache entry holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The stage that wrote it.
+    pub stage: String,
+    /// Its cache key.
+    pub key: String,
+    /// Every file, by path relative to the entry (with `/` separators).
+    pub files: BTreeMap<String, FileDigest>,
+}
+
+impl Manifest {
+    /// The hash of one declared output: of the file, or of all files below a directory.
+    pub fn output_hash(&self, output: &str) -> String {
+        let prefix = format!("{output}/");
+        let mut hasher = blake3::Hasher::new();
+        for (path, digest) in &self.files {
+            if path == output || path.starts_with(&prefix) {
+                hasher.update(path.as_bytes());
+                hasher.update(b"\0");
+                hasher.update(digest.blake3.as_bytes());
+                hasher.update(b"\n");
+            }
+        }
+        hasher.finalize().to_hex().to_string()
+    }
+}
+
+/// Hash a file's content with BLAKE3.
+pub fn hash_file(path: &Path) -> Result<FileDigest, ArtifactError> {
+    let mut file = fs::File::open(path).map_err(|e| ArtifactError::io(path, e))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| ArtifactError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    Ok(FileDigest {
+        blake3: hasher.finalize().to_hex().to_string(),
+        bytes,
+    })
+}
+
+/// Digests of every file below `dir` except the manifest, by relative path.
+fn digest_tree(dir: &Path) -> Result<BTreeMap<String, FileDigest>, ArtifactError> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in fs::read_dir(&current).map_err(|e| ArtifactError::io(&current, e))? {
+            let path = entry.map_err(|e| ArtifactError::io(&current, e))?.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir).unwrap_or(&path);
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            if name != MANIFEST_FILE {
+                files.insert(name, hash_file(&path)?);
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// The cache key of a stage run: BLAKE3 over the stage name, its code version, its
+/// config section and the content hashes of its inputs.
+pub fn cache_key(
+    stage: &str,
+    code_version: &str,
+    config: &serde_json::Value,
+    inputs: &[(String, String)],
+) -> String {
+    let material = serde_json::json!({
+        "stage": stage,
+        "code_version": code_version,
+        "config": config,
+        "inputs": inputs,
+    });
+    blake3::hash(material.to_string().as_bytes()).to_hex().to_string()
+}
+
+/// The state of a cache entry.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Present and every file matches its manifest.
+    Hit(Manifest),
+    /// Not present.
+    Miss,
+    /// Present but damaged; the reason says how.
+    Invalid(String),
+}
+
+/// The cache below `<root>/cache`.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// A cache under `artifacts_root`.
+    pub fn new(artifacts_root: &Path) -> Self {
+        Cache {
+            root: artifacts_root.join("cache"),
+        }
+    }
+
+    /// The directory of a stage's entry for `key`.
+    pub fn entry_dir(&self, stage: &str, key: &str) -> PathBuf {
+        self.root.join(stage).join(&key[..16.min(key.len())])
+    }
+
+    /// Find an entry and verify every file against its manifest.
+    pub fn lookup(&self, stage: &str, key: &str) -> Lookup {
+        let dir = self.entry_dir(stage, key);
+        if !dir.exists() {
+            return Lookup::Miss;
+        }
+        let manifest: Manifest = match io::read_json(&dir.join(MANIFEST_FILE)) {
+            Ok(m) => m,
+            Err(e) => return Lookup::Invalid(format!("unreadable manifest: {e}")),
+        };
+        if manifest.key != key {
+            return Lookup::Invalid("manifest belongs to another key".into());
+        }
+        match digest_tree(&dir) {
+            Ok(files) if files == manifest.files => Lookup::Hit(manifest),
+            Ok(files) => {
+                let changed = manifest
+                    .files
+                    .keys()
+                    .chain(files.keys())
+                    .find(|k| manifest.files.get(*k) != files.get(*k))
+                    .cloned()
+                    .unwrap_or_default();
+                Lookup::Invalid(format!("{changed} does not match its recorded hash"))
+            }
+            Err(e) => Lookup::Invalid(e.to_string()),
+        }
+    }
+
+    /// Run `produce` into a fresh temporary directory, record the manifest, and move the
+    /// directory into place (replacing a damaged entry). Nothing is left on failure.
+    pub fn store<E: From<ArtifactError>>(
+        &self,
+        stage: &str,
+        key: &str,
+        produce: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<(PathBuf, Manifest), E> {
+        let dir = self.entry_dir(stage, key);
+        let parent = dir.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&parent).map_err(|e| ArtifactError::io(&parent, e))?;
+        let tmp = replay_core::atomic::temp_path_for(&dir);
+        let result = (|| {
+            fs::create_dir_all(&tmp).map_err(|e| ArtifactError::io(&tmp, e))?;
+            produce(&tmp)?;
+            let manifest = Manifest {
+                stage: stage.into(),
+                key: key.into(),
+                files: digest_tree(&tmp)?,
+            };
+            io::write_json(&tmp.join(MANIFEST_FILE), &manifest)?;
+            if dir.exists() {
+                fs::remove_dir_all(&dir).map_err(|e| ArtifactError::io(&dir, e))?;
+            }
+            fs::rename(&tmp, &dir).map_err(|e| ArtifactError::io(&dir, e))?;
+            Ok(manifest)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result.map(|manifest| (dir, manifest))
+    }
+
+    /// Remove the whole cache.
+    pub fn clear(&self) -> Result<(), ArtifactError> {
+        match fs::remove_dir_all(&self.root) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ArtifactError::io(&self.root, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_one(cache: &Cache, key: &str, content: &[u8]) -> PathBuf {
+        cache
+            .store::<ArtifactError>("s", key, |dir| {
+                fs::create_dir_all(dir.join("sub")).unwrap();
+                fs::write(dir.join("sub/a.bin"), content).unwrap();
+                Ok(())
+            })
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn stored_entries_are_hits_until_a_file_changes() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path());
+        let key = "0123456789abcdef0123";
+        assert!(matches!(cache.lookup("s", key), Lookup::Miss));
+        let dir = store_one(&cache, key, b"hello");
+        let Lookup::Hit(manifest) = cache.lookup("s", key) else {
+            panic!("expected a hit")
+        };
+        assert_eq!(manifest.files["sub/a.bin"].bytes, 5);
+        fs::write(dir.join("sub/a.bin"), b"hell").unwrap();
+        assert!(matches!(cache.lookup("s", key), Lookup::Invalid(r) if r.contains("sub/a.bin")));
+        store_one(&cache, key, b"hello");
+        assert!(matches!(cache.lookup("s", key), Lookup::Hit(_)));
+    }
+
+    #[test]
+    fn a_failed_stage_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path());
+        let result = cache.store("s", "fedcba9876543210", |dir| {
+            fs::write(dir.join("half"), b"x").unwrap();
+            Err(ArtifactError::Invalid {
+                path: dir.into(),
+                message: "failed".into(),
+            })
+        });
+        assert!(result.is_err());
+        assert_eq!(fs::read_dir(root.path().join("cache/s")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn keys_change_with_every_ingredient() {
+        let config = serde_json::json!({"a": 1});
+        let inputs = vec![("x".to_string(), "h1".to_string())];
+        let base = cache_key("s", "1", &config, &inputs);
+        assert_ne!(base, cache_key("t", "1", &config, &inputs));
+        assert_ne!(base, cache_key("s", "2", &config, &inputs));
+        assert_ne!(base, cache_key("s", "1", &serde_json::json!({"a": 2}), &inputs));
+        assert_ne!(
+            base,
+            cache_key("s", "1", &config, &[("x".to_string(), "h2".to_string())])
+        );
+        assert_eq!(base, cache_key("s", "1", &config, &inputs));
+    }
+}

@@ -1,0 +1,211 @@
+//! `pipeline.toml`: the typed configuration of a whole pipeline run.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use replay_eval::EvalConfig;
+use replay_features::{FeatureOptions, FeaturesConfig, LabelConfig, SplitConfig};
+use replay_ingest::{ColumnMap, IngestOptions};
+use replay_models::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::graph::{StageDecl, StageGraph};
+use crate::PipelineError;
+
+/// Where the tracks come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// CSV, CSV.gz or Parquet file; a relative path is relative to the config file.
+    pub path: PathBuf,
+}
+
+/// A model name: letters, digits, `_` and `-` (it names the model's file).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ModelName(String);
+
+impl TryFrom<String> for ModelName {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        if !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            Ok(ModelName(name))
+        } else {
+            Err(format!("model name '{name}' must be letters, digits, '_' or '-'"))
+        }
+    }
+}
+
+impl ModelName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ModelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The whole configuration; every section but `source` and `columns` has defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// The data source (may be overridden by `--input`).
+    #[serde(default)]
+    pub source: Option<SourceConfig>,
+    /// The column mapping.
+    #[serde(default = "ColumnMap::kaggle")]
+    pub columns: ColumnMap,
+    /// Ingest options.
+    #[serde(default)]
+    pub ingest: IngestOptions,
+    /// The label rule.
+    #[serde(default)]
+    pub label: LabelConfig,
+    /// The train/test split.
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// Derived inputs and scaling.
+    #[serde(default)]
+    pub features: FeatureOptions,
+    /// Models to train, by name.
+    #[serde(default = "default_models")]
+    pub models: BTreeMap<ModelName, ModelConfig>,
+    /// Evaluation settings.
+    #[serde(default)]
+    pub eval: EvalConfig,
+    /// The stage graph: each stage's inputs and outputs.
+    #[serde(default = "StageGraph::default_decls")]
+    pub stages: BTreeMap<String, StageDecl>,
+}
+
+fn default_models() -> BTreeMap<ModelName, ModelConfig> {
+    BTreeMap::from([
+        (
+            ModelName("logistic_regression".into()),
+            ModelConfig::LogisticRegression(Default::default()),
+        ),
+        (
+            ModelName("decision_tree".into()),
+            ModelConfig::DecisionTree(Default::default()),
+        ),
+    ])
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            source: None,
+            columns: ColumnMap::kaggle(),
+            ingest: IngestOptions::default(),
+            label: LabelConfig::default(),
+            split: SplitConfig::default(),
+            features: FeatureOptions::default(),
+            models: default_models(),
+            eval: EvalConfig::default(),
+            stages: StageGraph::default_decls(),
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Read and check a config file. Syntax errors, unknown keys, wrong types and
+    /// impossible values name the key and its line and column.
+    pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PipelineError::Config {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let mut config = Self::parse(&text).map_err(|message| PipelineError::Config {
+            path: path.into(),
+            message,
+        })?;
+        if let Some(source) = &mut config.source {
+            if source.path.is_relative() {
+                let base = path.parent().unwrap_or(Path::new(""));
+                source.path = base.join(&source.path);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parse and check config text; the error is a readable message.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: PipelineConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.graph()?;
+        if config.models.is_empty() {
+            return Err("[models] must declare at least one model".into());
+        }
+        Ok(config)
+    }
+
+    /// The stage graph, checked.
+    pub fn graph(&self) -> Result<StageGraph, String> {
+        StageGraph::new(&self.stages)
+    }
+
+    /// Configuration of the feature stage.
+    pub fn features_config(&self) -> FeaturesConfig {
+        FeaturesConfig {
+            label: self.label.clone(),
+            split: self.split.clone(),
+            features: self.features.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        PipelineConfig::parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn an_empty_file_is_the_default_config() {
+        assert_eq!(PipelineConfig::parse("").unwrap(), PipelineConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let e = error_of("[split]\ntest_fraction = 0.2\nseeed = 3\n");
+        assert!(e.contains("line 3") && e.contains("seeed"), "{e}");
+    }
+
+    #[test]
+    fn impossible_values_name_the_line() {
+        let e = error_of("[split]\n\ntest_fraction = 1.5\n");
+        assert!(
+            e.contains("line 3") && e.contains("strictly between 0 and 1"),
+            "{e}"
+        );
+        let e = error_of("[label]\nthreshold = 150\n");
+        assert!(e.contains("line 2") && e.contains("between 0 and 100"), "{e}");
+        let e = error_of("[models.lr.logistic_regression]\nc = -1.0\n");
+        assert!(e.contains("line 2") && e.contains("greater than 0"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_line() {
+        let e = error_of("[models.tree.decision_tree]\nmax_depth = \"deep\"\n");
+        assert!(
+            e.contains("line 2") && e.contains("invalid type: string \"deep\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_model_kinds_and_bad_names_are_errors() {
+        assert!(error_of("[models.x.neural_net]\n").contains("neural_net"));
+        assert!(error_of("[models.\"a b\".decision_tree]\n").contains("letters, digits"));
+    }
+}

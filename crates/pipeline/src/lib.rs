@@ -1,0 +1,69 @@
+//! Orchestration of the replay pipeline: the typed `pipeline.toml` ([`PipelineConfig`]),
+//! the declared stage graph ([`graph`]), the content-addressed cache ([`cache`]) and the
+//! runner that ties them together ([`run`]). The `replay` command line and `cargo xtask`
+//! both call into this crate, so there is one implementation of each stage's wiring.
+
+pub mod cache;
+pub mod config;
+pub mod graph;
+pub mod run;
+pub mod stages;
+
+use std::path::PathBuf;
+
+pub use config::PipelineConfig;
+pub use graph::{StageGraph, StageKind};
+pub use run::{run_pipeline, RunOptions, RunSummary, StageRun, StageStatus};
+
+/// Why a pipeline run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The config file is unreadable or invalid.
+    #[error("{path}: {message}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, with line and column where known.
+        message: String,
+    },
+    /// No data source was given.
+    #[error("no data source: set [source] path in the config or pass --input")]
+    NoSource,
+    /// A stage needs an input that was not given.
+    #[error("missing stage input '{0}'")]
+    MissingInput(String),
+    /// A stage that `run-stage` needs has no cached outputs for the current config.
+    #[error("stage '{0}' has no cached outputs for this config and data; run the pipeline first")]
+    NotCached(String),
+    /// An unknown stage name.
+    #[error("unknown stage '{0}'; the stages are ingest, features, train and eval")]
+    UnknownStage(String),
+    /// A model was fitted on other inputs than the data it is applied to.
+    #[error("{model}: fitted on inputs {expected:?}, but the data has {found:?}")]
+    FeatureMismatch {
+        /// The model file.
+        model: PathBuf,
+        /// Its inputs.
+        expected: Vec<String>,
+        /// The data's inputs.
+        found: Vec<String>,
+    },
+    /// An artifact could not be read or written.
+    #[error(transparent)]
+    Artifact(#[from] replay_core::ArtifactError),
+    /// The ingest stage failed.
+    #[error("ingest: {0}")]
+    Ingest(#[from] replay_ingest::IngestError),
+    /// The feature stage failed.
+    #[error("features: {0}")]
+    Features(#[from] replay_features::FeatureError),
+    /// Training failed.
+    #[error("train: {0}")]
+    Model(#[from] replay_models::ModelError),
+    /// Evaluation failed.
+    #[error("eval: {0}")]
+    Eval(#[from] replay_eval::EvalError),
+    /// A bug: an invariant did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
+}

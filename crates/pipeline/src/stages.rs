@@ -1,0 +1,230 @@
+//! Running one stage: the same code serves the pipeline and the `replay` command line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use indicatif::ProgressBar;
+use replay_core::{io, schema};
+use replay_eval::MetricsReport;
+use replay_features::FeatureMatrix;
+use replay_models::{Model, SavedModel};
+
+use crate::graph::{StageKind, MODELS_DIR, PREDICTIONS_FILE, SOURCE};
+use crate::{PipelineConfig, PipelineError};
+
+/// The part of the config a stage depends on (hashed into its cache key).
+pub fn config_section(kind: StageKind, config: &PipelineConfig) -> serde_json::Value {
+    let value = match kind {
+        StageKind::Ingest => serde_json::json!({ "columns": config.columns, "ingest": config.ingest }),
+        StageKind::Features => serde_json::json!(config.features_config()),
+        StageKind::Train => serde_json::json!({ "models": config.models }),
+        StageKind::Eval => {
+            serde_json::json!({ "eval": config.eval, "models": config.models.keys().collect::<Vec<_>>() })
+        }
+    };
+    value
+}
+
+/// Look up an input by file name.
+fn input<'a>(inputs: &'a BTreeMap<String, PathBuf>, name: &str) -> Result<&'a Path, PipelineError> {
+    inputs
+        .get(name)
+        .map(PathBuf::as_path)
+        .ok_or_else(|| PipelineError::MissingInput(name.to_string()))
+}
+
+/// Run stage `kind` on `inputs` (file name → path), writing its outputs into `out_dir`.
+/// Returns a one-line summary of what it did.
+pub fn execute(
+    kind: StageKind,
+    config: &PipelineConfig,
+    inputs: &BTreeMap<String, PathBuf>,
+    out_dir: &Path,
+    progress: &ProgressBar,
+) -> Result<String, PipelineError> {
+    match kind {
+        StageKind::Ingest => {
+            let source = input(inputs, SOURCE)?;
+            let r = replay_ingest::run(source, &config.columns, &config.ingest, out_dir, progress)?;
+            Ok(format!(
+                "{} rows read, {} kept, {} rejected",
+                r.rows_read, r.rows_kept, r.rows_rejected
+            ))
+        }
+        StageKind::Features => {
+            let tracks = input(inputs, replay_ingest::TRACKS_FILE)?;
+            let r = replay_features::run(tracks, &config.features_config(), out_dir)?;
+            Ok(format!(
+                "{} tracks ({} repeated ids dropped): {} train / {} test, {} features, {:.1}% replayed",
+                r.train_rows + r.test_rows,
+                r.duplicate_ids_dropped,
+                r.train_rows,
+                r.test_rows,
+                r.features.len(),
+                100.0 * r.positive_rate
+            ))
+        }
+        StageKind::Train => train(
+            config,
+            input(inputs, replay_features::TRAIN_FILE)?,
+            out_dir,
+            progress,
+        ),
+        StageKind::Eval => {
+            let test = input(inputs, replay_features::TEST_FILE)?;
+            let report = evaluate(config, test, input(inputs, MODELS_DIR)?, out_dir)?;
+            let best = report
+                .models
+                .iter()
+                .max_by(|a, b| a.1.roc_auc.total_cmp(&b.1.roc_auc));
+            Ok(match best {
+                Some((name, m)) => format!(
+                    "{} models on {} rows; best {name} ROC-AUC {:.4}",
+                    report.models.len(),
+                    report.test_set.rows,
+                    m.roc_auc
+                ),
+                None => "no models".into(),
+            })
+        }
+    }
+}
+
+/// Fit every configured model on the training rows; write `models/<name>.json`.
+fn train(
+    config: &PipelineConfig,
+    train: &Path,
+    out_dir: &Path,
+    progress: &ProgressBar,
+) -> Result<String, PipelineError> {
+    let data = FeatureMatrix::read(train)?;
+    progress.set_length(config.models.len() as u64);
+    let mut notes = Vec::new();
+    for (name, model_config) in &config.models {
+        progress.set_message(format!("fitting {name}"));
+        let model = replay_models::fit(model_config, data.x.view(), data.y.view())?;
+        if let Model::LogisticRegression(m) = &model {
+            if !m.converged {
+                notes.push(format!("{name} did not converge in {} iterations", m.iterations));
+            }
+        }
+        let saved = SavedModel::new(name.as_str(), model_config.clone(), data.names.clone(), model);
+        saved.save(&out_dir.join(MODELS_DIR).join(format!("{name}.json")))?;
+        progress.inc(1);
+    }
+    let mut summary = format!("{} models on {} rows", config.models.len(), data.x.nrows());
+    for note in notes {
+        summary.push_str("; warning: ");
+        summary.push_str(&note);
+    }
+    Ok(summary)
+}
+
+/// Score the test rows with every configured model; write metrics and predictions.
+pub fn evaluate(
+    config: &PipelineConfig,
+    test: &Path,
+    models_dir: &Path,
+    out_dir: &Path,
+) -> Result<MetricsReport, PipelineError> {
+    let data = FeatureMatrix::read(test)?;
+    let mut predictions = Vec::new();
+    for name in config.models.keys() {
+        let path = models_dir.join(format!("{name}.json"));
+        let saved = SavedModel::load(&path)?;
+        if saved.feature_names != data.names {
+            return Err(PipelineError::FeatureMismatch {
+                model: path,
+                expected: saved.feature_names,
+                found: data.names,
+            });
+        }
+        predictions.push((name.to_string(), saved.predict_proba(data.x.view())?.to_vec()));
+    }
+    let y = data.y.to_vec();
+    let report = MetricsReport::compute(
+        &y,
+        predictions.iter().map(|(n, p)| (n.as_str(), p.as_slice())),
+        &config.eval,
+    )?;
+    io::write_json(&out_dir.join(replay_eval::METRICS_FILE), &report)?;
+    write_predictions(&out_dir.join(PREDICTIONS_FILE), &data, &predictions)?;
+    Ok(report)
+}
+
+/// Per-row predictions: id, label, then one probability column per model.
+fn write_predictions(
+    path: &Path,
+    data: &FeatureMatrix,
+    predictions: &[(String, Vec<f64>)],
+) -> Result<(), PipelineError> {
+    let mut fields = vec![
+        Field::new(schema::ID, DataType::Utf8, false),
+        Field::new(schema::LABEL, DataType::Boolean, false),
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(&data.ids)),
+        Arc::new(BooleanArray::from(data.y.to_vec())),
+    ];
+    for (name, p) in predictions {
+        fields.push(Field::new(name, DataType::Float64, false));
+        columns.push(Arc::new(Float64Array::from(p.clone())));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
+        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+    Ok(io::write_parquet(path, schema, &[batch])?)
+}
+
+/// A scored song.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Track id.
+    pub id: String,
+    /// Probability that the song is replayed.
+    pub probability: f64,
+}
+
+/// Score new songs in `input` (same column mapping as training; popularity may be absent)
+/// with a saved feature spec and model; best first.
+pub fn score(
+    config: &PipelineConfig,
+    spec_path: &Path,
+    model_path: &Path,
+    input: &Path,
+    progress: &ProgressBar,
+) -> Result<Vec<Scored>, PipelineError> {
+    let spec: replay_features::FeatureSpec = io::read_json(spec_path)?;
+    let model = SavedModel::load(model_path)?;
+    let names: Vec<String> = spec.names().map(str::to_string).collect();
+    if names != model.feature_names {
+        return Err(PipelineError::FeatureMismatch {
+            model: model_path.into(),
+            expected: model.feature_names,
+            found: names,
+        });
+    }
+    let options = replay_ingest::IngestOptions {
+        require_popularity: false,
+        ..config.ingest.clone()
+    };
+    let tracks = replay_ingest::read_tracks(input, &config.columns, &options, progress)?;
+    let mut scored = Vec::new();
+    for batch in &tracks.batches {
+        let x = spec.transform(batch)?;
+        let p = model.predict_proba(x.view())?;
+        let ids = batch
+            .column_by_name(schema::ID)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(|| PipelineError::Internal("ingested tracks have no id column".into()))?;
+        scored.extend(ids.iter().zip(p).map(|(id, probability)| Scored {
+            id: id.unwrap_or_default().to_string(),
+            probability,
+        }));
+    }
+    scored.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    Ok(scored)
+}

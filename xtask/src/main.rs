@@ -1,0 +1,146 @@
+//! `cargo xtask`: run the replay pipeline with caching, rerun single stages, clean,
+//! and generate synthetic data.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, RunSummary, StageKind, StageStatus};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Automation for the replay pipeline")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every stage, reusing cached outputs of unchanged stages; outputs land in artifacts/latest/.
+    RunPipeline {
+        /// Pipeline config.
+        #[arg(long, default_value_os_t = workspace_root().join("pipeline.toml"))]
+        config: PathBuf,
+        /// Data file (CSV, CSV.gz or Parquet) that replaces the config's [source] path.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Recompute every stage.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Rerun one stage (ingest, features, train, eval) from the cached outputs of its inputs.
+    RunStage {
+        /// The stage.
+        name: String,
+        /// Pipeline config.
+        #[arg(long, default_value_os_t = workspace_root().join("pipeline.toml"))]
+        config: PathBuf,
+        /// Data file that replaces the config's [source] path.
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+    /// Remove the cache and artifacts/latest/.
+    Clean,
+    /// Write synthetic tracks in the Kaggle 1921-2020 schema (gzip when OUT ends in .gz).
+    GenData {
+        /// Number of tracks.
+        #[arg(long, default_value_t = 20_000)]
+        rows: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The workspace root (the parent of this crate).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn artifacts_dir() -> PathBuf {
+    workspace_root().join("artifacts")
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::RunPipeline { config, input, force } => {
+            let options = RunOptions {
+                artifacts: artifacts_dir(),
+                input,
+                force,
+                only: None,
+                progress: true,
+            };
+            let summary = run_pipeline(&PipelineConfig::load(&config)?, &options)?;
+            print_summary(&summary);
+        }
+        Command::RunStage { name, config, input } => {
+            let kind = StageKind::from_name(&name).with_context(|| {
+                format!("unknown stage '{name}'; the stages are ingest, features, train and eval")
+            })?;
+            let options = RunOptions {
+                artifacts: artifacts_dir(),
+                input,
+                force: false,
+                only: Some(kind),
+                progress: true,
+            };
+            let summary = run_pipeline(&PipelineConfig::load(&config)?, &options)?;
+            print_summary(&summary);
+        }
+        Command::Clean => {
+            for dir in ["cache", "latest"] {
+                let path = artifacts_dir().join(dir);
+                if path.exists() {
+                    std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
+                }
+            }
+            println!("removed artifacts/cache and artifacts/latest");
+        }
+        Command::GenData { rows, seed, out } => {
+            replay_synth::generate_file(&out, rows, seed)?;
+            println!("wrote {rows} synthetic tracks (seed {seed}) to {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(summary: &RunSummary) {
+    println!("source: {}", summary.source.display());
+    for stage in &summary.stages {
+        let status = match &stage.status {
+            StageStatus::Ran => "ran".to_string(),
+            StageStatus::Cached => "cached".to_string(),
+            StageStatus::Recomputed(reason) => format!("ran (cache entry damaged: {reason})"),
+        };
+        println!(
+            "{:<9} {:<7} {:>8.2}s  {}",
+            stage.stage, status, stage.seconds, stage.summary
+        );
+    }
+    if let Some(metrics) = &summary.metrics {
+        println!("\n{}", metrics.summary_table());
+    }
+    if let Some(latest) = &summary.latest {
+        println!("outputs: {}", latest.display());
+    } else if let Some(last) = summary.stages.last() {
+        println!("outputs: {}", last.dir.display());
+    }
+}
