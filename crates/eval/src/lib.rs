@@ -9,6 +9,8 @@
 //! assert_eq!(m.roc_auc, 0.75);
 //! ```
 
+#![warn(missing_docs)]
+
 mod metrics;
 
 use std::collections::BTreeMap;

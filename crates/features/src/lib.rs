@@ -6,6 +6,8 @@
 //! on the training rows only, and records them in a [`FeatureSpec`] that turns any
 //! ingested batch, including new songs, into exactly the model inputs used in training.
 
+#![warn(missing_docs)]
+
 mod config;
 mod error;
 mod matrix;

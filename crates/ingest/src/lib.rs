@@ -13,6 +13,8 @@
 //! # Ok::<(), replay_ingest::IngestError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod columns;
 mod error;
 mod source;

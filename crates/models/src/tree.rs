@@ -133,7 +133,13 @@ pub fn fit_linfa(
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<Tree, ModelError> {
-    let dataset = Dataset::new(x.to_owned(), y.to_owned());
+    // linfa-trees breaks ties between equally frequent classes by HashMap iteration order,
+    // which differs between processes, and prunes sibling leaves by that choice, so the
+    // same data could give different trees. Weighting positives by 1 + 2⁻¹⁶ makes exact
+    // ties impossible for any count below 2²⁴ and the fit deterministic; it changes no
+    // split that is not a near-tie.
+    let weights = y.mapv(|positive| if positive { 1.0 + f32::powi(2.0, -16) } else { 1.0 });
+    let dataset = Dataset::new(x.to_owned(), y.to_owned()).with_weights(weights);
     let quality = match params.criterion {
         Criterion::Gini => SplitQuality::Gini,
         Criterion::Entropy => SplitQuality::Entropy,

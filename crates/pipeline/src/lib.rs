@@ -3,6 +3,8 @@
 //! runner that ties them together ([`run`]). The `replay` command line and `cargo xtask`
 //! both call into this crate, so there is one implementation of each stage's wiring.
 
+#![warn(missing_docs)]
+
 pub mod cache;
 pub mod config;
 pub mod graph;

@@ -10,6 +10,8 @@
 //! literal in a quoted field, names hold commas and quotes, and `release_date` is
 //! `YYYY`, `YYYY-MM` or `YYYY-MM-DD`. Output is deterministic for a seed.
 
+#![warn(missing_docs)]
+
 mod by_year;
 mod text;
 
