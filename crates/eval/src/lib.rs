@@ -1,23 +1,27 @@
-//! Evaluation of the replay pipeline: classification metrics of predicted replay
-//! probabilities against true labels, with scikit-learn's definitions.
+//! Evaluation of the replay pipeline: how good predicted replay probabilities are against
+//! true labels, with scikit-learn's metric definitions, seeded bootstrap confidence
+//! intervals, and the curves behind the report's charts.
 //!
 //! ```
+//! use replay_eval::{evaluate, EvalConfig};
 //! let y = [true, false, true, false];
 //! let p = [0.9, 0.2, 0.4, 0.6];
-//! let m = replay_eval::evaluate(&y, &p, 0.5).unwrap();
+//! let m = evaluate(&y, &p, &EvalConfig::default()).unwrap();
 //! assert_eq!(m.confusion_matrix, [[1, 1], [1, 1]]);
 //! assert_eq!(m.roc_auc, 0.75);
 //! ```
 
 #![warn(missing_docs)]
 
-mod metrics;
+pub mod bootstrap;
+pub mod curves;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use metrics::{confusion_matrix, evaluate, roc_auc, BinaryMetrics, EvalError};
+pub use metrics::{ClassScores, EvalError, ThresholdMetrics};
 
 /// File name of the metrics written by the eval stage.
 pub const METRICS_FILE: &str = "metrics.json";
@@ -29,11 +33,27 @@ pub struct EvalConfig {
     /// Probability at or above which a track is predicted replayed.
     #[serde(deserialize_with = "unit_interval")]
     pub threshold: f64,
+    /// Recall of the replayed class for the second operating point (the seed reached 0.75).
+    #[serde(deserialize_with = "unit_interval")]
+    pub target_recall: f64,
+    /// Bootstrap resamples for the confidence intervals (0 turns them off).
+    pub bootstrap_samples: usize,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+    /// Equal-width probability bins of the calibration error and diagram.
+    #[serde(deserialize_with = "at_least_one")]
+    pub calibration_bins: usize,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        EvalConfig { threshold: 0.5 }
+        EvalConfig {
+            threshold: 0.5,
+            target_recall: 0.75,
+            bootstrap_samples: 1000,
+            seed: 42,
+            calibration_bins: 10,
+        }
     }
 }
 
@@ -43,9 +63,111 @@ fn unit_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error
         Ok(v)
     } else {
         Err(serde::de::Error::custom(format!(
-            "expected a probability between 0 and 1, got {v}"
+            "expected a number between 0 and 1, got {v}"
         )))
     }
+}
+
+fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "expected an integer of at least 1, got 0",
+        )),
+        v => Ok(v),
+    }
+}
+
+/// 95% bootstrap intervals of the headline metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfidenceIntervals {
+    /// Confidence level (0.95).
+    pub level: f64,
+    /// Resamples drawn.
+    pub samples: usize,
+    /// `[low, high]` of ROC-AUC.
+    pub roc_auc: [f64; 2],
+    /// `[low, high]` of accuracy at the decision threshold.
+    pub accuracy: [f64; 2],
+}
+
+/// Every metric of one model. The flat keys are those of the replayed class at
+/// [`EvalConfig::threshold`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetrics {
+    /// Share of correct predictions.
+    pub accuracy: f64,
+    /// Mean recall of the two classes.
+    pub balanced_accuracy: f64,
+    /// Precision of the replayed class.
+    pub precision: f64,
+    /// Recall of the replayed class.
+    pub recall: f64,
+    /// F1 of the replayed class.
+    pub f1: f64,
+    /// Area under the ROC curve.
+    pub roc_auc: f64,
+    /// Average precision (area under the precision-recall curve).
+    pub pr_auc: f64,
+    /// Mean negative log-likelihood.
+    pub log_loss: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Expected calibration error.
+    pub ece: f64,
+    /// The decision threshold of the flat keys.
+    pub threshold: f64,
+    /// `[[tn, fp], [fn, tp]]` at the decision threshold.
+    pub confusion_matrix: [[u64; 2]; 2],
+    /// Per-class and macro-averaged scores at the decision threshold.
+    pub at_threshold: ThresholdMetrics,
+    /// The operating point that reaches [`EvalConfig::target_recall`].
+    pub at_target_recall: ThresholdMetrics,
+    /// Bootstrap intervals (absent when turned off).
+    pub confidence_intervals: Option<ConfidenceIntervals>,
+}
+
+/// Every metric of probabilities `p` against labels `y`.
+pub fn evaluate(y: &[bool], p: &[f64], config: &EvalConfig) -> Result<ModelMetrics, EvalError> {
+    let roc_auc = metrics::roc_auc(y, p)?;
+    let at_threshold = ThresholdMetrics::at(y, p, config.threshold);
+    let target_threshold = metrics::threshold_for_recall(y, p, config.target_recall);
+    let intervals = if config.bootstrap_samples == 0 {
+        None
+    } else {
+        let level = 0.95;
+        let (n, seed) = (config.bootstrap_samples, config.seed);
+        let auc = bootstrap::interval(y, p, n, seed, level, |y, p| metrics::roc_auc(y, p).ok());
+        let threshold = config.threshold;
+        let accuracy = bootstrap::interval(y, p, n, seed, level, |y, p| {
+            Some(ThresholdMetrics::at(y, p, threshold).accuracy)
+        });
+        match (auc, accuracy) {
+            (Some(roc_auc), Some(accuracy)) => Some(ConfidenceIntervals {
+                level,
+                samples: n,
+                roc_auc,
+                accuracy,
+            }),
+            _ => None,
+        }
+    };
+    Ok(ModelMetrics {
+        accuracy: at_threshold.accuracy,
+        balanced_accuracy: at_threshold.balanced_accuracy,
+        precision: at_threshold.replayed.precision,
+        recall: at_threshold.replayed.recall,
+        f1: at_threshold.replayed.f1,
+        roc_auc,
+        pr_auc: metrics::average_precision(y, p)?,
+        log_loss: metrics::log_loss(y, p),
+        brier: metrics::brier(y, p),
+        ece: metrics::expected_calibration_error(y, p, config.calibration_bins),
+        threshold: config.threshold,
+        confusion_matrix: at_threshold.confusion_matrix,
+        at_target_recall: ThresholdMetrics::at(y, p, target_threshold),
+        at_threshold,
+        confidence_intervals: intervals,
+    })
 }
 
 /// The test set the metrics were computed on.
@@ -63,7 +185,7 @@ pub struct TestSetSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsReport {
     /// Metrics of every model, by name.
-    pub models: BTreeMap<String, BinaryMetrics>,
+    pub models: BTreeMap<String, ModelMetrics>,
     /// The test set.
     pub test_set: TestSetSummary,
 }
@@ -77,7 +199,7 @@ impl MetricsReport {
     ) -> Result<Self, EvalError> {
         let models = predictions
             .into_iter()
-            .map(|(name, p)| Ok((name.to_string(), evaluate(y, p, config.threshold)?)))
+            .map(|(name, p)| Ok((name.to_string(), evaluate(y, p, config)?)))
             .collect::<Result<_, EvalError>>()?;
         let positives = y.iter().filter(|&&v| v).count();
         Ok(MetricsReport {
@@ -90,21 +212,72 @@ impl MetricsReport {
         })
     }
 
+    /// Model names, best ROC-AUC first.
+    pub fn ranked(&self) -> Vec<(&str, &ModelMetrics)> {
+        let mut rows: Vec<_> = self.models.iter().map(|(n, m)| (n.as_str(), m)).collect();
+        rows.sort_by(|a, b| b.1.roc_auc.total_cmp(&a.1.roc_auc).then(a.0.cmp(b.0)));
+        rows
+    }
+
     /// A plain-text table of the models, best ROC-AUC first.
     pub fn summary_table(&self) -> String {
-        let mut rows: Vec<_> = self.models.iter().collect();
-        rows.sort_by(|a, b| b.1.roc_auc.total_cmp(&a.1.roc_auc));
+        let rows = self.ranked();
         let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(5).max(5);
         let mut out = format!(
-            "{:<width$}  {:>8}  {:>9}  {:>6}  {:>6}  {:>7}\n",
-            "model", "accuracy", "precision", "recall", "f1", "roc_auc"
+            "{:<width$}  {:>8}  {:>9}  {:>6}  {:>6}  {:>7}  {:>15}\n",
+            "model", "accuracy", "precision", "recall", "f1", "roc_auc", "roc_auc 95% CI"
         );
         for (name, m) in rows {
+            let ci = m
+                .confidence_intervals
+                .as_ref()
+                .map(|c| format!("{:.3}-{:.3}", c.roc_auc[0], c.roc_auc[1]))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "{:<width$}  {:>8.4}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7.4}\n",
-                name, m.accuracy, m.precision, m.recall, m.f1, m.roc_auc
+                "{:<width$}  {:>8.4}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7.4}  {:>15}\n",
+                name, m.accuracy, m.precision, m.recall, m.f1, m.roc_auc, ci
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_json_has_every_key_the_report_promises() {
+        let y: Vec<bool> = (0..200).map(|i| i % 3 == 0).collect();
+        let p: Vec<f64> = (0..200).map(|i| ((i * 37) % 100) as f64 / 100.0).collect();
+        let config = EvalConfig {
+            bootstrap_samples: 50,
+            ..Default::default()
+        };
+        let report = MetricsReport::compute(&y, [("m", p.as_slice())], &config).unwrap();
+        let json = serde_json::to_value(&report).unwrap();
+        let keys = [
+            "accuracy",
+            "balanced_accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "roc_auc",
+            "pr_auc",
+            "log_loss",
+            "brier",
+            "ece",
+        ];
+        for key in keys {
+            assert!(json["models"]["m"][key].is_f64(), "{key}");
+        }
+        assert!(json["models"]["m"]["confusion_matrix"][1][1].is_u64());
+        assert!(
+            json["models"]["m"]["at_target_recall"]["replayed"]["recall"]
+                .as_f64()
+                .unwrap()
+                >= 0.75
+        );
+        assert!(json["models"]["m"]["confidence_intervals"]["roc_auc"][0].is_f64());
     }
 }

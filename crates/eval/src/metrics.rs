@@ -1,4 +1,5 @@
-//! Binary classification metrics of the replayed class.
+//! Binary classification metrics with scikit-learn's definitions. The positive class is
+//! "replayed"; probabilities are of the positive class.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,47 +14,38 @@ pub enum EvalError {
         /// Predictions given.
         scores: usize,
     },
-    /// ROC-AUC needs both classes among the labels.
-    #[error("ROC-AUC is undefined: the labels hold a single class")]
+    /// The metric needs both classes among the labels.
+    #[error("the labels hold a single class; ROC-AUC and PR-AUC are undefined")]
     SingleClass,
-    /// A prediction is NaN.
-    #[error("prediction {index} is NaN")]
-    NaN {
+    /// A prediction is NaN or outside [0, 1].
+    #[error("prediction {index} is {value}, not a probability")]
+    NotAProbability {
         /// Its position.
         index: usize,
+        /// The value.
+        value: f64,
     },
 }
 
-/// Metrics of one model, at one decision threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BinaryMetrics {
-    /// Share of correct predictions.
-    pub accuracy: f64,
-    /// Of the tracks predicted replayed, the share that is (0 when none is predicted).
-    pub precision: f64,
-    /// Of the replayed tracks, the share predicted replayed.
-    pub recall: f64,
-    /// Harmonic mean of precision and recall (0 when both are 0).
-    pub f1: f64,
-    /// Area under the ROC curve (ties count one half).
-    pub roc_auc: f64,
-    /// `[[tn, fp], [fn, tp]]`, rows the true class, columns the predicted one.
-    pub confusion_matrix: [[u64; 2]; 2],
-    /// The decision threshold: predicted replayed when the probability is at least this.
-    pub threshold: f64,
-}
-
-fn check(y: &[bool], p: &[f64]) -> Result<(), EvalError> {
+/// Check lengths, that both classes occur, and that every prediction is a probability.
+pub fn check(y: &[bool], p: &[f64]) -> Result<(), EvalError> {
     if y.len() != p.len() {
         return Err(EvalError::Length {
             labels: y.len(),
             scores: p.len(),
         });
     }
-    match p.iter().position(|v| v.is_nan()) {
-        Some(index) => Err(EvalError::NaN { index }),
-        None => Ok(()),
+    if let Some(index) = p.iter().position(|v| !(0.0..=1.0).contains(v)) {
+        return Err(EvalError::NotAProbability {
+            index,
+            value: p[index],
+        });
     }
+    let positives = y.iter().filter(|&&v| v).count();
+    if positives == 0 || positives == y.len() {
+        return Err(EvalError::SingleClass);
+    }
+    Ok(())
 }
 
 /// `[[tn, fp], [fn, tp]]` with a track predicted replayed when `p >= threshold`.
@@ -65,80 +57,267 @@ pub fn confusion_matrix(y: &[bool], p: &[f64], threshold: f64) -> [[u64; 2]; 2] 
     cm
 }
 
-/// Area under the ROC curve: the probability that a random replayed track scores above a
-/// random other one, ties counting one half (equal to scikit-learn's `roc_auc_score`).
-pub fn roc_auc(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
-    check(y, p)?;
-    let n_pos = y.iter().filter(|&&v| v).count();
-    let n_neg = y.len() - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return Err(EvalError::SingleClass);
-    }
+/// Indices sorted by decreasing score, and the end of each run of equal scores.
+fn descending_runs(p: &[f64]) -> (Vec<usize>, Vec<usize>) {
     let mut order: Vec<usize> = (0..p.len()).collect();
-    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
-    // Sum of the (average, 1-based) ranks of the positives.
-    let mut rank_sum = 0.0;
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start;
-        while end + 1 < order.len() && p[order[end + 1]] == p[order[start]] {
-            end += 1;
-        }
-        let average_rank = (start + end) as f64 / 2.0 + 1.0;
-        let positives = order[start..=end].iter().filter(|&&i| y[i]).count();
-        rank_sum += average_rank * positives as f64;
-        start = end + 1;
-    }
-    let (n_pos, n_neg) = (n_pos as f64, n_neg as f64);
-    Ok((rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg))
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let ends = (1..=order.len())
+        .filter(|&i| i == order.len() || p[order[i]] != p[order[i - 1]])
+        .collect();
+    (order, ends)
 }
 
-/// All metrics of probabilities `p` against labels `y` at `threshold`.
-pub fn evaluate(y: &[bool], p: &[f64], threshold: f64) -> Result<BinaryMetrics, EvalError> {
-    let roc_auc = roc_auc(y, p)?;
-    let cm = confusion_matrix(y, p, threshold);
-    let [[tn, fp], [fn_, tp]] = cm.map(|row| row.map(|c| c as f64));
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-    let precision = ratio(tp, tp + fp);
-    let recall = ratio(tp, tp + fn_);
-    Ok(BinaryMetrics {
-        accuracy: ratio(tp + tn, tp + tn + fp + fn_),
-        precision,
-        recall,
+/// Area under the ROC curve; tied scores count one half (scikit-learn's `roc_auc_score`).
+pub fn roc_auc(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
+    check(y, p)?;
+    let (order, ends) = descending_runs(p);
+    let (n_pos, n_neg) = class_counts(y);
+    // Trapezoids between consecutive distinct thresholds.
+    let (mut tp, mut fp, mut area, mut start) = (0.0, 0.0, 0.0, 0);
+    for end in ends {
+        let run_pos = order[start..end].iter().filter(|&&i| y[i]).count() as f64;
+        let run_neg = (end - start) as f64 - run_pos;
+        area += run_neg * (tp + run_pos / 2.0);
+        tp += run_pos;
+        fp += run_neg;
+        start = end;
+    }
+    debug_assert_eq!((tp, fp), (n_pos, n_neg));
+    Ok(area / (n_pos * n_neg))
+}
+
+/// Average precision, `Σ (Rₙ − Rₙ₋₁) Pₙ` over distinct thresholds (scikit-learn's
+/// `average_precision_score`, the area under the precision-recall curve).
+pub fn average_precision(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
+    check(y, p)?;
+    let (order, ends) = descending_runs(p);
+    let (n_pos, _) = class_counts(y);
+    let (mut tp, mut seen, mut ap, mut start) = (0.0, 0.0, 0.0, 0);
+    for end in ends {
+        let run_pos = order[start..end].iter().filter(|&&i| y[i]).count() as f64;
+        tp += run_pos;
+        seen += (end - start) as f64;
+        ap += (run_pos / n_pos) * (tp / seen);
+        start = end;
+    }
+    Ok(ap)
+}
+
+fn class_counts(y: &[bool]) -> (f64, f64) {
+    let pos = y.iter().filter(|&&v| v).count();
+    (pos as f64, (y.len() - pos) as f64)
+}
+
+/// Mean negative log-likelihood, probabilities clipped to `[ε, 1 − ε]` with ε the f64
+/// machine epsilon (scikit-learn's `log_loss`).
+pub fn log_loss(y: &[bool], p: &[f64]) -> f64 {
+    let eps = f64::EPSILON;
+    let total: f64 = y
+        .iter()
+        .zip(p)
+        .map(|(&t, &q)| {
+            let q = q.clamp(eps, 1.0 - eps);
+            -if t { q.ln() } else { (1.0 - q).ln() }
+        })
+        .sum();
+    total / y.len().max(1) as f64
+}
+
+/// Mean squared difference between probability and outcome (scikit-learn's `brier_score_loss`).
+pub fn brier(y: &[bool], p: &[f64]) -> f64 {
+    let total: f64 = y
+        .iter()
+        .zip(p)
+        .map(|(&t, &q)| (q - f64::from(u8::from(t))).powi(2))
+        .sum();
+    total / y.len().max(1) as f64
+}
+
+/// Expected calibration error with `bins` equal-width bins over [0, 1] (a probability of
+/// exactly 1 falls in the last bin): `Σ_b (n_b / n) · |mean outcome_b − mean probability_b|`.
+pub fn expected_calibration_error(y: &[bool], p: &[f64], bins: usize) -> f64 {
+    crate::curves::calibration(y, p, bins)
+        .iter()
+        .map(|b| b.count as f64 * (b.fraction_positive - b.mean_probability).abs())
+        .sum::<f64>()
+        / y.len().max(1) as f64
+}
+
+/// The highest threshold at which at least `target` of the positives are predicted
+/// positive (`p >= threshold`).
+pub fn threshold_for_recall(y: &[bool], p: &[f64], target: f64) -> f64 {
+    let mut positives: Vec<f64> = y.iter().zip(p).filter(|(&t, _)| t).map(|(_, &q)| q).collect();
+    if positives.is_empty() {
+        return 0.0;
+    }
+    positives.sort_by(|a, b| b.total_cmp(a));
+    let needed = ((target * positives.len() as f64).ceil() as usize).clamp(1, positives.len());
+    positives[needed - 1]
+}
+
+/// Precision, recall and F1 of one class, and how many true rows it has.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// Of the rows predicted as this class, the share that is.
+    pub precision: f64,
+    /// Of the rows of this class, the share predicted as it.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Rows of this class.
+    pub support: u64,
+}
+
+/// Metrics that depend on the decision threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdMetrics {
+    /// Predicted replayed when the probability is at least this.
+    pub threshold: f64,
+    /// `[[tn, fp], [fn, tp]]`.
+    pub confusion_matrix: [[u64; 2]; 2],
+    /// Share of correct predictions.
+    pub accuracy: f64,
+    /// Mean of the two classes' recalls.
+    pub balanced_accuracy: f64,
+    /// Scores of the not-replayed class.
+    pub not_replayed: ClassScores,
+    /// Scores of the replayed class.
+    pub replayed: ClassScores,
+    /// Unweighted means over both classes.
+    pub macro_avg: ClassScores,
+}
+
+/// A ratio that is 0 when the denominator is (scikit-learn's `zero_division=0`).
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+fn scores(tp: f64, fp: f64, fn_: f64) -> ClassScores {
+    ClassScores {
+        precision: ratio(tp, tp + fp),
+        recall: ratio(tp, tp + fn_),
         f1: ratio(2.0 * tp, 2.0 * tp + fp + fn_),
-        roc_auc,
-        confusion_matrix: cm,
-        threshold,
-    })
+        support: (tp + fn_) as u64,
+    }
+}
+
+impl ThresholdMetrics {
+    /// Every threshold-dependent metric at `threshold`.
+    pub fn at(y: &[bool], p: &[f64], threshold: f64) -> Self {
+        let confusion_matrix = confusion_matrix(y, p, threshold);
+        let [[tn, fp], [fn_, tp]] = confusion_matrix.map(|row| row.map(|c| c as f64));
+        let replayed = scores(tp, fp, fn_);
+        let not_replayed = scores(tn, fn_, fp);
+        let macro_avg = ClassScores {
+            precision: (replayed.precision + not_replayed.precision) / 2.0,
+            recall: (replayed.recall + not_replayed.recall) / 2.0,
+            f1: (replayed.f1 + not_replayed.f1) / 2.0,
+            support: replayed.support + not_replayed.support,
+        };
+        ThresholdMetrics {
+            threshold,
+            confusion_matrix,
+            accuracy: ratio(tp + tn, tp + tn + fp + fn_),
+            balanced_accuracy: macro_avg.recall,
+            not_replayed,
+            replayed,
+            macro_avg,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    // Expected values computed with scikit-learn 1.x:
-    //   y = [1,0,1,1,0,0,1,0,1,0]; p = [.9,.1,.4,.4,.4,.2,.8,.7,.35,.05]
-    //   roc_auc_score(y, p) = 0.8; at 0.5: accuracy 0.6, precision 2/3, recall 0.4, f1 0.5
+    // scikit-learn 1.x on y = [1,0,1,1,0,0,1,0,1,0], p = [.9,.1,.4,.4,.4,.2,.8,.7,.35,.05]:
+    // roc_auc_score 0.8, average_precision_score 0.8095238095238095,
+    // log_loss 0.5305503444670536, brier_score_loss 0.1895,
+    // at 0.5: accuracy 0.6, balanced_accuracy 0.6, precision 2/3, recall 0.4, f1 0.5,
+    // class 0: precision 4/7, recall 0.8, f1 2/3.
     const Y: [bool; 10] = [true, false, true, true, false, false, true, false, true, false];
     const P: [f64; 10] = [0.9, 0.1, 0.4, 0.4, 0.4, 0.2, 0.8, 0.7, 0.35, 0.05];
 
-    #[test]
-    fn matches_scikit_learn_on_a_small_case_with_ties() {
-        let m = evaluate(&Y, &P, 0.5).unwrap();
-        assert!((m.roc_auc - 0.8).abs() < 1e-12, "{}", m.roc_auc);
-        assert_eq!(m.confusion_matrix, [[4, 1], [3, 2]]);
-        assert!((m.accuracy - 0.6).abs() < 1e-12);
-        assert!((m.precision - 2.0 / 3.0).abs() < 1e-12);
-        assert!((m.recall - 0.4).abs() < 1e-12);
-        assert!((m.f1 - 0.5).abs() < 1e-12);
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
     }
 
     #[test]
-    fn perfect_and_reversed_rankings() {
+    fn ranking_metrics_match_scikit_learn_with_ties() {
+        assert!(close(roc_auc(&Y, &P).unwrap(), 0.8));
+        assert!(close(average_precision(&Y, &P).unwrap(), 0.8095238095238095));
+    }
+
+    #[test]
+    fn probability_metrics_match_scikit_learn() {
+        assert!(
+            close(log_loss(&Y, &P), 0.5305503444670536),
+            "{}",
+            log_loss(&Y, &P)
+        );
+        assert!(close(brier(&Y, &P), 0.1895));
+    }
+
+    #[test]
+    fn threshold_metrics_match_scikit_learn() {
+        let m = ThresholdMetrics::at(&Y, &P, 0.5);
+        assert_eq!(m.confusion_matrix, [[4, 1], [3, 2]]);
+        assert!(close(m.accuracy, 0.6) && close(m.balanced_accuracy, 0.6));
+        assert!(
+            close(m.replayed.precision, 2.0 / 3.0)
+                && close(m.replayed.recall, 0.4)
+                && close(m.replayed.f1, 0.5)
+        );
+        assert!(close(m.not_replayed.precision, 4.0 / 7.0) && close(m.not_replayed.recall, 0.8));
+        assert!(close(m.not_replayed.f1, 2.0 / 3.0));
+        assert_eq!((m.replayed.support, m.not_replayed.support), (5, 5));
+    }
+
+    #[test]
+    fn perfect_reversed_and_constant_rankings() {
         let y = [false, false, true, true];
         assert_eq!(roc_auc(&y, &[0.1, 0.2, 0.3, 0.4]).unwrap(), 1.0);
         assert_eq!(roc_auc(&y, &[0.4, 0.3, 0.2, 0.1]).unwrap(), 0.0);
         assert_eq!(roc_auc(&y, &[0.5; 4]).unwrap(), 0.5);
+        assert_eq!(average_precision(&y, &[0.1, 0.2, 0.3, 0.4]).unwrap(), 1.0);
+        assert_eq!(
+            average_precision(&y, &[0.5; 4]).unwrap(),
+            0.5,
+            "constant scores: the positive rate"
+        );
+    }
+
+    #[test]
+    fn brier_of_a_constant_prediction_is_its_squared_distance() {
+        // A constant q on a positive rate r gives r(1-q)² + (1-r)q².
+        let y = [true, false, false, false];
+        assert!(close(brier(&y, &[0.25; 4]), 0.25 * 0.5625 + 0.75 * 0.0625));
+    }
+
+    #[test]
+    fn calibration_error_of_hand_worked_bins() {
+        // Bin [0.1, 0.2): p 0.1, 0.1 and outcomes 0, 1 -> |0.5 - 0.1| · 2/4.
+        // Bin [0.9, 1.0]: p 0.9, 1.0 and outcomes 1, 1 -> |1 - 0.95| · 2/4.
+        let ece = expected_calibration_error(&[false, true, true, true], &[0.1, 0.1, 0.9, 1.0], 10);
+        assert!(close(ece, 0.4 * 0.5 + 0.05 * 0.5), "{ece}");
+        // Perfectly calibrated: each bin's outcome rate equals its probability.
+        assert!(close(
+            expected_calibration_error(&[true, false], &[0.5, 0.5], 10),
+            0.0
+        ));
+    }
+
+    #[test]
+    fn threshold_for_recall_reaches_the_target_and_no_higher_threshold_does() {
+        let t = threshold_for_recall(&Y, &P, 0.75);
+        assert_eq!(t, 0.4);
+        let recall = ThresholdMetrics::at(&Y, &P, t).replayed.recall;
+        assert!(recall >= 0.75, "{recall}");
+        assert!(ThresholdMetrics::at(&Y, &P, 0.41).replayed.recall < 0.75);
     }
 
     #[test]
@@ -150,9 +329,9 @@ mod tests {
             roc_auc(&[true], &[0.1, 0.2]),
             Err(EvalError::Length { labels: 1, scores: 2 })
         );
-        assert_eq!(
+        assert!(matches!(
             roc_auc(&[true, false], &[f64::NAN, 0.2]),
-            Err(EvalError::NaN { index: 0 })
-        );
+            Err(EvalError::NotAProbability { index: 0, .. })
+        ));
     }
 }
