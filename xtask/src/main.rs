@@ -29,7 +29,7 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Rerun one stage (ingest, features, train, eval) from the cached outputs of its inputs.
+    /// Rerun one stage (ingest, features, train, eval, report) from the cached outputs of its inputs.
     RunStage {
         /// The stage.
         name: String,
@@ -92,9 +92,7 @@ fn run(cli: Cli) -> Result<()> {
             print_summary(&summary);
         }
         Command::RunStage { name, config, input } => {
-            let kind = StageKind::from_name(&name).with_context(|| {
-                format!("unknown stage '{name}'; the stages are ingest, features, train and eval")
-            })?;
+            let kind: StageKind = name.parse()?;
             let options = RunOptions {
                 artifacts: artifacts_dir(),
                 input,

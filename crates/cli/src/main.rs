@@ -67,6 +67,27 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Draw the charts and write report.html and report.md from the outputs of the other stages.
+    Report {
+        /// ingest_report.json from `replay ingest`.
+        #[arg(long)]
+        ingest_report: PathBuf,
+        /// split_report.json from `replay features`.
+        #[arg(long)]
+        split_report: PathBuf,
+        /// Directory of model files (OUT/models of `replay train`).
+        #[arg(long)]
+        models: PathBuf,
+        /// metrics.json from `replay eval`.
+        #[arg(long)]
+        metrics: PathBuf,
+        /// predictions.parquet from `replay eval`.
+        #[arg(long)]
+        predictions: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Score new songs: write id, probability and rank as CSV, most likely replayed first.
     Score {
         /// Songs to score (same columns as training; popularity may be absent).
@@ -106,6 +127,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Features { tracks, out } => (StageKind::Features, vec![tracks], out),
         Command::Train { train, out } => (StageKind::Train, vec![train], out),
         Command::Eval { test, models, out } => (StageKind::Eval, vec![test, models], out),
+        Command::Report {
+            ingest_report,
+            split_report,
+            models,
+            metrics,
+            predictions,
+            out,
+        } => (
+            StageKind::Report,
+            vec![ingest_report, split_report, models, metrics, predictions],
+            out,
+        ),
         Command::Score {
             input,
             spec,
@@ -124,7 +157,7 @@ fn run(cli: Cli) -> Result<()> {
         .zip(paths)
         .collect();
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let summary = execute(kind, &config, &inputs, &out, &progress)?;
+    let summary = execute(kind, &config, &inputs, &out, &progress, &[])?;
     progress.finish_and_clear();
     println!("{}: {summary}", kind.name());
     println!("outputs: {}", out.display());

@@ -16,6 +16,10 @@
 pub mod bootstrap;
 pub mod curves;
 pub mod metrics;
+#[cfg(feature = "report")]
+pub mod plots;
+#[cfg(feature = "report")]
+pub mod report;
 
 use std::collections::BTreeMap;
 

@@ -39,3 +39,9 @@ pub enum ModelError {
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
 }
+
+impl From<linfa::Error> for ModelError {
+    fn from(e: linfa::Error) -> Self {
+        ModelError::Linfa(e.to_string())
+    }
+}

@@ -5,22 +5,37 @@
 //! - [`tree`]: a decision tree grown by `linfa-trees`, kept as a flat [`tree::Tree`] whose
 //!   leaves hold the training share of replayed tracks (a probability, as scikit-learn's
 //!   `predict_proba`).
+//! - [`forest`]: a random forest and [`boosting`]: gradient boosting, both grown by one
+//!   histogram tree learner on quantile-binned inputs ([`binning`]) and stored as
+//!   [`tree::Tree`]s on raw values. Both are deterministic for a given seed whatever the
+//!   number of rayon threads, and plug into linfa (`Fit`, `PredictInplace`).
 //!
 //! Every model is configured by a [`ModelConfig`], fitted with [`fit`] on a matrix of
 //! inputs and boolean labels, and saved as a versioned [`SavedModel`] that loads back to
 //! identical predictions.
 
+pub mod binning;
+pub mod boosting;
+pub mod forest;
 pub mod linalg;
 pub mod logistic;
 pub mod tree;
 
 mod error;
+mod hist;
+mod learner;
+mod linfa_impls;
+mod params;
+mod predict;
 mod saved;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+pub use boosting::{BoostingParams, EarlyStopping, GradientBoosting};
 pub use error::ModelError;
+pub use forest::{ForestParams, RandomForest};
+pub use params::MaxFeatures;
 pub use saved::{SavedModel, MODEL_FORMAT};
 
 /// A model kind and its hyperparameters, as written under `[models.<name>.<kind>]`.
@@ -31,6 +46,10 @@ pub enum ModelConfig {
     LogisticRegression(logistic::LogisticParams),
     /// A single decision tree grown by linfa-trees.
     DecisionTree(tree::DecisionTreeParams),
+    /// A random forest of histogram trees.
+    RandomForest(forest::ForestParams),
+    /// Gradient boosting of histogram trees.
+    GradientBoosting(boosting::BoostingParams),
 }
 
 impl ModelConfig {
@@ -39,6 +58,8 @@ impl ModelConfig {
         match self {
             ModelConfig::LogisticRegression(_) => "logistic_regression",
             ModelConfig::DecisionTree(_) => "decision_tree",
+            ModelConfig::RandomForest(_) => "random_forest",
+            ModelConfig::GradientBoosting(_) => "gradient_boosting",
         }
     }
 }
@@ -51,6 +72,10 @@ pub enum Model {
     LogisticRegression(logistic::LogisticModel),
     /// A fitted tree.
     DecisionTree(tree::Tree),
+    /// A fitted random forest.
+    RandomForest(forest::RandomForest),
+    /// A fitted gradient boosting model.
+    GradientBoosting(boosting::GradientBoosting),
 }
 
 impl Model {
@@ -59,6 +84,8 @@ impl Model {
         match self {
             Model::LogisticRegression(m) => m.predict_proba(x),
             Model::DecisionTree(t) => t.predict_proba(x),
+            Model::RandomForest(m) => m.predict_proba(x),
+            Model::GradientBoosting(m) => m.predict_proba(x),
         }
     }
 
@@ -67,6 +94,18 @@ impl Model {
         match self {
             Model::LogisticRegression(m) => m.coefficients.len(),
             Model::DecisionTree(t) => t.n_features,
+            Model::RandomForest(m) => m.n_features,
+            Model::GradientBoosting(m) => m.n_features,
+        }
+    }
+
+    /// Importance of every input, summing to 1, for the tree ensembles (impurity decrease
+    /// for the forest, split gain for boosting); `None` for the other models.
+    pub fn feature_importances(&self) -> Option<Vec<f64>> {
+        match self {
+            Model::RandomForest(m) => Some(m.feature_importances.clone()),
+            Model::GradientBoosting(m) => Some(m.feature_importances.clone()),
+            Model::LogisticRegression(_) | Model::DecisionTree(_) => None,
         }
     }
 }
@@ -77,6 +116,17 @@ pub fn fit(
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<Model, ModelError> {
+    check_training_data(x, y)?;
+    match config {
+        ModelConfig::LogisticRegression(p) => Ok(Model::LogisticRegression(logistic::fit(p, x, y)?)),
+        ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit_linfa(p, x, y)?)),
+        ModelConfig::RandomForest(p) => Ok(Model::RandomForest(forest::fit(p, x, y)?)),
+        ModelConfig::GradientBoosting(p) => Ok(Model::GradientBoosting(boosting::fit(p, x, y)?)),
+    }
+}
+
+/// Inputs and labels must agree in length and the labels hold both classes.
+pub(crate) fn check_training_data(x: ArrayView2<'_, f64>, y: ArrayView1<'_, bool>) -> Result<(), ModelError> {
     if x.nrows() != y.len() {
         return Err(ModelError::Shape {
             rows: x.nrows(),
@@ -86,8 +136,15 @@ pub fn fit(
     if x.nrows() == 0 || y.iter().all(|&v| v) || y.iter().all(|&v| !v) {
         return Err(ModelError::SingleClass);
     }
-    match config {
-        ModelConfig::LogisticRegression(p) => Ok(Model::LogisticRegression(logistic::fit(p, x, y)?)),
-        ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit_linfa(p, x, y)?)),
+    if x.nrows() > u32::MAX as usize {
+        return Err(ModelError::InvalidParam {
+            name: "rows",
+            message: format!(
+                "at most {} training rows are supported, got {}",
+                u32::MAX,
+                x.nrows()
+            ),
+        });
     }
+    Ok(())
 }

@@ -12,12 +12,16 @@ use crate::ModelError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Node {
-    /// Rows with `x[feature] <= threshold` go to `left`, the others to `right`.
+    /// Rows with `x[feature] <= threshold` go to `left`, the others to `right`; a missing
+    /// (NaN) value goes to `left` when `missing_left` is true, to `right` otherwise.
     Split {
         /// Input column tested.
         feature: usize,
         /// Split value.
         threshold: f64,
+        /// Where missing (NaN) values go; absent in older files, meaning right.
+        #[serde(default)]
+        missing_left: bool,
         /// Index of the left child in [`Tree::nodes`].
         left: usize,
         /// Index of the right child.
@@ -46,24 +50,50 @@ impl Tree {
         while let Node::Split {
             feature,
             threshold,
+            missing_left,
             left,
             right,
         } = self.nodes[i]
         {
-            i = if row[feature] <= threshold { left } else { right };
+            let v = row[feature];
+            let go_left = if v.is_nan() { missing_left } else { v <= threshold };
+            i = if go_left { left } else { right };
         }
         i
     }
 
-    /// The leaf value of every row of `x`.
+    /// The value of the leaf that a row given as a slice of its inputs falls into.
+    pub fn value_of_slice(&self, row: &[f64]) -> f64 {
+        let mut i = 0;
+        loop {
+            match self.nodes[i] {
+                Node::Split {
+                    feature,
+                    threshold,
+                    missing_left,
+                    left,
+                    right,
+                } => {
+                    let v = row[feature];
+                    let go_left = if v.is_nan() { missing_left } else { v <= threshold };
+                    i = if go_left { left } else { right };
+                }
+                Node::Leaf { value } => return value,
+            }
+        }
+    }
+
+    /// The value of the leaf that `row` falls into.
+    pub fn value_of(&self, row: ArrayView1<'_, f64>) -> f64 {
+        match self.nodes[self.leaf_of(row)] {
+            Node::Leaf { value } => value,
+            Node::Split { .. } => unreachable!("leaf_of always ends on a leaf"),
+        }
+    }
+
+    /// The leaf value of every row of `x` (rows are spread over rayon's threads).
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
-        x.rows()
-            .into_iter()
-            .map(|row| match self.nodes[self.leaf_of(row)] {
-                Node::Leaf { value } => value,
-                Node::Split { .. } => unreachable!("leaf_of always ends on a leaf"),
-            })
-            .collect()
+        crate::predict::par_map_rows(x, |row| self.value_of(row))
     }
 
     /// Set every leaf to the share of positive rows of (`x`, `y`) that reach it; a leaf
@@ -172,6 +202,7 @@ fn push_linfa_node(node: &TreeNode<f64, bool>, nodes: &mut Vec<Node>) -> usize {
         nodes[index] = Node::Split {
             feature,
             threshold,
+            missing_left: false,
             left,
             right,
         };

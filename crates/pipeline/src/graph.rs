@@ -26,22 +26,27 @@ pub enum StageKind {
     Train,
     /// Metrics of every model on the test rows.
     Eval,
+    /// Charts and the HTML and Markdown reports.
+    Report,
 }
 
 /// The name under which `train` writes its models.
 pub const MODELS_DIR: &str = "models";
 /// The name under which `eval` writes per-row predictions.
 pub const PREDICTIONS_FILE: &str = "predictions.parquet";
+/// The name under which `report` writes its charts.
+pub const PLOTS_DIR: &str = replay_eval::report::PLOTS_DIR;
 /// The input name of the data file.
 pub const SOURCE: &str = "source";
 
 impl StageKind {
     /// All stages, in their natural order.
-    pub const ALL: [StageKind; 4] = [
+    pub const ALL: [StageKind; 5] = [
         StageKind::Ingest,
         StageKind::Features,
         StageKind::Train,
         StageKind::Eval,
+        StageKind::Report,
     ];
 
     /// The stage's name in config files and commands.
@@ -51,6 +56,7 @@ impl StageKind {
             StageKind::Features => "features",
             StageKind::Train => "train",
             StageKind::Eval => "eval",
+            StageKind::Report => "report",
         }
     }
 
@@ -66,6 +72,13 @@ impl StageKind {
             StageKind::Features => &[replay_ingest::TRACKS_FILE],
             StageKind::Train => &[replay_features::TRAIN_FILE],
             StageKind::Eval => &[replay_features::TEST_FILE, MODELS_DIR],
+            StageKind::Report => &[
+                replay_ingest::REPORT_FILE,
+                replay_features::SPLIT_REPORT_FILE,
+                MODELS_DIR,
+                replay_eval::METRICS_FILE,
+                PREDICTIONS_FILE,
+            ],
         }
     }
 
@@ -85,6 +98,11 @@ impl StageKind {
             ],
             StageKind::Train => &[MODELS_DIR],
             StageKind::Eval => &[replay_eval::METRICS_FILE, PREDICTIONS_FILE],
+            StageKind::Report => &[
+                replay_eval::report::HTML_FILE,
+                replay_eval::report::MARKDOWN_FILE,
+                PLOTS_DIR,
+            ],
         }
     }
 
@@ -100,9 +118,24 @@ impl StageKind {
             StageKind::Ingest => &[CORE, env!("REPLAY_SRC_INGEST")],
             StageKind::Features => &[CORE, FEATURES],
             StageKind::Train => &[CORE, FEATURES, MODELS, PIPELINE],
-            StageKind::Eval => &[CORE, FEATURES, MODELS, env!("REPLAY_SRC_EVAL"), PIPELINE],
+            StageKind::Eval | StageKind::Report => {
+                &[CORE, FEATURES, MODELS, env!("REPLAY_SRC_EVAL"), PIPELINE]
+            }
         };
         parts.join("-")
+    }
+}
+
+/// The names of all stages, comma-separated, for messages.
+pub fn stage_names() -> String {
+    StageKind::ALL.map(StageKind::name).join(", ")
+}
+
+impl std::str::FromStr for StageKind {
+    type Err = crate::PipelineError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::from_name(name).ok_or_else(|| crate::PipelineError::UnknownStage(name.to_string()))
     }
 }
 
@@ -176,9 +209,8 @@ impl StageGraph {
     pub fn new(decls: &BTreeMap<String, StageDecl>) -> Result<Self, String> {
         let mut stages = Vec::new();
         for (name, decl) in decls {
-            let kind = StageKind::from_name(name).ok_or_else(|| {
-                format!("[stages.{name}]: unknown stage; the stages are ingest, features, train and eval")
-            })?;
+            let kind = StageKind::from_name(name)
+                .ok_or_else(|| format!("[stages.{name}]: unknown stage; the stages are {}", stage_names()))?;
             let outputs: BTreeSet<&str> = decl.outputs.iter().map(String::as_str).collect();
             let expected: BTreeSet<&str> = kind.outputs().iter().copied().collect();
             if outputs != expected || outputs.len() != decl.outputs.len() {

@@ -38,7 +38,7 @@ pub enum PipelineError {
     #[error("stage '{0}' has no cached outputs for this config and data; run the pipeline first")]
     NotCached(String),
     /// An unknown stage name.
-    #[error("unknown stage '{0}'; the stages are ingest, features, train and eval")]
+    #[error("unknown stage '{0}'; the stages are {names}", names = graph::stage_names())]
     UnknownStage(String),
     /// A model was fitted on other inputs than the data it is applied to.
     #[error("{model}: fitted on inputs {expected:?}, but the data has {found:?}")]

@@ -95,6 +95,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
     let cache = Cache::new(&options.artifacts);
     let mut done: BTreeMap<StageKind, (PathBuf, Manifest)> = BTreeMap::new();
     let mut runs = Vec::new();
+    let mut run_keys: Vec<(String, String)> = Vec::new();
     for stage in graph.stages.iter().filter(|s| wanted.contains(&s.kind)) {
         let started = Instant::now();
         let (inputs, paths) = resolve_inputs(stage, &source, &done)?;
@@ -102,7 +103,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
         let key = cache_key(
             name,
             &stage.kind.code_version(),
-            &config_section(stage.kind, config),
+            &config_section(stage.kind, config, &run_keys),
             &inputs,
         );
         let rerun_this = options.force || options.only == Some(stage.kind);
@@ -119,7 +120,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
                 let progress = stage_progress(name, options.progress);
                 let mut summary = String::new();
                 let (dir, manifest) = cache.store(name, &key, |out| {
-                    summary = execute(stage.kind, config, &paths, out, &progress)?;
+                    summary = execute(stage.kind, config, &paths, out, &progress, &run_keys)?;
                     Ok::<(), PipelineError>(())
                 })?;
                 progress.finish_and_clear();
@@ -130,6 +131,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
                 (status, dir, manifest, summary)
             }
         };
+        run_keys.push((name.to_string(), key.clone()));
         runs.push(StageRun {
             stage: name,
             status,

@@ -15,18 +15,26 @@ use replay_models::{Model, SavedModel};
 use crate::graph::{StageKind, MODELS_DIR, PREDICTIONS_FILE, SOURCE};
 use crate::{PipelineConfig, PipelineError};
 
-/// The part of the config a stage depends on (hashed into its cache key).
-pub fn config_section(kind: StageKind, config: &PipelineConfig) -> serde_json::Value {
-    let value = match kind {
+/// The part of the config a stage depends on (hashed into its cache key). The report
+/// shows the whole config and the cache keys of the stages before it (`run_keys`).
+pub fn config_section(
+    kind: StageKind,
+    config: &PipelineConfig,
+    run_keys: &[(String, String)],
+) -> serde_json::Value {
+    match kind {
         StageKind::Ingest => serde_json::json!({ "columns": config.columns, "ingest": config.ingest }),
         StageKind::Features => serde_json::json!(config.features_config()),
         StageKind::Train => serde_json::json!({ "models": config.models }),
         StageKind::Eval => {
             serde_json::json!({ "eval": config.eval, "models": config.models.keys().collect::<Vec<_>>() })
         }
-    };
-    value
+        StageKind::Report => serde_json::json!({ "config": config, "run_keys": run_keys }),
+    }
 }
+
+/// Test-set probabilities of every model, by name.
+type ModelProbabilities = Vec<(String, Vec<f64>)>;
 
 /// Look up an input by file name.
 fn input<'a>(inputs: &'a BTreeMap<String, PathBuf>, name: &str) -> Result<&'a Path, PipelineError> {
@@ -37,6 +45,7 @@ fn input<'a>(inputs: &'a BTreeMap<String, PathBuf>, name: &str) -> Result<&'a Pa
 }
 
 /// Run stage `kind` on `inputs` (file name → path), writing its outputs into `out_dir`.
+/// `run_keys` are the cache keys of the stages already run (shown by the report).
 /// Returns a one-line summary of what it did.
 pub fn execute(
     kind: StageKind,
@@ -44,6 +53,7 @@ pub fn execute(
     inputs: &BTreeMap<String, PathBuf>,
     out_dir: &Path,
     progress: &ProgressBar,
+    run_keys: &[(String, String)],
 ) -> Result<String, PipelineError> {
     match kind {
         StageKind::Ingest => {
@@ -90,7 +100,89 @@ pub fn execute(
                 None => "no models".into(),
             })
         }
+        StageKind::Report => report(config, inputs, out_dir, run_keys),
     }
+}
+
+/// Draw the charts and write report.html and report.md.
+fn report(
+    config: &PipelineConfig,
+    inputs: &BTreeMap<String, PathBuf>,
+    out_dir: &Path,
+    run_keys: &[(String, String)],
+) -> Result<String, PipelineError> {
+    let ingest: replay_ingest::IngestReport = io::read_json(input(inputs, replay_ingest::REPORT_FILE)?)?;
+    let split: replay_features::SplitReport =
+        io::read_json(input(inputs, replay_features::SPLIT_REPORT_FILE)?)?;
+    let metrics: MetricsReport = io::read_json(input(inputs, replay_eval::METRICS_FILE)?)?;
+    let (labels, predictions) = read_predictions(input(inputs, PREDICTIONS_FILE)?)?;
+    let models_dir = input(inputs, MODELS_DIR)?;
+    let mut importances = Vec::new();
+    for name in metrics.models.keys() {
+        let saved = SavedModel::load(&models_dir.join(format!("{name}.json")))?;
+        if let Some(values) = saved.model.feature_importances() {
+            importances.push((
+                name.clone(),
+                saved.feature_names.iter().cloned().zip(values).collect(),
+            ));
+        }
+    }
+    let dataset = replay_eval::report::DatasetSummary {
+        source: ingest.source.clone(),
+        rows_read: ingest.rows_read,
+        rows_rejected: ingest.rows_rejected,
+        rejected_by_reason: ingest
+            .rejected_by_reason
+            .iter()
+            .map(|(r, n)| (r.as_str().to_string(), *n))
+            .collect(),
+        duplicate_ids_dropped: split.duplicate_ids_dropped,
+        train_rows: split.train_rows,
+        test_rows: split.test_rows,
+        positive_rate: split.positive_rate,
+        label_rule: format!("replayed = popularity >= {}", config.label.threshold),
+        features: split.features.clone(),
+    };
+    let config_text = toml::to_string_pretty(config).unwrap_or_else(|_| format!("{config:#?}"));
+    let input = replay_eval::report::ReportInput {
+        title: "replay: which songs will listeners replay?",
+        dataset: &dataset,
+        metrics: &metrics,
+        labels: &labels,
+        predictions: &predictions,
+        importances: &importances,
+        calibration_bins: config.eval.calibration_bins,
+        config: &config_text,
+        cache_keys: run_keys,
+    };
+    let charts = replay_eval::report::write_report(&input, out_dir)
+        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+    Ok(format!("{} charts, report.html and report.md", charts.len()))
+}
+
+/// Labels and per-model probabilities from predictions.parquet.
+fn read_predictions(path: &Path) -> Result<(Vec<bool>, ModelProbabilities), PipelineError> {
+    let (schema, batches) = io::read_parquet(path)?;
+    let batch = arrow::compute::concat_batches(&schema, &batches)
+        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+    let invalid = |message: &str| replay_core::ArtifactError::Invalid {
+        path: path.into(),
+        message: message.into(),
+    };
+    let labels = batch
+        .column_by_name(schema::LABEL)
+        .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
+        .ok_or_else(|| invalid("no Boolean 'replayed' column"))?;
+    let labels: Vec<bool> = labels.iter().map(|v| v.unwrap_or(false)).collect();
+    let mut predictions = Vec::new();
+    for (field, column) in schema.fields().iter().zip(batch.columns()).skip(2) {
+        let values = column
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .ok_or_else(|| invalid("a model column is not Float64"))?;
+        predictions.push((field.name().clone(), values.values().to_vec()));
+    }
+    Ok((labels, predictions))
 }
 
 /// Fit every configured model on the training rows; write `models/<name>.json`.

@@ -30,7 +30,13 @@ fn unchanged_stages_are_cached_and_a_label_change_reruns_only_what_depends_on_it
     let first = run(&config, &artifacts);
     assert_eq!(
         statuses(&first),
-        [("ingest", Ran), ("features", Ran), ("train", Ran), ("eval", Ran)]
+        [
+            ("ingest", Ran),
+            ("features", Ran),
+            ("train", Ran),
+            ("eval", Ran),
+            ("report", Ran)
+        ]
     );
     let second = run(&config, &artifacts);
     assert_eq!(
@@ -39,7 +45,8 @@ fn unchanged_stages_are_cached_and_a_label_change_reruns_only_what_depends_on_it
             ("ingest", Cached),
             ("features", Cached),
             ("train", Cached),
-            ("eval", Cached)
+            ("eval", Cached),
+            ("report", Cached)
         ]
     );
     assert_eq!(first.metrics, second.metrics);
@@ -52,7 +59,8 @@ fn unchanged_stages_are_cached_and_a_label_change_reruns_only_what_depends_on_it
             ("ingest", Cached),
             ("features", Ran),
             ("train", Ran),
-            ("eval", Ran)
+            ("eval", Ran),
+            ("report", Ran)
         ]
     );
     let latest = artifacts.join("latest");
@@ -85,7 +93,10 @@ fn a_truncated_cached_artifact_is_recomputed() {
         "{status:?}"
     );
     // The recomputed output is identical, so everything downstream stays cached.
-    assert_eq!(status[2..], [("train", Cached), ("eval", Cached)]);
+    assert_eq!(
+        status[2..],
+        [("train", Cached), ("eval", Cached), ("report", Cached)]
+    );
     assert_eq!(fs::read(&train).unwrap(), bytes);
 }
 
@@ -257,4 +268,37 @@ fn a_bad_source_fails_clearly_and_leaves_no_half_written_outputs() {
         missing.contains("nope.csv") && missing.contains("not found"),
         "{missing}"
     );
+}
+
+#[test]
+fn the_report_inlines_every_chart_and_every_png_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&synthetic(dir.path(), 2000));
+    run(&config, &dir.path().join("artifacts"));
+    let latest = dir.path().join("artifacts/latest");
+    let html = fs::read_to_string(latest.join("report.html")).unwrap();
+    let mut pngs = 0;
+    for entry in fs::read_dir(latest.join("plots")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "png") {
+            pngs += 1;
+            let bytes = fs::read(&path).unwrap();
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", path.display());
+            assert!(bytes.len() > 10_000, "{} looks empty", path.display());
+        }
+    }
+    // ROC, PR, calibration, then a confusion matrix and a histogram per model.
+    assert_eq!(pngs, 3 + 2 * 2);
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), pngs);
+    for needle in [
+        "logistic_regression",
+        "decision_tree",
+        "ROC-AUC [95% CI]",
+        "cache key",
+        "[split]",
+    ] {
+        assert!(html.contains(needle), "report.html lacks {needle}");
+    }
+    let markdown = fs::read_to_string(latest.join("report.md")).unwrap();
+    assert!(markdown.contains("| model | ROC-AUC [95% CI]"));
 }

@@ -1,0 +1,417 @@
+//! The evaluation report: charts plus `report.html` (one self-contained file, images
+//! inlined) and `report.md` (for terminals), written side by side.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::curves;
+use crate::plots::{
+    self, calibration_points, ConfusionChart, Curve, CurveChart, HistogramChart, ImportanceChart, PlotError,
+};
+use crate::{MetricsReport, ModelMetrics};
+
+/// File name of the HTML report.
+pub const HTML_FILE: &str = "report.html";
+/// File name of the Markdown report.
+pub const MARKDOWN_FILE: &str = "report.md";
+/// Directory of the charts, beside the reports.
+pub const PLOTS_DIR: &str = "plots";
+
+/// What the data looked like on the way in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    /// The source file.
+    pub source: String,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Rows rejected by ingest, in total and per reason.
+    pub rows_rejected: u64,
+    /// Rejected rows per reason.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Rows dropped because their id repeated.
+    pub duplicate_ids_dropped: usize,
+    /// Training rows.
+    pub train_rows: usize,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Share of replayed tracks.
+    pub positive_rate: f64,
+    /// The label rule, e.g. `popularity >= 50`.
+    pub label_rule: String,
+    /// Model inputs.
+    pub features: Vec<String>,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    /// Title of the report.
+    pub title: &'a str,
+    /// The data.
+    pub dataset: &'a DatasetSummary,
+    /// Metrics of every model.
+    pub metrics: &'a MetricsReport,
+    /// True labels of the test rows.
+    pub labels: &'a [bool],
+    /// Test-set probabilities of every model, by name.
+    pub predictions: &'a [(String, Vec<f64>)],
+    /// Feature importances of the models that have them: `(model, [(feature, importance)])`.
+    pub importances: &'a [(String, Vec<(String, f64)>)],
+    /// Calibration bins.
+    pub calibration_bins: usize,
+    /// The configuration of the run, as text.
+    pub config: &'a str,
+    /// Cache key of every stage of the run.
+    pub cache_keys: &'a [(String, String)],
+}
+
+/// A chart of the report: its file stem in [`PLOTS_DIR`] and its caption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartRef {
+    /// File stem (`.png` and `.svg` exist).
+    pub stem: String,
+    /// Caption.
+    pub caption: String,
+}
+
+/// Draw every chart into `<out_dir>/plots/` and write both reports into `out_dir`.
+pub fn write_report(input: &ReportInput<'_>, out_dir: &Path) -> Result<Vec<ChartRef>, PlotError> {
+    let charts = draw_charts(input, &out_dir.join(PLOTS_DIR))?;
+    let html = html(input, &charts, &out_dir.join(PLOTS_DIR))?;
+    write(&out_dir.join(HTML_FILE), &html)?;
+    write(&out_dir.join(MARKDOWN_FILE), &markdown(input, &charts))?;
+    Ok(charts)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), PlotError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| PlotError {
+            path: path.into(),
+            message: e.to_string(),
+        })
+}
+
+/// How a curve's legend label is made from a model's name and metrics.
+type LabelFn<'a> = &'a dyn Fn(&str, &ModelMetrics) -> String;
+/// How a curve's points are made from a model's probabilities.
+type PointsFn<'a> = &'a dyn Fn(&[f64]) -> Vec<(f64, f64)>;
+
+fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, PlotError> {
+    let y = input.labels;
+    let ranked = input.metrics.ranked();
+    let probabilities = |name: &str| {
+        input
+            .predictions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.as_slice())
+    };
+    let diagonal = vec![(0.0, 0.0), (1.0, 1.0)];
+    let mut charts = Vec::new();
+    let mut push = |stem: String, caption: String| charts.push(ChartRef { stem, caption });
+
+    let curve_of = |label: LabelFn<'_>, points: PointsFn<'_>| {
+        ranked
+            .iter()
+            .filter_map(|(name, m)| {
+                probabilities(name).map(|p| Curve {
+                    label: label(name, m),
+                    points: points(p),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let roc = CurveChart {
+        title: "ROC curves (test set)".into(),
+        x_label: "false positive rate".into(),
+        y_label: "true positive rate (recall)".into(),
+        curves: curve_of(&|n, m| format!("{n} (AUC {:.3})", m.roc_auc), &|p| {
+            curves::roc_curve(y, p)
+        }),
+        reference: Some(("random ranking".into(), diagonal.clone())),
+        markers: false,
+        legend_lower_right: true,
+    };
+    plots::save(&roc, dir, "roc")?;
+    push("roc".into(), "ROC curves of all models".into());
+
+    let rate = input.metrics.test_set.positive_rate;
+    let pr = CurveChart {
+        title: "Precision-recall curves (test set)".into(),
+        x_label: "recall of replayed".into(),
+        y_label: "precision of replayed".into(),
+        curves: curve_of(&|n, m| format!("{n} (AP {:.3})", m.pr_auc), &|p| {
+            curves::precision_recall_curve(y, p)
+        }),
+        reference: Some((format!("positive rate {rate:.3}"), vec![(0.0, rate), (1.0, rate)])),
+        markers: false,
+        legend_lower_right: false,
+    };
+    plots::save(&pr, dir, "precision_recall")?;
+    push(
+        "precision_recall".into(),
+        "Precision-recall curves of all models".into(),
+    );
+
+    let bins = input.calibration_bins;
+    let calibration = CurveChart {
+        title: "Calibration (reliability diagram)".into(),
+        x_label: "mean predicted probability".into(),
+        y_label: "share actually replayed".into(),
+        curves: curve_of(&|n, m| format!("{n} (ECE {:.3})", m.ece), &|p| {
+            calibration_points(&curves::calibration(y, p, bins))
+        }),
+        reference: Some(("perfect calibration".into(), diagonal)),
+        markers: true,
+        legend_lower_right: true,
+    };
+    plots::save(&calibration, dir, "calibration")?;
+    push(
+        "calibration".into(),
+        format!("Calibration of all models ({bins} equal-width bins)"),
+    );
+
+    for (name, m) in &ranked {
+        let stem = format!("confusion_{name}");
+        let title = format!("{name}: confusion matrix at {:.2}", m.threshold);
+        plots::save(
+            &ConfusionChart {
+                title,
+                matrix: m.confusion_matrix,
+            },
+            dir,
+            &stem,
+        )?;
+        push(
+            stem,
+            format!("{name}: confusion matrix at threshold {}", m.threshold),
+        );
+        if let Some(p) = probabilities(name) {
+            let (negative, positive) = curves::probability_histogram(y, p, 20);
+            let stem = format!("histogram_{name}");
+            let title = format!("{name}: predicted probabilities by true class");
+            plots::save(
+                &HistogramChart {
+                    title,
+                    negative,
+                    positive,
+                },
+                dir,
+                &stem,
+            )?;
+            push(
+                stem,
+                format!("{name}: distribution of predicted probabilities per true class"),
+            );
+        }
+        if let Some((_, importances)) = input.importances.iter().find(|(n, _)| n == name) {
+            let stem = format!("importance_{name}");
+            let title = format!("{name}: feature importances");
+            plots::save(
+                &ImportanceChart {
+                    title,
+                    importances: importances.clone(),
+                },
+                dir,
+                &stem,
+            )?;
+            push(stem, format!("{name}: feature importances"));
+        }
+    }
+    Ok(charts)
+}
+
+/// HTML-escape text.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn interval(ci: Option<[f64; 2]>) -> String {
+    ci.map(|[lo, hi]| format!(" [{lo:.3}, {hi:.3}]"))
+        .unwrap_or_default()
+}
+
+/// Rows of the model comparison table, best ROC-AUC first: cells as text.
+fn comparison_rows(metrics: &MetricsReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "model",
+        "ROC-AUC [95% CI]",
+        "PR-AUC",
+        "accuracy [95% CI]",
+        "balanced acc.",
+        "precision",
+        "recall",
+        "F1",
+        "log loss",
+        "Brier",
+        "ECE",
+        "at target recall",
+    ];
+    let rows = metrics
+        .ranked()
+        .into_iter()
+        .map(|(name, m)| {
+            let ci = m.confidence_intervals.as_ref();
+            let t = &m.at_target_recall;
+            vec![
+                name.to_string(),
+                format!("{:.4}{}", m.roc_auc, interval(ci.map(|c| c.roc_auc))),
+                format!("{:.4}", m.pr_auc),
+                format!("{:.4}{}", m.accuracy, interval(ci.map(|c| c.accuracy))),
+                format!("{:.4}", m.balanced_accuracy),
+                format!("{:.4}", m.precision),
+                format!("{:.4}", m.recall),
+                format!("{:.4}", m.f1),
+                format!("{:.4}", m.log_loss),
+                format!("{:.4}", m.brier),
+                format!("{:.4}", m.ece),
+                format!(
+                    "threshold {:.3}: recall {:.3}, precision {:.3}",
+                    t.threshold, t.replayed.recall, t.replayed.precision
+                ),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+fn dataset_rows(d: &DatasetSummary) -> Vec<(&'static str, String)> {
+    let reasons = if d.rejected_by_reason.is_empty() {
+        String::new()
+    } else {
+        let parts: Vec<String> = d
+            .rejected_by_reason
+            .iter()
+            .map(|(r, n)| format!("{r}: {n}"))
+            .collect();
+        format!(" ({})", parts.join(", "))
+    };
+    vec![
+        ("source", d.source.clone()),
+        ("rows read", d.rows_read.to_string()),
+        ("rows rejected", format!("{}{reasons}", d.rows_rejected)),
+        ("repeated ids dropped", d.duplicate_ids_dropped.to_string()),
+        ("train / test rows", format!("{} / {}", d.train_rows, d.test_rows)),
+        ("label", d.label_rule.clone()),
+        ("replayed share", format!("{:.1}%", 100.0 * d.positive_rate)),
+        (
+            "features",
+            format!("{} ({})", d.features.len(), d.features.join(", ")),
+        ),
+    ]
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2rem auto;max-width:1250px;color:#222;padding:0 1rem}\
+h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:2px solid #1f77b4;padding-bottom:.2rem}\
+table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem}th,td{border:1px solid #ddd;padding:.35rem .6rem;text-align:left}\
+th{background:#f0f4f8}tr:first-child td{font-weight:600}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}\
+figure{margin:0;background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:.5rem}figure img{width:100%;height:auto}\
+figcaption{font-size:.85rem;color:#555;text-align:center}pre{background:#f6f8fa;padding:1rem;overflow:auto;font-size:.85rem}\
+.lead{color:#555}code{background:#f6f8fa;padding:0 .25rem}";
+
+fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Result<String, PlotError> {
+    let mut h = String::new();
+    let _ = writeln!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body>\n<h1>{t}</h1>",
+        t = escape(input.title)
+    );
+    if let Some((best, m)) = input.metrics.ranked().first() {
+        let _ = writeln!(
+            h,
+            "<p class=\"lead\">Best model: <b>{}</b> with ROC-AUC {:.3}{} on {} held-out tracks ({:.1}% replayed).</p>",
+            escape(best),
+            m.roc_auc,
+            interval(m.confidence_intervals.as_ref().map(|c| c.roc_auc)),
+            input.metrics.test_set.rows,
+            100.0 * input.metrics.test_set.positive_rate
+        );
+    }
+    h.push_str("<h2>Models</h2>\n<table><tr>");
+    let (header, rows) = comparison_rows(input.metrics);
+    for cell in header {
+        let _ = write!(h, "<th>{}</th>", escape(cell));
+    }
+    h.push_str("</tr>\n");
+    for row in rows {
+        h.push_str("<tr>");
+        for cell in row {
+            let _ = write!(h, "<td>{}</td>", escape(&cell));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n<h2>Charts</h2>\n<div class=\"grid\">\n");
+    for chart in charts {
+        let path = plots_dir.join(format!("{}.png", chart.stem));
+        let bytes = std::fs::read(&path).map_err(|e| PlotError {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let _ = writeln!(
+            h,
+            "<figure><img alt=\"{c}\" src=\"data:image/png;base64,{data}\"><figcaption>{c}</figcaption></figure>",
+            c = escape(&chart.caption)
+        );
+    }
+    h.push_str("</div>\n<h2>Data</h2>\n<table>\n");
+    for (key, value) in dataset_rows(input.dataset) {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(key), escape(&value));
+    }
+    h.push_str("</table>\n<h2>Run</h2>\n<table><tr><th>stage</th><th>cache key</th></tr>\n");
+    for (stage, key) in input.cache_keys {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td><code>{}</code></td></tr>",
+            escape(stage),
+            escape(key)
+        );
+    }
+    let _ = writeln!(
+        h,
+        "</table>\n<h2>Configuration</h2>\n<pre>{}</pre>\n</body></html>",
+        escape(input.config)
+    );
+    Ok(h)
+}
+
+fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
+    let mut md = format!("# {}\n\n## Models\n\n", input.title);
+    let (header, rows) = comparison_rows(input.metrics);
+    let _ = writeln!(md, "| {} |", header.join(" | "));
+    let _ = writeln!(md, "|{}", " --- |".repeat(header.len()));
+    for row in rows {
+        let _ = writeln!(md, "| {} |", row.join(" | "));
+    }
+    md.push_str("\n## Data\n\n| | |\n| --- | --- |\n");
+    for (key, value) in dataset_rows(input.dataset) {
+        let _ = writeln!(md, "| {key} | {value} |");
+    }
+    md.push_str("\n## Charts\n\n");
+    for chart in charts {
+        let _ = writeln!(
+            md,
+            "- [{}]({PLOTS_DIR}/{}.png) ([svg]({PLOTS_DIR}/{}.svg))",
+            chart.caption, chart.stem, chart.stem
+        );
+    }
+    md.push_str("\n## Run\n\n| stage | cache key |\n| --- | --- |\n");
+    for (stage, key) in input.cache_keys {
+        let _ = writeln!(md, "| {stage} | `{key}` |");
+    }
+    let _ = write!(
+        md,
+        "\n## Configuration\n\n```toml\n{}\n```\n",
+        input.config.trim_end()
+    );
+    md
+}

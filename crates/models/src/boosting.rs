@@ -1,0 +1,367 @@
+//! Gradient boosting of histogram trees for binary log-loss, as LightGBM's defaults.
+//!
+//! Starting from the log-odds of the training base rate, every iteration fits a tree to
+//! the log-loss gradients `g = p - y` and Hessians `h = p(1-p)`, grown leaf-wise (the
+//! best-gaining leaf is split next) up to `max_leaves`, with Newton leaf values
+//! `-G / (H + l2)` shrunk by the learning rate. Histograms of different features are built
+//! on rayon's threads and the larger child's histogram is its parent's minus its
+//! sibling's. Random draws (row and feature subsampling, the validation split) come from
+//! streams seeded by `(seed, iteration)`, and every sum runs in a fixed order, so the
+//! model does not depend on the number of threads.
+
+use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
+use rand::seq::{index, SliceRandom};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::binning::BinMapper;
+use crate::forest::stream_seed;
+use crate::hist::{Bin, GradHess, SplitRule};
+use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
+use crate::params::{self, check_fraction, check_min, check_non_negative};
+use crate::tree::{Criterion, Tree};
+use crate::{predict, ModelError};
+
+/// Stop when the validation log-loss has not improved for `patience` iterations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EarlyStopping {
+    /// Share of the training rows held out (stratified) to measure the loss.
+    #[serde(deserialize_with = "replay_core::config::open_unit_interval")]
+    pub validation_fraction: f64,
+    /// Iterations without improvement before stopping.
+    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    pub patience: usize,
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        EarlyStopping {
+            validation_fraction: 0.1,
+            patience: 10,
+        }
+    }
+}
+
+/// Hyperparameters of gradient boosting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoostingParams {
+    /// Boosting iterations (trees).
+    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    pub n_iter: usize,
+    /// Shrinkage of every tree.
+    #[serde(deserialize_with = "replay_core::config::positive")]
+    pub learning_rate: f64,
+    /// Most leaves per tree.
+    #[serde(deserialize_with = "params::at_least_two")]
+    pub max_leaves: usize,
+    /// Deepest level that is split (root = 0); unset: unlimited.
+    #[serde(deserialize_with = "params::opt_at_least_one")]
+    pub max_depth: Option<usize>,
+    /// L2 regularisation of the leaf values (LightGBM's `lambda_l2`).
+    #[serde(deserialize_with = "params::non_negative")]
+    pub l2: f64,
+    /// Smallest Hessian sum in a leaf (LightGBM's `min_sum_hessian_in_leaf`).
+    #[serde(deserialize_with = "params::non_negative")]
+    pub min_child_weight: f64,
+    /// Fewest rows in a leaf (LightGBM's `min_child_samples`).
+    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    pub min_samples_leaf: usize,
+    /// Share of the rows drawn (without replacement) for every tree.
+    #[serde(deserialize_with = "params::fraction")]
+    pub subsample: f64,
+    /// Share of the features drawn for every tree.
+    #[serde(deserialize_with = "params::fraction")]
+    pub colsample: f64,
+    /// Early stopping on a held-out share of the training rows; unset: exactly `n_iter`
+    /// iterations.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Seed of all random draws.
+    pub seed: u64,
+    /// Most value bins per feature (2 to 255).
+    #[serde(deserialize_with = "params::bins")]
+    pub max_bins: usize,
+}
+
+impl Default for BoostingParams {
+    fn default() -> Self {
+        BoostingParams {
+            n_iter: 100,
+            learning_rate: 0.1,
+            max_leaves: 31,
+            max_depth: None,
+            l2: 0.0,
+            min_child_weight: 1e-3,
+            min_samples_leaf: 20,
+            subsample: 1.0,
+            colsample: 1.0,
+            early_stopping: None,
+            seed: 0,
+            max_bins: 255,
+        }
+    }
+}
+
+impl BoostingParams {
+    /// Check every value, as linfa's `ParamGuard::check`.
+    pub fn check(&self) -> Result<(), ModelError> {
+        check_min("n_iter", self.n_iter, 1)?;
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(params::invalid(
+                "learning_rate",
+                format!("must be a finite number > 0, got {}", self.learning_rate),
+            ));
+        }
+        check_min("max_leaves", self.max_leaves, 2)?;
+        check_min("max_depth", self.max_depth.unwrap_or(1), 1)?;
+        check_non_negative("l2", self.l2)?;
+        check_non_negative("min_child_weight", self.min_child_weight)?;
+        check_min("min_samples_leaf", self.min_samples_leaf, 1)?;
+        check_fraction("subsample", self.subsample)?;
+        check_fraction("colsample", self.colsample)?;
+        check_min("max_bins", self.max_bins, 2)?;
+        if self.max_bins > crate::binning::MAX_VALUE_BINS {
+            return Err(params::invalid(
+                "max_bins",
+                format!("must be at most 255, got {}", self.max_bins),
+            ));
+        }
+        if let Some(es) = &self.early_stopping {
+            if !(es.validation_fraction > 0.0 && es.validation_fraction < 1.0) {
+                return Err(params::invalid(
+                    "early_stopping.validation_fraction",
+                    format!("must be strictly between 0 and 1, got {}", es.validation_fraction),
+                ));
+            }
+            check_min("early_stopping.patience", es.patience, 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// A fitted gradient boosting model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradientBoosting {
+    /// Number of inputs.
+    pub n_features: usize,
+    /// Raw score before any tree: the log-odds of the training base rate.
+    pub init_score: f64,
+    /// The trees; leaves hold raw score contributions (learning rate applied).
+    pub trees: Vec<Tree>,
+    /// Total split gain per feature, normalised to sum 1.
+    pub feature_importances: Vec<f64>,
+    /// Best validation log-loss, with early stopping.
+    pub validation_loss: Option<f64>,
+}
+
+impl GradientBoosting {
+    /// Raw scores (log-odds) of every row of `x`.
+    pub fn decision_function(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
+        predict::par_sum_trees(x, &self.trees, self.init_score)
+    }
+
+    /// Probability of the positive class for every row of `x`.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
+        self.decision_function(x).mapv(sigmoid)
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Fit gradient boosting on inputs `x` and labels `y`.
+pub fn fit(
+    params: &BoostingParams,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, bool>,
+) -> Result<GradientBoosting, ModelError> {
+    params.check()?;
+    crate::check_training_data(x, y)?;
+    match &params.early_stopping {
+        None => fit_on(params, x, y, None),
+        Some(es) => {
+            let (train, valid) = stratified_split(y, es.validation_fraction, params.seed);
+            let (xt, yt) = (x.select(Axis(0), &train), y.select(Axis(0), &train));
+            let (xv, yv) = (x.select(Axis(0), &valid), y.select(Axis(0), &valid));
+            crate::check_training_data(xt.view(), yt.view())?;
+            fit_on(
+                params,
+                xt.view(),
+                yt.view(),
+                Some((xv.view(), yv.view(), es.patience)),
+            )
+        }
+    }
+}
+
+/// Row indices of (training, validation), each class split in the given share at random.
+fn stratified_split(y: ArrayView1<'_, bool>, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, u64::MAX - 1));
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for class in [false, true] {
+        let mut rows: Vec<usize> = (0..y.len()).filter(|&i| y[i] == class).collect();
+        rows.shuffle(&mut rng);
+        let k = ((rows.len() as f64 * fraction).round() as usize).min(rows.len().saturating_sub(1));
+        valid.extend_from_slice(&rows[..k]);
+        train.extend_from_slice(&rows[k..]);
+    }
+    train.sort_unstable();
+    valid.sort_unstable();
+    (train, valid)
+}
+
+type Validation<'a> = (ArrayView2<'a, f64>, ArrayView1<'a, bool>, usize);
+
+fn fit_on(
+    params: &BoostingParams,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, bool>,
+    valid: Option<Validation<'_>>,
+) -> Result<GradientBoosting, ModelError> {
+    let (n, p) = x.dim();
+    let mapper = BinMapper::fit(x, params.max_bins)?;
+    let data = mapper.transform(x);
+    let labels: Vec<f64> = y.iter().map(|&v| f64::from(u8::from(v))).collect();
+    let n_pos = y.iter().filter(|&&v| v).count() as f64;
+    let init_score = (n_pos / (n as f64 - n_pos)).ln();
+    let mut raw = vec![init_score; n];
+    let mut gh = vec![GradHess::default(); n];
+    let mut valid_raw = valid.map(|(xv, _, _)| vec![init_score; xv.nrows()]);
+    let (mut best_loss, mut best_iter) = (f64::INFINITY, 0);
+    let mut trees: Vec<Tree> = Vec::with_capacity(params.n_iter);
+    let mut gains_per_tree: Vec<Vec<f64>> = Vec::with_capacity(params.n_iter);
+    let mut ws = Workspace::default();
+    let lr = params.learning_rate;
+    let l2 = params.l2;
+    let leaf_value = move |s: Bin| -s.g / (s.h + l2) * lr;
+    for it in 0..params.n_iter {
+        let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, it as u64));
+        gh.par_iter_mut()
+            .zip(&raw)
+            .zip(&labels)
+            .for_each(|((s, &z), &t)| {
+                let prob = sigmoid(z);
+                *s = GradHess {
+                    g: (prob - t) as f32,
+                    h: (prob * (1.0 - prob)).max(1e-16) as f32,
+                };
+            });
+        let subsampled = params.subsample < 1.0;
+        let mut rows: Vec<u32> = if subsampled {
+            let m = ((params.subsample * n as f64).round() as usize).clamp(1, n);
+            let mut r: Vec<u32> = index::sample(&mut rng, n, m)
+                .into_iter()
+                .map(|i| i as u32)
+                .collect();
+            r.sort_unstable();
+            r
+        } else {
+            (0..n as u32).collect()
+        };
+        let features: Vec<usize> = if params.colsample < 1.0 {
+            let k = ((params.colsample * p as f64).round() as usize).clamp(1, p);
+            let mut f = index::sample(&mut rng, p, k).into_vec();
+            f.sort_unstable();
+            f
+        } else {
+            (0..p).collect()
+        };
+        let grow = GrowParams {
+            rule: SplitRule {
+                min_samples_leaf: params.min_samples_leaf as u32,
+                min_child_weight: params.min_child_weight,
+                lambda: params.l2,
+                criterion: Criterion::Gini,
+            },
+            max_depth: params.max_depth,
+            max_leaves: Some(params.max_leaves),
+            min_samples_split: 2,
+            min_gain: 0.0,
+            stop_when_pure: false,
+            sampling: FeatureSampling::PerTree(features),
+            parallel: true,
+        };
+        let grown = learner::grow(&data, &gh, &mut rows, &grow, &mut rng, &mut ws);
+        if grown.nodes.len() == 1 {
+            // No split gains anything any more: further trees would be the same stump.
+            break;
+        }
+        if subsampled {
+            let values: Vec<f64> = grown
+                .nodes
+                .iter()
+                .map(|nd| match nd {
+                    learner::GrownNode::Leaf { sums, .. } => leaf_value(*sums),
+                    learner::GrownNode::Split { .. } => 0.0,
+                })
+                .collect();
+            raw.par_iter_mut()
+                .enumerate()
+                .for_each(|(r, z)| *z += values[grown.leaf_of(&data, r)]);
+        } else {
+            for (_, sums, range) in grown.leaves() {
+                let v = leaf_value(sums);
+                for &r in &rows[range] {
+                    raw[r as usize] += v;
+                }
+            }
+        }
+        let mut gains = vec![0.0; p];
+        grown.add_gains(&mut gains);
+        gains_per_tree.push(gains);
+        let tree = grown.to_tree(&mapper, leaf_value);
+        if let (Some((xv, yv, patience)), Some(vr)) = (valid, valid_raw.as_mut()) {
+            vr.par_iter_mut()
+                .enumerate()
+                .for_each(|(i, z)| *z += tree.value_of(xv.row(i)));
+            let loss = log_loss(vr, yv);
+            trees.push(tree);
+            if loss < best_loss {
+                (best_loss, best_iter) = (loss, trees.len());
+            } else if trees.len() - best_iter >= patience {
+                break;
+            }
+        } else {
+            trees.push(tree);
+        }
+    }
+    if valid.is_some() {
+        trees.truncate(best_iter);
+        gains_per_tree.truncate(best_iter);
+    }
+    let mut importances = vec![0.0; p];
+    for g in &gains_per_tree {
+        importances.iter_mut().zip(g).for_each(|(i, g)| *i += g);
+    }
+    let total: f64 = importances.iter().sum();
+    if total > 0.0 {
+        importances.iter_mut().for_each(|i| *i /= total);
+    }
+    Ok(GradientBoosting {
+        n_features: p,
+        init_score,
+        trees,
+        feature_importances: importances,
+        validation_loss: valid.map(|_| best_loss),
+    })
+}
+
+/// Mean log-loss of raw scores `z` for labels `y`, summed in row order.
+fn log_loss(z: &[f64], y: ArrayView1<'_, bool>) -> f64 {
+    let softplus = |v: f64| v.max(0.0) + (-v.abs()).exp().ln_1p();
+    let total: f64 = z
+        .iter()
+        .zip(y)
+        .map(|(&z, &t)| softplus(z) - if t { z } else { 0.0 })
+        .sum();
+    total / z.len().max(1) as f64
+}

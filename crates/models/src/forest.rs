@@ -1,0 +1,298 @@
+//! Random forest of histogram trees, as scikit-learn's `RandomForestClassifier`.
+//!
+//! Every tree is grown on a bootstrap sample (kept as integer row weights, so each unique
+//! row is visited once) to full depth by default, drawing `max_features` features at every
+//! split; a leaf holds the weighted share of positives of its training rows and the forest
+//! averages the trees. Trees are grown in parallel, one rayon task per tree, each from its
+//! own random stream seeded by `(seed, tree index)`, so the forest does not depend on the
+//! number of threads.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
+use rand::seq::index;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::binning::{BinMapper, BinnedMatrix};
+use crate::hist::{Bin, GradHess, SplitRule};
+use crate::learner::{self, FeatureSampling, GrowParams, GrownNode, Workspace};
+use crate::logistic::ClassWeight;
+use crate::params::{self, check_min, MaxFeatures};
+use crate::tree::{Criterion, Tree};
+use crate::{predict, ModelError};
+
+/// Hyperparameters of the random forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForestParams {
+    /// Number of trees.
+    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    pub n_trees: usize,
+    /// Deepest level that is split (root = 0); unset grows until leaves are pure or too
+    /// small to split.
+    #[serde(deserialize_with = "params::opt_at_least_one")]
+    pub max_depth: Option<usize>,
+    /// Fewest rows in a leaf.
+    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    pub min_samples_leaf: usize,
+    /// Fewest rows in a node for it to be split.
+    #[serde(deserialize_with = "params::at_least_two")]
+    pub min_samples_split: usize,
+    /// Features drawn at every split.
+    pub max_features: MaxFeatures,
+    /// Split criterion.
+    pub criterion: Criterion,
+    /// Grow every tree on a bootstrap sample (else on all rows).
+    pub bootstrap: bool,
+    /// Row weighting by class.
+    pub class_weight: ClassWeight,
+    /// Train on a random subsample of this many rows (all rows when unset or larger).
+    #[serde(deserialize_with = "params::opt_at_least_one")]
+    pub sample_rows: Option<usize>,
+    /// Compute the out-of-bag ROC-AUC (needs `bootstrap`).
+    pub oob_score: bool,
+    /// Seed of all random draws.
+    pub seed: u64,
+    /// Most value bins per feature (2 to 255).
+    #[serde(deserialize_with = "params::bins")]
+    pub max_bins: usize,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        ForestParams {
+            n_trees: 100,
+            max_depth: None,
+            min_samples_leaf: 1,
+            min_samples_split: 2,
+            max_features: MaxFeatures::Sqrt,
+            criterion: Criterion::Gini,
+            bootstrap: true,
+            class_weight: ClassWeight::None,
+            sample_rows: None,
+            oob_score: true,
+            seed: 0,
+            max_bins: 255,
+        }
+    }
+}
+
+impl ForestParams {
+    /// Check every value, as linfa's `ParamGuard::check`.
+    pub fn check(&self) -> Result<(), ModelError> {
+        check_min("n_trees", self.n_trees, 1)?;
+        check_min("max_depth", self.max_depth.unwrap_or(1), 1)?;
+        check_min("min_samples_leaf", self.min_samples_leaf, 1)?;
+        check_min("min_samples_split", self.min_samples_split, 2)?;
+        check_min("sample_rows", self.sample_rows.unwrap_or(1), 1)?;
+        check_min("max_bins", self.max_bins, 2)?;
+        if self.max_bins > crate::binning::MAX_VALUE_BINS {
+            return Err(params::invalid(
+                "max_bins",
+                format!("must be at most 255, got {}", self.max_bins),
+            ));
+        }
+        if self.oob_score && !self.bootstrap {
+            return Err(params::invalid("oob_score", "needs bootstrap = true"));
+        }
+        self.max_features.check()
+    }
+}
+
+/// A fitted random forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomForest {
+    /// Number of inputs.
+    pub n_features: usize,
+    /// The trees; leaves hold probabilities.
+    pub trees: Vec<Tree>,
+    /// ROC-AUC of the out-of-bag predictions on the training rows, if computed.
+    pub oob_score: Option<f64>,
+    /// Mean decrease in impurity per feature, normalised to sum 1 (scikit-learn's
+    /// `feature_importances_`).
+    pub feature_importances: Vec<f64>,
+}
+
+impl RandomForest {
+    /// Mean of the trees' probabilities for every row of `x`.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
+        let n = self.trees.len().max(1) as f64;
+        predict::par_sum_trees(x, &self.trees, 0.0).mapv(|s| s / n)
+    }
+}
+
+/// A seed for stream `index` of `seed` (SplitMix64 finaliser, so nearby indices give
+/// unrelated streams).
+pub(crate) fn stream_seed(seed: u64, index: u64) -> u64 {
+    let mut z = seed ^ index.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Fit a random forest on inputs `x` and labels `y`.
+pub fn fit(
+    params: &ForestParams,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, bool>,
+) -> Result<RandomForest, ModelError> {
+    params.check()?;
+    crate::check_training_data(x, y)?;
+    let n_all = x.nrows();
+    let (x, y) = match params.sample_rows {
+        Some(m) if m < n_all => {
+            let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, u64::MAX));
+            let mut rows = index::sample(&mut rng, n_all, m).into_vec();
+            rows.sort_unstable();
+            (x.select(Axis(0), &rows), y.select(Axis(0), &rows))
+        }
+        _ => (x.to_owned(), y.to_owned()),
+    };
+    crate::check_training_data(x.view(), y.view())?;
+    let mapper = BinMapper::fit(x.view(), params.max_bins)?;
+    let data = mapper.transform(x.view());
+    let weights = params.class_weight.weights(y.view());
+    let grow = GrowParams {
+        rule: SplitRule {
+            min_samples_leaf: params.min_samples_leaf as u32,
+            min_child_weight: 0.0,
+            lambda: 0.0,
+            criterion: params.criterion,
+        },
+        max_depth: params.max_depth,
+        max_leaves: None,
+        min_samples_split: params.min_samples_split,
+        min_gain: f64::NEG_INFINITY,
+        stop_when_pure: true,
+        sampling: FeatureSampling::PerSplit(params.max_features.resolve(x.ncols())),
+        parallel: false,
+    };
+    let oob = params.oob_score.then(|| OobSums::new(data.n_rows));
+    let grown: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
+        .into_par_iter()
+        .map(|t| {
+            grow_tree(
+                params,
+                &grow,
+                &data,
+                &mapper,
+                y.view(),
+                weights.view(),
+                oob.as_ref(),
+                t,
+            )
+        })
+        .collect();
+    let n_features = x.ncols();
+    let mut importances = vec![0.0; n_features];
+    for (_, gains) in &grown {
+        let total: f64 = gains.iter().sum();
+        if total > 0.0 {
+            importances
+                .iter_mut()
+                .zip(gains)
+                .for_each(|(i, g)| *i += g / total);
+        }
+    }
+    let total: f64 = importances.iter().sum();
+    if total > 0.0 {
+        importances.iter_mut().for_each(|i| *i /= total);
+    }
+    let oob_score = oob.and_then(|o| o.auc(y.view()));
+    Ok(RandomForest {
+        n_features,
+        trees: grown.into_iter().map(|(t, _)| t).collect(),
+        oob_score,
+        feature_importances: importances,
+    })
+}
+
+/// Out-of-bag prediction sums of every training row, in fixed point (`2^-32` units) so
+/// that adding them in any order (trees finish in any order) gives the same result.
+struct OobSums {
+    sums: Vec<AtomicU64>,
+    counts: Vec<AtomicU32>,
+}
+
+impl OobSums {
+    const ONE: f64 = 4_294_967_296.0;
+
+    fn new(n: usize) -> Self {
+        OobSums {
+            sums: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            counts: (0..n).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    fn add(&self, row: usize, probability: f64) {
+        self.sums[row].fetch_add((probability.clamp(0.0, 1.0) * Self::ONE).round() as u64, Relaxed);
+        self.counts[row].fetch_add(1, Relaxed);
+    }
+
+    /// ROC-AUC of the mean out-of-bag prediction of every row that is out of bag somewhere.
+    fn auc(&self, y: ArrayView1<'_, bool>) -> Option<f64> {
+        let (scores, labels): (Vec<f64>, Vec<bool>) = self
+            .sums
+            .iter()
+            .zip(&self.counts)
+            .zip(y)
+            .filter(|((_, k), _)| k.load(Relaxed) > 0)
+            .map(|((s, k), &l)| (s.load(Relaxed) as f64 / Self::ONE / f64::from(k.load(Relaxed)), l))
+            .unzip();
+        replay_eval::metrics::roc_auc(&labels, &scores).ok()
+    }
+}
+
+/// Grow tree `t`; returns it with its per-feature gains, and adds its predictions for
+/// its out-of-bag rows to `oob`.
+#[allow(clippy::too_many_arguments)]
+fn grow_tree(
+    params: &ForestParams,
+    grow: &GrowParams,
+    data: &BinnedMatrix,
+    mapper: &BinMapper,
+    y: ArrayView1<'_, bool>,
+    weights: ArrayView1<'_, f64>,
+    oob: Option<&OobSums>,
+    t: usize,
+) -> (Tree, Vec<f64>) {
+    let n = data.n_rows;
+    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, t as u64));
+    let mut counts = vec![u32::from(!params.bootstrap); n];
+    if params.bootstrap {
+        for _ in 0..n {
+            counts[rng.random_range(0..n)] += 1;
+        }
+    }
+    let gh: Vec<GradHess> = (0..n)
+        .map(|r| {
+            let w = (f64::from(counts[r]) * weights[r]) as f32;
+            GradHess {
+                g: if y[r] { w } else { 0.0 },
+                h: w,
+            }
+        })
+        .collect();
+    let mut rows: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] > 0).collect();
+    let grown = learner::grow(data, &gh, &mut rows, grow, &mut rng, &mut Workspace::default());
+    let mut gains = vec![0.0; data.n_bins.len()];
+    grown.add_gains(&mut gains);
+    let share = |s: Bin| {
+        if s.h > 0.0 {
+            (s.g / s.h).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    if let Some(oob) = oob {
+        for r in (0..n).filter(|&r| counts[r] == 0) {
+            if let GrownNode::Leaf { sums, .. } = grown.nodes[grown.leaf_of(data, r)] {
+                oob.add(r, share(sums));
+            }
+        }
+    }
+    (grown.to_tree(mapper, share), gains)
+}

@@ -1,0 +1,614 @@
+//! The histogram tree learner shared by the random forest and gradient boosting.
+//!
+//! A tree is grown on binned inputs ([`BinnedMatrix`]) and per-row statistics
+//! ([`GradHess`], see [`crate::hist`] for what they mean for each ensemble). The rows of a
+//! node are a contiguous range of one index buffer, partitioned in place (stably, so they
+//! stay in increasing order and column reads stay cache friendly) when the node splits;
+//! the rows' statistics are kept in a buffer in the same order and partitioned alongside,
+//! so histogram building reads them sequentially.
+//!
+//! Growth order: depth-first when the number of leaves is unlimited (the forest), else
+//! best-first: the leaf whose split gains most is split next, until `max_leaves`
+//! (LightGBM's leaf-wise growth).
+//!
+//! Features per node: either every node considers the same features
+//! ([`FeatureSampling::PerTree`]; each pending node keeps a histogram of them, the smaller
+//! child's is built and the larger child's is the parent's minus it), or every node draws
+//! its own ([`FeatureSampling::PerSplit`], scikit-learn's `max_features`: features are
+//! drawn in random order until `k` non-constant ones were evaluated; only those get a
+//! histogram, and small nodes sort their rows instead of filling 256 bins).
+//!
+//! Everything is deterministic: sums run in row order, features in a fixed order, ties
+//! keep the first, and the only parallelism (building the histograms of different
+//! features at once) gives every feature's sums to exactly one task.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::ops::Range;
+
+use rand::Rng;
+use rayon::prelude::*;
+
+use crate::binning::{BinMapper, BinnedMatrix};
+use crate::hist::{self, Bin, Candidate, GradHess, NodeSums, SplitRule};
+use crate::tree::{Node, Tree};
+
+/// Nodes with at most this many rows sort their rows per feature instead of building a
+/// histogram (per-split sampling only).
+const SMALL_NODE: usize = 64;
+
+/// Which features a node considers.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FeatureSampling {
+    /// The same features for every node of the tree, in increasing order.
+    PerTree(Vec<usize>),
+    /// A fresh random draw at every node, until this many non-constant features.
+    PerSplit(usize),
+}
+
+/// How a tree is grown.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GrowParams {
+    /// Split constraints and score.
+    pub rule: SplitRule,
+    /// Deepest level that may be split into children (root = 0); `None`: unlimited.
+    pub max_depth: Option<usize>,
+    /// Most leaves; `None`: unlimited, grown depth-first.
+    pub max_leaves: Option<usize>,
+    /// Fewest rows in a node for it to be split.
+    pub min_samples_split: usize,
+    /// A split must gain strictly more than this.
+    pub min_gain: f64,
+    /// Do not split nodes whose rows all share a label (forest statistics only).
+    pub stop_when_pure: bool,
+    /// Features per node.
+    pub sampling: FeatureSampling,
+    /// Build the histograms of different features on rayon's threads.
+    pub parallel: bool,
+}
+
+/// A node of a [`GrownTree`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum GrownNode {
+    /// Value bins `<= bin` of `feature` (and missing values if `missing_left`) go left.
+    Split {
+        feature: usize,
+        bin: u8,
+        missing_left: bool,
+        gain: f64,
+        left: usize,
+        right: usize,
+    },
+    /// A leaf with the sums of its rows, which are `rows[start..end]` of the grow buffer.
+    Leaf { sums: Bin, start: usize, end: usize },
+}
+
+/// A tree on bins, as grown.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GrownTree {
+    /// Nodes, root first, children after their parent.
+    pub nodes: Vec<GrownNode>,
+}
+
+impl GrownTree {
+    /// The tree on raw values, nodes in pre-order (a left child right after its parent,
+    /// which keeps the top of the tree together in memory); leaves get `leaf_value(sums)`.
+    pub fn to_tree(&self, mapper: &BinMapper, leaf_value: impl Fn(Bin) -> f64) -> Tree {
+        let mut order = Vec::with_capacity(self.nodes.len());
+        let mut stack = vec![0];
+        while let Some(i) = stack.pop() {
+            order.push(i);
+            if let GrownNode::Split { left, right, .. } = self.nodes[i] {
+                stack.push(right);
+                stack.push(left);
+            }
+        }
+        let mut new_index = vec![0; self.nodes.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new;
+        }
+        let nodes = order
+            .iter()
+            .map(|&old| match self.nodes[old] {
+                GrownNode::Split {
+                    feature,
+                    bin,
+                    missing_left,
+                    left,
+                    right,
+                    ..
+                } => Node::Split {
+                    feature,
+                    threshold: mapper.threshold(feature, bin),
+                    missing_left,
+                    left: new_index[left],
+                    right: new_index[right],
+                },
+                GrownNode::Leaf { sums, .. } => Node::Leaf {
+                    value: leaf_value(sums),
+                },
+            })
+            .collect();
+        Tree {
+            n_features: mapper.n_features(),
+            nodes,
+        }
+    }
+
+    /// Add every split's gain to its feature's entry.
+    pub fn add_gains(&self, gains: &mut [f64]) {
+        for n in &self.nodes {
+            if let GrownNode::Split { feature, gain, .. } = *n {
+                gains[feature] += gain;
+            }
+        }
+    }
+
+    /// Index, sums and row range of every leaf.
+    pub fn leaves(&self) -> impl Iterator<Item = (usize, Bin, Range<usize>)> + '_ {
+        self.nodes.iter().enumerate().filter_map(|(i, n)| match *n {
+            GrownNode::Leaf { sums, start, end } => Some((i, sums, start..end)),
+            GrownNode::Split { .. } => None,
+        })
+    }
+
+    /// Index of the leaf that binned row `row` of `data` falls into.
+    pub fn leaf_of(&self, data: &BinnedMatrix, row: usize) -> usize {
+        let mut i = 0;
+        while let GrownNode::Split {
+            feature,
+            bin,
+            missing_left,
+            left,
+            right,
+            ..
+        } = self.nodes[i]
+        {
+            let b = data.columns[feature][row];
+            let go_left = if usize::from(b) == data.n_bins[feature] - 1 {
+                missing_left
+            } else {
+                b <= bin
+            };
+            i = if go_left { left } else { right };
+        }
+        i
+    }
+}
+
+/// Buffers reused from tree to tree.
+#[derive(Debug, Default)]
+pub(crate) struct Workspace {
+    ordered: Vec<GradHess>,
+    scratch_rows: Vec<u32>,
+    scratch_gh: Vec<GradHess>,
+    keys: Vec<u64>,
+    groups: Vec<(u8, Bin)>,
+    feature_order: Vec<usize>,
+    one_feature: Vec<Bin>,
+    pool: Vec<Vec<Bin>>,
+}
+
+/// A leaf that may still be split.
+struct Pending {
+    node: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    sums: Bin,
+    split: Option<Candidate>,
+    hist: Option<Vec<Bin>>,
+}
+
+/// Pending leaves ordered by gain (ties: the older node first).
+struct ByGain(Pending);
+
+impl ByGain {
+    fn gain(&self) -> f64 {
+        self.0.split.map_or(f64::NEG_INFINITY, |c| c.gain)
+    }
+}
+
+impl PartialEq for ByGain {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for ByGain {}
+impl PartialOrd for ByGain {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByGain {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.gain()
+            .total_cmp(&other.gain())
+            .then(other.0.node.cmp(&self.0.node))
+    }
+}
+
+/// Leaves waiting to be split: a stack (depth-first) or a max-heap by gain.
+enum Frontier {
+    Stack(Vec<Pending>),
+    Heap(BinaryHeap<ByGain>),
+}
+
+impl Frontier {
+    fn push(&mut self, p: Pending) {
+        match self {
+            Frontier::Stack(s) => s.push(p),
+            Frontier::Heap(h) => h.push(ByGain(p)),
+        }
+    }
+
+    fn pop(&mut self) -> Option<Pending> {
+        match self {
+            Frontier::Stack(s) => s.pop(),
+            Frontier::Heap(h) => h.pop().map(|e| e.0),
+        }
+    }
+}
+
+/// Grow one tree on `rows` (row indices into `data` and `gh`, which is indexed by row;
+/// `rows` is reordered in place and each leaf's rows end up in its range).
+pub(crate) fn grow<R: Rng>(
+    data: &BinnedMatrix,
+    gh: &[GradHess],
+    rows: &mut [u32],
+    params: &GrowParams,
+    rng: &mut R,
+    ws: &mut Workspace,
+) -> GrownTree {
+    let mut offsets = Vec::with_capacity(data.n_bins.len() + 1);
+    offsets.push(0);
+    for &nb in &data.n_bins {
+        offsets.push(offsets[offsets.len() - 1] + nb);
+    }
+    let mut grower = Grower {
+        data,
+        params,
+        offsets,
+        rng,
+        ws,
+    };
+    grower.ws.feature_order.clear();
+    grower.ws.feature_order.extend(0..data.n_bins.len());
+    let mut ordered = std::mem::take(&mut grower.ws.ordered);
+    ordered.clear();
+    ordered.extend(rows.iter().map(|&r| gh[r as usize]));
+    let tree = grower.run(rows, &mut ordered);
+    grower.ws.ordered = ordered;
+    tree
+}
+
+struct Grower<'a, R> {
+    data: &'a BinnedMatrix,
+    params: &'a GrowParams,
+    offsets: Vec<usize>,
+    rng: &'a mut R,
+    ws: &'a mut Workspace,
+}
+
+impl<R: Rng> Grower<'_, R> {
+    fn run(&mut self, rows: &mut [u32], gh: &mut [GradHess]) -> GrownTree {
+        let sums = gh.iter().fold(Bin::default(), |acc, s| Bin {
+            g: acc.g + f64::from(s.g),
+            h: acc.h + f64::from(s.h),
+            n: acc.n + 1,
+        });
+        let mut nodes = vec![GrownNode::Leaf {
+            sums,
+            start: 0,
+            end: rows.len(),
+        }];
+        let mut frontier = if self.params.max_leaves.is_some() {
+            Frontier::Heap(BinaryHeap::new())
+        } else {
+            Frontier::Stack(Vec::new())
+        };
+        let mut root = Pending {
+            node: 0,
+            start: 0,
+            end: rows.len(),
+            depth: 0,
+            sums,
+            split: None,
+            hist: None,
+        };
+        if self.splittable(&root) {
+            if let FeatureSampling::PerTree(_) = self.params.sampling {
+                let mut h = self.take_hist();
+                self.build_all(rows, gh, &mut h);
+                root.hist = Some(h);
+            }
+            self.consider(root, rows, gh, &mut frontier);
+        }
+        let mut leaves = 1;
+        while let Some(p) = frontier.pop() {
+            if self.params.max_leaves.is_some_and(|m| leaves >= m) {
+                self.release(p.hist);
+                continue;
+            }
+            // Only nodes with a split enter the frontier.
+            let Some(c) = p.split else { continue };
+            let missing_bin = (self.data.n_bins[c.feature] - 1) as u8;
+            let n_left = self.partition(
+                &mut rows[p.start..p.end],
+                &mut gh[p.start..p.end],
+                &self.data.columns[c.feature],
+                (c.bin, c.missing_left, missing_bin),
+            );
+            let mid = p.start + n_left;
+            let (l, r) = (nodes.len(), nodes.len() + 1);
+            nodes.push(GrownNode::Leaf {
+                sums: c.left,
+                start: p.start,
+                end: mid,
+            });
+            nodes.push(GrownNode::Leaf {
+                sums: c.right,
+                start: mid,
+                end: p.end,
+            });
+            nodes[p.node] = GrownNode::Split {
+                feature: c.feature,
+                bin: c.bin,
+                missing_left: c.missing_left,
+                gain: c.gain,
+                left: l,
+                right: r,
+            };
+            leaves += 1;
+            let child = |node, start, end, sums| Pending {
+                node,
+                start,
+                end,
+                depth: p.depth + 1,
+                sums,
+                split: None,
+                hist: None,
+            };
+            let mut left = child(l, p.start, mid, c.left);
+            let mut right = child(r, mid, p.end, c.right);
+            let wanted = (self.splittable(&left), self.splittable(&right));
+            match p.hist {
+                Some(mut parent) if wanted.0 || wanted.1 => {
+                    // Build the smaller child's histogram; the larger's is the rest.
+                    let (small, large) = if left.end - left.start <= right.end - right.start {
+                        (&mut left, &mut right)
+                    } else {
+                        (&mut right, &mut left)
+                    };
+                    let mut h = self.take_hist();
+                    self.build_all(&rows[small.start..small.end], &gh[small.start..small.end], &mut h);
+                    self.subtract_all(&mut parent, &h);
+                    small.hist = Some(h);
+                    large.hist = Some(parent);
+                }
+                other => self.release(other),
+            }
+            for (child, want) in [(left, wanted.0), (right, wanted.1)] {
+                if want {
+                    self.consider(child, rows, gh, &mut frontier);
+                } else {
+                    self.release(child.hist);
+                }
+            }
+        }
+        GrownTree { nodes }
+    }
+
+    /// Find the best split of `p` and queue it if it gains enough.
+    fn consider(&mut self, mut p: Pending, rows: &[u32], gh: &[GradHess], frontier: &mut Frontier) {
+        p.split = self.best_split(&p, &rows[p.start..p.end], &gh[p.start..p.end]);
+        if p.split.is_some_and(|c| c.gain > self.params.min_gain) {
+            frontier.push(p);
+        } else {
+            self.release(p.hist);
+        }
+    }
+
+    fn splittable(&self, p: &Pending) -> bool {
+        let n = p.end - p.start;
+        let rule = &self.params.rule;
+        let pure = p.sums.g <= 1e-9 * p.sums.h || p.sums.g >= (1.0 - 1e-9) * p.sums.h;
+        n >= self.params.min_samples_split
+            && n >= 2 * rule.min_samples_leaf as usize
+            && self.params.max_depth.is_none_or(|d| p.depth < d)
+            && p.sums.h >= 2.0 * rule.min_child_weight
+            && !(self.params.stop_when_pure && pure)
+    }
+
+    /// The best split of node `p`, whose rows and statistics are `rows` and `gh`.
+    fn best_split(&mut self, p: &Pending, rows: &[u32], gh: &[GradHess]) -> Option<Candidate> {
+        let rule = &self.params.rule;
+        let node = NodeSums {
+            total: p.sums,
+            score: rule.score(p.sums),
+        };
+        let mut best = None;
+        match &self.params.sampling {
+            FeatureSampling::PerTree(features) => {
+                let hist = p.hist.as_deref().unwrap_or(&[]);
+                for &f in features {
+                    let h = &hist[self.offsets[f]..self.offsets[f + 1]];
+                    hist::scan_histogram(rule, f, h, node, &mut best);
+                }
+            }
+            &FeatureSampling::PerSplit(k) => {
+                let n_features = self.ws.feature_order.len();
+                let mut visited = 0;
+                for i in 0..n_features {
+                    let j = self.rng.random_range(i..n_features);
+                    self.ws.feature_order.swap(i, j);
+                    let f = self.ws.feature_order[i];
+                    let col = &self.data.columns[f];
+                    let nb = self.data.n_bins[f];
+                    let varies = if rows.len() <= SMALL_NODE {
+                        let missing_bin = (nb - 1) as u8;
+                        let ws = &mut *self.ws;
+                        hist::scan_sorted(
+                            rule,
+                            f,
+                            col,
+                            missing_bin,
+                            rows,
+                            gh,
+                            node,
+                            &mut ws.keys,
+                            &mut ws.groups,
+                            &mut best,
+                        )
+                    } else {
+                        let h = &mut self.ws.one_feature;
+                        h.resize(nb, Bin::default());
+                        hist::build(&mut h[..nb], col, rows, gh);
+                        hist::scan_histogram(rule, f, &h[..nb], node, &mut best)
+                    };
+                    if varies {
+                        visited += 1;
+                        if visited == k {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    fn take_hist(&mut self) -> Vec<Bin> {
+        let total = self.offsets[self.offsets.len() - 1];
+        let mut h = self.ws.pool.pop().unwrap_or_default();
+        h.resize(total, Bin::default());
+        h
+    }
+
+    fn release(&mut self, hist: Option<Vec<Bin>>) {
+        if let Some(h) = hist {
+            self.ws.pool.push(h);
+        }
+    }
+
+    /// Per-feature slices of a full histogram, for the tree's features.
+    fn feature_slices<'h>(&self, hist: &'h mut [Bin]) -> Vec<(usize, &'h mut [Bin])> {
+        let FeatureSampling::PerTree(features) = &self.params.sampling else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(features.len());
+        let mut rest = hist;
+        let mut pos = 0;
+        for &f in features {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(self.offsets[f] - pos);
+            let (mine, tail) = tail.split_at_mut(self.offsets[f + 1] - self.offsets[f]);
+            out.push((f, mine));
+            rest = tail;
+            pos = self.offsets[f + 1];
+        }
+        out
+    }
+
+    fn build_all(&self, rows: &[u32], gh: &[GradHess], hist: &mut [Bin]) {
+        let slices = self.feature_slices(hist);
+        let data = self.data;
+        if self.params.parallel {
+            slices
+                .into_par_iter()
+                .for_each(|(f, h)| hist::build(h, &data.columns[f], rows, gh));
+        } else {
+            for (f, h) in slices {
+                hist::build(h, &data.columns[f], rows, gh);
+            }
+        }
+    }
+
+    fn subtract_all(&self, parent: &mut [Bin], child: &[Bin]) {
+        for (f, h) in self.feature_slices(parent) {
+            hist::subtract(h, &child[self.offsets[f]..self.offsets[f + 1]]);
+        }
+    }
+}
+
+impl<R> Grower<'_, R> {
+    /// Stable in-place partition of `rows` and their statistics `gh`: those going left
+    /// (value bin `<= bin`, or the missing bin when `missing_left`) first. Returns how
+    /// many go left.
+    fn partition(
+        &mut self,
+        rows: &mut [u32],
+        gh: &mut [GradHess],
+        col: &[u8],
+        split: (u8, bool, u8),
+    ) -> usize {
+        if self.params.parallel && rows.len() >= 2 * PARTITION_BLOCK {
+            return partition_blocks(rows, gh, col, split);
+        }
+        let (scratch_rows, scratch_gh) = (&mut self.ws.scratch_rows, &mut self.ws.scratch_gh);
+        partition_into(rows, gh, col, split, scratch_rows, scratch_gh)
+    }
+}
+
+/// Rows per parallel block of [`Grower::partition`].
+const PARTITION_BLOCK: usize = 16_384;
+
+/// [`Grower::partition`] with fixed blocks partitioned on rayon's threads, then joined in
+/// block order: the result is exactly the sequential stable partition.
+fn partition_blocks(rows: &mut [u32], gh: &mut [GradHess], col: &[u8], split: (u8, bool, u8)) -> usize {
+    let parts: Vec<(Vec<u32>, Vec<GradHess>, usize)> = rows
+        .par_chunks(PARTITION_BLOCK)
+        .zip(gh.par_chunks(PARTITION_BLOCK))
+        .map(|(r, g)| {
+            let (mut r, mut g) = (r.to_vec(), g.to_vec());
+            let n_left = partition_into(&mut r, &mut g, col, split, &mut Vec::new(), &mut Vec::new());
+            (r, g, n_left)
+        })
+        .collect();
+    let mut at = 0;
+    for (r, g, n_left) in &parts {
+        rows[at..at + n_left].copy_from_slice(&r[..*n_left]);
+        gh[at..at + n_left].copy_from_slice(&g[..*n_left]);
+        at += n_left;
+    }
+    let n_left = at;
+    for (r, g, k) in &parts {
+        let n_right = r.len() - k;
+        rows[at..at + n_right].copy_from_slice(&r[*k..]);
+        gh[at..at + n_right].copy_from_slice(&g[*k..]);
+        at += n_right;
+    }
+    n_left
+}
+
+/// Stable in-place partition of `rows` and their statistics `gh` (see
+/// [`Grower::partition`]), with scratch space for the right side.
+fn partition_into(
+    rows: &mut [u32],
+    gh: &mut [GradHess],
+    col: &[u8],
+    split: (u8, bool, u8),
+    scratch_rows: &mut Vec<u32>,
+    scratch_gh: &mut Vec<GradHess>,
+) -> usize {
+    let (bin, missing_left, missing_bin) = split;
+    let n = rows.len();
+    scratch_rows.resize(n, 0);
+    scratch_gh.resize(n, GradHess::default());
+    // Branch-free: every row is written to both sides and only one cursor advances
+    // (writing `rows[n_left]` with `n_left <= i` never clobbers an unread row).
+    let (mut n_left, mut n_right) = (0, 0);
+    for i in 0..n {
+        let (r, s) = (rows[i], gh[i]);
+        let b = col[r as usize];
+        let go_left = (b <= bin && b != missing_bin) | (b == missing_bin && missing_left);
+        rows[n_left] = r;
+        gh[n_left] = s;
+        scratch_rows[n_right] = r;
+        scratch_gh[n_right] = s;
+        n_left += usize::from(go_left);
+        n_right += usize::from(!go_left);
+    }
+    rows[n_left..].copy_from_slice(&scratch_rows[..n_right]);
+    gh[n_left..].copy_from_slice(&scratch_gh[..n_right]);
+    n_left
+}

@@ -1,0 +1,48 @@
+//! The ensembles in the linfa ecosystem: their hyperparameters implement `Fit` on a
+//! `Dataset<f64, bool>` and the fitted models `PredictInplace` of probabilities.
+
+use linfa::traits::{Fit, PredictInplace};
+use linfa::DatasetBase;
+use ndarray::{Array1, Array2};
+
+use crate::boosting::{self, BoostingParams, GradientBoosting};
+use crate::forest::{self, ForestParams, RandomForest};
+use crate::ModelError;
+
+impl Fit<Array2<f64>, Array1<bool>, ModelError> for ForestParams {
+    type Object = RandomForest;
+
+    fn fit(&self, dataset: &DatasetBase<Array2<f64>, Array1<bool>>) -> Result<RandomForest, ModelError> {
+        forest::fit(self, dataset.records().view(), dataset.targets().view())
+    }
+}
+
+impl Fit<Array2<f64>, Array1<bool>, ModelError> for BoostingParams {
+    type Object = GradientBoosting;
+
+    fn fit(&self, dataset: &DatasetBase<Array2<f64>, Array1<bool>>) -> Result<GradientBoosting, ModelError> {
+        boosting::fit(self, dataset.records().view(), dataset.targets().view())
+    }
+}
+
+impl PredictInplace<Array2<f64>, Array1<f64>> for RandomForest {
+    fn predict_inplace(&self, x: &Array2<f64>, y: &mut Array1<f64>) {
+        assert_eq!(x.nrows(), y.len(), "one target per row");
+        y.assign(&self.predict_proba(x.view()));
+    }
+
+    fn default_target(&self, x: &Array2<f64>) -> Array1<f64> {
+        Array1::zeros(x.nrows())
+    }
+}
+
+impl PredictInplace<Array2<f64>, Array1<f64>> for GradientBoosting {
+    fn predict_inplace(&self, x: &Array2<f64>, y: &mut Array1<f64>) {
+        assert_eq!(x.nrows(), y.len(), "one target per row");
+        y.assign(&self.predict_proba(x.view()));
+    }
+
+    fn default_target(&self, x: &Array2<f64>) -> Array1<f64> {
+        Array1::zeros(x.nrows())
+    }
+}

@@ -1,0 +1,409 @@
+//! The histogram tree ensembles: determinism across thread counts, hand-worked cases,
+//! accuracy against a single tree, serialization, parameter checks and linfa use.
+
+use linfa::prelude::*;
+use ndarray::{array, Array1, Array2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use replay_models::tree::{DecisionTreeParams, Node};
+use replay_models::{
+    boosting, fit, forest, BoostingParams, EarlyStopping, ForestParams, MaxFeatures, Model, ModelConfig,
+    ModelError, SavedModel,
+};
+
+/// `n` rows of 6 inputs (some missing); the label follows a nonlinear rule, flipped for
+/// 10% of the rows.
+fn synthetic(n: usize, seed: u64) -> (Array2<f64>, Array1<bool>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Array2::from_shape_fn((n, 6), |_| rng.random::<f64>());
+    let y: Array1<bool> = x
+        .rows()
+        .into_iter()
+        .map(|r| {
+            let clean = (r[0] * 7.0).sin() * 0.5 + r[1] * r[2] > 0.4 || (r[3] > 0.8 && r[4] < 0.5);
+            clean ^ (rng.random::<f64>() < 0.1)
+        })
+        .collect();
+    for i in (0..n).step_by(17) {
+        x[(i, 5)] = f64::NAN;
+    }
+    (x, y)
+}
+
+fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+        .install(f)
+}
+
+fn auc(p: &Array1<f64>, y: &Array1<bool>) -> f64 {
+    replay_eval::metrics::roc_auc(&y.to_vec(), &p.to_vec()).expect("both classes")
+}
+
+fn small_forest() -> ForestParams {
+    ForestParams {
+        n_trees: 20,
+        seed: 11,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn forest_is_bit_identical_with_one_and_two_threads() {
+    let (x, y) = synthetic(3000, 1);
+    let (xt, _) = synthetic(500, 2);
+    for params in [
+        small_forest(),
+        ForestParams {
+            class_weight: replay_models::logistic::ClassWeight::Balanced,
+            criterion: replay_models::tree::Criterion::Entropy,
+            max_features: MaxFeatures::Fraction(0.5),
+            sample_rows: Some(2000),
+            ..small_forest()
+        },
+    ] {
+        let one = in_pool(1, || forest::fit(&params, x.view(), y.view()).unwrap());
+        let two = in_pool(2, || forest::fit(&params, x.view(), y.view()).unwrap());
+        assert_eq!(one, two, "identical trees, importances and OOB score");
+        let (p1, p2) = (
+            in_pool(1, || one.predict_proba(xt.view())),
+            in_pool(2, || two.predict_proba(xt.view())),
+        );
+        assert!(p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+}
+
+#[test]
+fn boosting_is_bit_identical_with_one_and_two_threads() {
+    let (x, y) = synthetic(3000, 3);
+    let (xt, _) = synthetic(500, 4);
+    for params in [
+        BoostingParams {
+            n_iter: 30,
+            ..Default::default()
+        },
+        BoostingParams {
+            n_iter: 30,
+            subsample: 0.7,
+            colsample: 0.6,
+            l2: 1.0,
+            max_depth: Some(4),
+            early_stopping: Some(EarlyStopping::default()),
+            seed: 5,
+            ..Default::default()
+        },
+    ] {
+        let one = in_pool(1, || boosting::fit(&params, x.view(), y.view()).unwrap());
+        let two = in_pool(2, || boosting::fit(&params, x.view(), y.view()).unwrap());
+        assert_eq!(one, two);
+        let (p1, p2) = (
+            in_pool(1, || one.predict_proba(xt.view())),
+            in_pool(2, || two.predict_proba(xt.view())),
+        );
+        assert!(p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+}
+
+#[test]
+fn boosting_on_many_rows_is_bit_identical_with_one_and_two_threads() {
+    // Enough rows for the parallel block partition of large nodes.
+    let (x, y) = synthetic(40_000, 13);
+    let params = BoostingParams {
+        n_iter: 3,
+        ..Default::default()
+    };
+    let one = in_pool(1, || boosting::fit(&params, x.view(), y.view()).unwrap());
+    let two = in_pool(2, || boosting::fit(&params, x.view(), y.view()).unwrap());
+    assert_eq!(one, two);
+}
+
+#[test]
+fn boosting_stump_has_newton_leaf_values() {
+    // Base rate 1/2, so the initial score is 0, p = 1/2, g = p - y = ±1/2, h = 1/4.
+    // The best split is x <= 1.5: left G = 2·(1/2) = 1, H = 1/2; right G = -1, H = 1/2.
+    // With λ = 1 and learning rate 0.1 the leaves are -G/(H+λ)·0.1 = ∓1/15.
+    let x = array![[0.0], [1.0], [2.0], [3.0]];
+    let y = array![false, false, true, true];
+    let params = BoostingParams {
+        n_iter: 1,
+        max_leaves: 2,
+        min_samples_leaf: 1,
+        min_child_weight: 0.0,
+        l2: 1.0,
+        learning_rate: 0.1,
+        ..Default::default()
+    };
+    let m = boosting::fit(&params, x.view(), y.view()).unwrap();
+    assert_eq!(m.init_score, 0.0);
+    assert_eq!(m.trees.len(), 1);
+    let nodes = &m.trees[0].nodes;
+    let Node::Split {
+        threshold,
+        left,
+        right,
+        ..
+    } = nodes[0]
+    else {
+        panic!("root must split: {nodes:?}");
+    };
+    assert_eq!(threshold, 1.5);
+    let value = |i: usize| match nodes[i] {
+        Node::Leaf { value } => value,
+        Node::Split { .. } => panic!("leaf expected"),
+    };
+    assert!((value(left) + 1.0 / 15.0).abs() < 1e-7, "{}", value(left));
+    assert!((value(right) - 1.0 / 15.0).abs() < 1e-7, "{}", value(right));
+    let p = m.predict_proba(array![[0.5], [2.5]].view());
+    let sigmoid = |z: f64| 1.0 / (1.0 + (-z).exp());
+    assert!((p[0] - sigmoid(value(left))).abs() < 1e-15 && (p[1] - sigmoid(value(right))).abs() < 1e-15);
+}
+
+#[test]
+fn forest_tree_finds_the_pure_split_and_leaf_shares() {
+    // One tree on all rows with all features: the first split separates x0 <= 2 (all
+    // negative) from the rest; leaves hold the share of positives.
+    let x = array![
+        [1.0, 5.0],
+        [2.0, 1.0],
+        [3.0, 4.0],
+        [4.0, 2.0],
+        [5.0, 3.0],
+        [6.0, 3.0]
+    ];
+    let y = array![false, false, true, true, true, false];
+    let params = ForestParams {
+        n_trees: 1,
+        bootstrap: false,
+        oob_score: false,
+        max_depth: Some(1),
+        max_features: MaxFeatures::All,
+        ..Default::default()
+    };
+    let m = forest::fit(&params, x.view(), y.view()).unwrap();
+    let Node::Split {
+        feature, threshold, ..
+    } = m.trees[0].nodes[0]
+    else {
+        panic!("root must split");
+    };
+    // Gini gains: x0 <= 2.5 gives {0,0} | {1,1,1,0} (score 0 + 9/4), the best of all.
+    assert_eq!((feature, threshold), (0, 2.5));
+    let p = m.predict_proba(array![[0.0, 0.0], [9.0, 0.0]].view());
+    assert_eq!(p, array![0.0, 0.75]);
+}
+
+#[test]
+fn ensembles_beat_a_single_shallow_tree() {
+    let (x, y) = synthetic(6000, 7);
+    let (xt, yt) = synthetic(3000, 8);
+    let tree = fit(
+        &ModelConfig::DecisionTree(DecisionTreeParams {
+            max_depth: 3,
+            ..Default::default()
+        }),
+        x.view(),
+        y.view(),
+    )
+    .unwrap();
+    let tree_auc = auc(&tree.predict_proba(xt.view()), &yt);
+    let rf = forest::fit(&small_forest(), x.view(), y.view()).unwrap();
+    let gb = boosting::fit(&BoostingParams::default(), x.view(), y.view()).unwrap();
+    let (rf_auc, gb_auc) = (
+        auc(&rf.predict_proba(xt.view()), &yt),
+        auc(&gb.predict_proba(xt.view()), &yt),
+    );
+    assert!(rf_auc > tree_auc + 0.02, "forest {rf_auc} vs tree {tree_auc}");
+    assert!(gb_auc > tree_auc + 0.02, "boosting {gb_auc} vs tree {tree_auc}");
+    let oob = rf.oob_score.expect("bootstrap forest has an OOB score");
+    assert!((oob - rf_auc).abs() < 0.05, "oob {oob} vs test {rf_auc}");
+    for imp in [&rf.feature_importances, &gb.feature_importances] {
+        assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        // The rule uses x0..x4; x5 is noise.
+        assert!(imp[5] < imp[0] && imp[5] < imp[1], "{imp:?}");
+    }
+}
+
+#[test]
+fn missing_values_follow_the_learned_direction() {
+    // x0 is missing exactly for positives; present values carry no signal.
+    let n = 400;
+    let mut x = Array2::<f64>::zeros((n, 1));
+    let y: Array1<bool> = (0..n).map(|i| i % 3 == 0).collect();
+    for i in 0..n {
+        x[(i, 0)] = if y[i] { f64::NAN } else { (i % 10) as f64 };
+    }
+    let probe = array![[f64::NAN], [4.0]];
+    let gb = boosting::fit(&BoostingParams::default(), x.view(), y.view()).unwrap();
+    let p = gb.predict_proba(probe.view());
+    assert!(p[0] > 0.9 && p[1] < 0.1, "{p}");
+    let rf = forest::fit(&small_forest(), x.view(), y.view()).unwrap();
+    let p = rf.predict_proba(probe.view());
+    assert!(p[0] > 0.9 && p[1] < 0.1, "{p}");
+}
+
+#[test]
+fn save_and_load_give_identical_predictions() {
+    let (x, y) = synthetic(2000, 9);
+    let (xt, _) = synthetic(300, 10);
+    let dir = tempfile::tempdir().unwrap();
+    for config in [
+        ModelConfig::RandomForest(small_forest()),
+        ModelConfig::GradientBoosting(BoostingParams {
+            n_iter: 20,
+            ..Default::default()
+        }),
+    ] {
+        let model = fit(&config, x.view(), y.view()).unwrap();
+        let names = (0..6).map(|i| format!("x{i}")).collect();
+        let saved = SavedModel::new("m", config.clone(), names, model.clone());
+        let path = dir.path().join(format!("{}.json", config.kind()));
+        saved.save(&path).unwrap();
+        let loaded = SavedModel::load(&path).unwrap();
+        assert_eq!(loaded, saved);
+        let (a, b) = (
+            model.predict_proba(xt.view()),
+            loaded.predict_proba(xt.view()).unwrap(),
+        );
+        assert!(a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(model.feature_importances().is_some());
+    }
+}
+
+#[test]
+fn invalid_hyperparameters_are_rejected() {
+    let (x, y) = synthetic(200, 11);
+    let bad_forests = [
+        ForestParams {
+            n_trees: 0,
+            ..Default::default()
+        },
+        ForestParams {
+            min_samples_split: 1,
+            ..Default::default()
+        },
+        ForestParams {
+            max_features: MaxFeatures::Fraction(1.5),
+            ..Default::default()
+        },
+        ForestParams {
+            max_bins: 300,
+            ..Default::default()
+        },
+        ForestParams {
+            bootstrap: false,
+            ..Default::default()
+        },
+    ];
+    for p in bad_forests {
+        assert!(matches!(p.check(), Err(ModelError::InvalidParam { .. })), "{p:?}");
+        assert!(matches!(
+            forest::fit(&p, x.view(), y.view()),
+            Err(ModelError::InvalidParam { .. })
+        ));
+    }
+    let bad_boosting = [
+        BoostingParams {
+            learning_rate: 0.0,
+            ..Default::default()
+        },
+        BoostingParams {
+            max_leaves: 1,
+            ..Default::default()
+        },
+        BoostingParams {
+            subsample: 0.0,
+            ..Default::default()
+        },
+        BoostingParams {
+            colsample: 1.2,
+            ..Default::default()
+        },
+        BoostingParams {
+            l2: -1.0,
+            ..Default::default()
+        },
+        BoostingParams {
+            early_stopping: Some(EarlyStopping {
+                validation_fraction: 1.0,
+                patience: 3,
+            }),
+            ..Default::default()
+        },
+    ];
+    for p in bad_boosting {
+        assert!(matches!(p.check(), Err(ModelError::InvalidParam { .. })), "{p:?}");
+        assert!(matches!(
+            boosting::fit(&p, x.view(), y.view()),
+            Err(ModelError::InvalidParam { .. })
+        ));
+    }
+}
+
+#[test]
+fn toml_kinds_parse_and_bad_values_fail_while_reading() {
+    let config: ModelConfig = toml::from_str(
+        "[random_forest]\nn_trees = 50\nmax_features = 0.5\nsample_rows = 20000\nclass_weight = \"balanced\"\n",
+    )
+    .unwrap();
+    let ModelConfig::RandomForest(p) = &config else {
+        panic!("{config:?}")
+    };
+    assert_eq!(
+        (p.n_trees, p.max_features, p.sample_rows),
+        (50, MaxFeatures::Fraction(0.5), Some(20000))
+    );
+    assert_eq!(config.kind(), "random_forest");
+    let config: ModelConfig = toml::from_str(
+        "[gradient_boosting]\nn_iter = 10\n[gradient_boosting.early_stopping]\npatience = 3\n",
+    )
+    .unwrap();
+    let ModelConfig::GradientBoosting(p) = &config else {
+        panic!("{config:?}")
+    };
+    assert_eq!(
+        p.early_stopping,
+        Some(EarlyStopping {
+            validation_fraction: 0.1,
+            patience: 3
+        })
+    );
+    for bad in [
+        "[random_forest]\nmax_features = \"half\"\n",
+        "[random_forest]\nmin_samples_split = 1\n",
+        "[random_forest]\nmax_bins = 256\n",
+        "[random_forest]\nn_tree = 3\n",
+        "[gradient_boosting]\nsubsample = 0\n",
+        "[gradient_boosting]\nlearning_rate = -0.1\n",
+        "[gradient_boosting.early_stopping]\nvalidation_fraction = 1.0\n",
+    ] {
+        assert!(toml::from_str::<ModelConfig>(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn ensembles_plug_into_linfa() {
+    let (x, y) = synthetic(1500, 12);
+    let dataset = Dataset::new(x.clone(), y.clone());
+    let rf = small_forest().fit(&dataset).unwrap();
+    let p: Array1<f64> = rf.predict(&x);
+    assert_eq!(p, rf.predict_proba(x.view()));
+    let gb = BoostingParams {
+        n_iter: 10,
+        ..Default::default()
+    }
+    .fit(&dataset)
+    .unwrap();
+    let p: Array1<f64> = gb.predict(&x);
+    assert_eq!(p, gb.predict_proba(x.view()));
+    let single_class = Dataset::new(x.clone(), Array1::from_elem(x.nrows(), true));
+    assert!(matches!(
+        small_forest().fit(&single_class),
+        Err(ModelError::SingleClass)
+    ));
+    let model = Model::RandomForest(rf);
+    assert_eq!(model.n_features(), 6);
+    assert_eq!(model.predict_proba(x.select(Axis(0), &[0, 1]).view()).len(), 2);
+}
