@@ -1,5 +1,7 @@
 //! `cargo xtask`: run the replay pipeline with caching, rerun single stages, clean,
-//! and generate synthetic data.
+//! generate synthetic data and benchmark the models.
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +44,20 @@ enum Command {
     },
     /// Remove the cache and artifacts/latest/.
     Clean,
+    /// Time fit and predict of the default models on FILE (seed features, stratified 80/20 split):
+    /// one `bench <model> fit_s=.. predict_s=.. roc_auc=.. rows=..` line per model, then a table.
+    Bench {
+        /// Data file; TidyTuesday files (a `track_popularity` column) use
+        /// configs/spotify_songs_seed.toml, others the Kaggle mapping of pipeline.toml.
+        #[arg(long)]
+        input: PathBuf,
+        /// Config whose columns and split are used (overrides the choice above).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fits and predictions per model; the medians are reported.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
     /// Write synthetic tracks in the Kaggle 1921-2020 schema (gzip when OUT ends in .gz).
     GenData {
         /// Number of tracks.
@@ -112,12 +128,40 @@ fn run(cli: Cli) -> Result<()> {
             }
             println!("removed artifacts/cache and artifacts/latest");
         }
+        Command::Bench {
+            input,
+            config,
+            repeats,
+        } => {
+            let config = match config {
+                Some(path) => path,
+                None if is_tidytuesday(&input)? => workspace_root().join("configs/spotify_songs_seed.toml"),
+                None => workspace_root().join("pipeline.toml"),
+            };
+            bench::run(&PipelineConfig::load(&config)?, &input, repeats)?;
+        }
         Command::GenData { rows, seed, out } => {
             replay_synth::generate_file(&out, rows, seed)?;
             println!("wrote {rows} synthetic tracks (seed {seed}) to {}", out.display());
         }
     }
     Ok(())
+}
+
+/// Whether the file's header has the TidyTuesday `track_popularity` column.
+fn is_tidytuesday(path: &Path) -> Result<bool> {
+    use std::io::{BufRead, BufReader, Read};
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    };
+    let mut header = String::new();
+    BufReader::new(reader).read_line(&mut header)?;
+    Ok(header.split(',').any(|c| c.trim() == "track_popularity"))
 }
 
 fn print_summary(summary: &RunSummary) {

@@ -73,7 +73,7 @@ impl Default for ForestParams {
             bootstrap: true,
             class_weight: ClassWeight::None,
             sample_rows: None,
-            oob_score: true,
+            oob_score: false,
             seed: 0,
             max_bins: 255,
         }

@@ -36,7 +36,7 @@ pub use boosting::{BoostingParams, EarlyStopping, GradientBoosting};
 pub use error::ModelError;
 pub use forest::{ForestParams, RandomForest};
 pub use params::MaxFeatures;
-pub use saved::{SavedModel, MODEL_FORMAT};
+pub use saved::{SavedModel, MODEL_EXTENSION, MODEL_FORMAT};
 
 /// A model kind and its hyperparameters, as written under `[models.<name>.<kind>]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,13 +3,18 @@
 use std::path::Path;
 
 use ndarray::{Array1, ArrayView2};
-use replay_core::{io, ArtifactError};
+use std::io::Read;
+
+use replay_core::{atomic, ArtifactError};
 use serde::{Deserialize, Serialize};
 
 use crate::{Model, ModelConfig, ModelError};
 
 /// Format version of [`SavedModel`] files; loading any other version is an error.
 pub const MODEL_FORMAT: u32 = 1;
+
+/// Extension of model files.
+pub const MODEL_EXTENSION: &str = "model.json.gz";
 
 /// A fitted model with what is needed to use it safely later: its name, its config and
 /// the names of the inputs it was fitted on, in order.
@@ -39,29 +44,56 @@ impl SavedModel {
         }
     }
 
-    /// Write as JSON, atomically (floats are written so they read back bit-identical).
-    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
-        Ok(io::write_json(path, self)?)
+    /// The file name of the model called `name`: `<name>.model.json.gz`.
+    pub fn file_name(name: &str) -> String {
+        format!("{name}.{MODEL_EXTENSION}")
     }
 
-    /// Read a model file, checking its format version.
+    /// Write as gzip-compressed compact JSON, atomically. Floats are written so that they
+    /// read back bit-identical; tree ensembles hold millions of nodes, hence the compression.
+    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
+        let json_error = |e: serde_json::Error| ArtifactError::Json {
+            path: path.into(),
+            source: e,
+        };
+        atomic::write_with(path, |out| {
+            let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+            serde_json::to_writer(&mut gz, self).map_err(json_error)?;
+            gz.finish().map_err(|e| ArtifactError::io(path, e))?;
+            Ok::<(), ArtifactError>(())
+        })?;
+        Ok(())
+    }
+
+    /// Read a model file (gzip-compressed or plain JSON), checking its format version.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
-        #[derive(Deserialize)]
-        struct Header {
-            format_version: u32,
-        }
-        let header: Header = io::read_json(path)?;
-        if header.format_version != MODEL_FORMAT {
-            return Err(ArtifactError::Invalid {
-                path: path.into(),
-                message: format!(
-                    "model format version {} is not supported (expected {MODEL_FORMAT}); retrain the model",
-                    header.format_version
-                ),
+        let bytes = std::fs::read(path).map_err(|e| ArtifactError::io(path, e))?;
+        let json = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut text = Vec::new();
+            flate2::read::MultiGzDecoder::new(&bytes[..])
+                .read_to_end(&mut text)
+                .map_err(|e| ArtifactError::io(path, e))?;
+            text
+        } else {
+            bytes
+        };
+        serde_json::from_slice::<SavedModel>(&json).map_err(|source| {
+            #[derive(Deserialize)]
+            struct Header {
+                format_version: u32,
             }
-            .into());
-        }
-        Ok(io::read_json(path)?)
+            match serde_json::from_slice::<Header>(&json) {
+                Ok(h) if h.format_version != MODEL_FORMAT => ArtifactError::Invalid {
+                    path: path.into(),
+                    message: format!(
+                        "model format version {} is not supported (expected {MODEL_FORMAT}); retrain the model",
+                        h.format_version
+                    ),
+                }
+                .into(),
+                _ => ArtifactError::Json { path: path.into(), source }.into(),
+            }
+        })
     }
 
     /// Probability of the replayed class, after checking the number of inputs.

@@ -47,6 +47,7 @@ fn small_forest() -> ForestParams {
     ForestParams {
         n_trees: 20,
         seed: 11,
+        oob_score: true,
         ..Default::default()
     }
 }
@@ -294,6 +295,7 @@ fn invalid_hyperparameters_are_rejected() {
         },
         ForestParams {
             bootstrap: false,
+            oob_score: true,
             ..Default::default()
         },
     ];

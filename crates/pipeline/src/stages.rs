@@ -119,7 +119,7 @@ fn report(
     let models_dir = input(inputs, MODELS_DIR)?;
     let mut importances = Vec::new();
     for name in metrics.models.keys() {
-        let saved = SavedModel::load(&models_dir.join(format!("{name}.json")))?;
+        let saved = SavedModel::load(&models_dir.join(SavedModel::file_name(name)))?;
         if let Some(values) = saved.model.feature_importances() {
             importances.push((
                 name.clone(),
@@ -204,7 +204,11 @@ fn train(
             }
         }
         let saved = SavedModel::new(name.as_str(), model_config.clone(), data.names.clone(), model);
-        saved.save(&out_dir.join(MODELS_DIR).join(format!("{name}.json")))?;
+        saved.save(
+            &out_dir
+                .join(MODELS_DIR)
+                .join(SavedModel::file_name(name.as_str())),
+        )?;
         progress.inc(1);
     }
     let mut summary = format!("{} models on {} rows", config.models.len(), data.x.nrows());
@@ -225,7 +229,7 @@ pub fn evaluate(
     let data = FeatureMatrix::read(test)?;
     let mut predictions = Vec::new();
     for name in config.models.keys() {
-        let path = models_dir.join(format!("{name}.json"));
+        let path = models_dir.join(SavedModel::file_name(name.as_str()));
         let saved = SavedModel::load(&path)?;
         if saved.feature_names != data.names {
             return Err(PipelineError::FeatureMismatch {

@@ -69,7 +69,7 @@ fn unchanged_stages_are_cached_and_a_label_change_reruns_only_what_depends_on_it
         "tracks.parquet",
         "train.parquet",
         "feature_spec.json",
-        "models/decision_tree.json",
+        "models/decision_tree.model.json.gz",
     ] {
         assert!(latest.join(file).is_file(), "latest/{file} missing");
     }
@@ -129,8 +129,8 @@ fn the_same_seed_gives_bit_identical_models_and_metrics() {
     run(&config, &dir.path().join("b"));
     for file in [
         "metrics.json",
-        "models/logistic_regression.json",
-        "models/decision_tree.json",
+        "models/logistic_regression.model.json.gz",
+        "models/decision_tree.model.json.gz",
         "test.parquet",
     ] {
         let a = fs::read(dir.path().join("a/latest").join(file)).unwrap();
@@ -150,7 +150,7 @@ fn saved_models_and_spec_reproduce_the_evaluated_probabilities() {
     let (schema, batches) = replay_core::io::read_parquet(&latest.join("predictions.parquet")).unwrap();
     let predictions = arrow::compute::concat_batches(&schema, &batches).unwrap();
     for name in ["logistic_regression", "decision_tree"] {
-        let model_path = latest.join("models").join(format!("{name}.json"));
+        let model_path = latest.join("models").join(SavedModel::file_name(name));
         let model = SavedModel::load(&model_path).unwrap();
         let reloaded = model.predict_proba(test.x.view()).unwrap();
         let column = predictions.column_by_name(name).unwrap();
@@ -204,7 +204,7 @@ fn new_songs_without_popularity_can_be_scored() {
     let scored = score(
         &config,
         &latest.join("feature_spec.json"),
-        &latest.join("models/logistic_regression.json"),
+        &latest.join("models/logistic_regression.model.json.gz"),
         &new_songs,
         &ProgressBar::hidden(),
     )

@@ -1,0 +1,89 @@
+//! `cargo xtask bench`: fit and predict time and test ROC-AUC of the default models
+//! (`PipelineConfig::default().models`: hyperparameters as scikit-learn's and LightGBM's
+//! defaults, e.g. 100 full-depth trees for the forest) on one data file, with a config's
+//! columns and stratified 80/20 split (the seed's features).
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::ProgressBar;
+use replay_features::{build, FeatureMatrix};
+use replay_pipeline::PipelineConfig;
+
+/// One model's figures.
+struct Figures {
+    name: String,
+    fit_s: f64,
+    predict_s: f64,
+    roc_auc: f64,
+    rows: usize,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// Run the benchmark of the default models on `input` read with `config`'s columns and
+/// split, `repeats` fits and predictions each.
+pub fn run(config: &PipelineConfig, input: &Path, repeats: usize) -> Result<()> {
+    let repeats = repeats.max(1);
+    let started = Instant::now();
+    let tracks = replay_ingest::read_tracks(input, &config.columns, &config.ingest, &ProgressBar::hidden())?;
+    let set = build(tracks.schema.clone(), &tracks.batches, &config.features_config())?;
+    let train = FeatureMatrix::from_batch(&set.train)?;
+    let test = FeatureMatrix::from_batch(&set.test)?;
+    let y_test = test.y.to_vec();
+    eprintln!(
+        "read and split {} in {:.2}s: {} train / {} test rows, {} features ({})",
+        input.display(),
+        started.elapsed().as_secs_f64(),
+        train.x.nrows(),
+        test.x.nrows(),
+        train.names.len(),
+        train.names.join(", ")
+    );
+    let mut all = Vec::new();
+    for (name, model_config) in &PipelineConfig::default().models {
+        let (mut fits, mut predicts, mut auc) = (Vec::new(), Vec::new(), f64::NAN);
+        for _ in 0..repeats {
+            let t = Instant::now();
+            let model = replay_models::fit(model_config, train.x.view(), train.y.view())
+                .with_context(|| format!("fitting {name}"))?;
+            fits.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            let p = model.predict_proba(test.x.view());
+            predicts.push(t.elapsed().as_secs_f64());
+            auc = replay_eval::metrics::roc_auc(&y_test, p.as_slice().unwrap_or(&p.to_vec()))?;
+        }
+        let figures = Figures {
+            name: name.to_string(),
+            fit_s: median(fits),
+            predict_s: median(predicts),
+            roc_auc: auc,
+            rows: train.x.nrows(),
+        };
+        println!(
+            "bench {} fit_s={:.3} predict_s={:.3} roc_auc={:.4} rows={}",
+            figures.name, figures.fit_s, figures.predict_s, figures.roc_auc, figures.rows
+        );
+        all.push(figures);
+    }
+    println!(
+        "\n{:<22} {:>9} {:>11} {:>8}  (median of {repeats})",
+        "model", "fit s", "predict s", "ROC-AUC"
+    );
+    for f in &all {
+        println!(
+            "{:<22} {:>9.3} {:>11.3} {:>8.4}",
+            f.name, f.fit_s, f.predict_s, f.roc_auc
+        );
+    }
+    Ok(())
+}
