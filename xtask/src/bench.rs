@@ -32,7 +32,8 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 /// Run the benchmark of the default models on `input` read with `config`'s columns and
 /// split, `repeats` fits and predictions each.
-pub fn run(config: &PipelineConfig, input: &Path, repeats: usize) -> Result<()> {
+/// `only` restricts the run to the named models (all when empty).
+pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String]) -> Result<()> {
     let repeats = repeats.max(1);
     let started = Instant::now();
     let tracks = replay_ingest::read_tracks(input, &config.columns, &config.ingest, &ProgressBar::hidden())?;
@@ -50,7 +51,20 @@ pub fn run(config: &PipelineConfig, input: &Path, repeats: usize) -> Result<()> 
         train.names.join(", ")
     );
     let mut all = Vec::new();
-    for (name, model_config) in &PipelineConfig::default().models {
+    let models = PipelineConfig::default().models;
+    if let Some(unknown) = only
+        .iter()
+        .find(|o| !models.keys().any(|k| k.as_str() == o.as_str()))
+    {
+        anyhow::bail!(
+            "unknown model '{unknown}'; the models are {:?}",
+            models.keys().map(|k| k.as_str()).collect::<Vec<_>>()
+        );
+    }
+    for (name, model_config) in models
+        .iter()
+        .filter(|(k, _)| only.is_empty() || only.iter().any(|o| o == k.as_str()))
+    {
         let (mut fits, mut predicts, mut auc) = (Vec::new(), Vec::new(), f64::NAN);
         for _ in 0..repeats {
             let t = Instant::now();

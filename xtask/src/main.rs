@@ -57,6 +57,9 @@ enum Command {
         /// Fits and predictions per model; the medians are reported.
         #[arg(long, default_value_t = 3)]
         repeats: usize,
+        /// Only these models (repeatable): logistic_regression, decision_tree, random_forest, gradient_boosting.
+        #[arg(long = "model")]
+        models: Vec<String>,
     },
     /// Write synthetic tracks in the Kaggle 1921-2020 schema (gzip when OUT ends in .gz).
     GenData {
@@ -132,13 +135,14 @@ fn run(cli: Cli) -> Result<()> {
             input,
             config,
             repeats,
+            models,
         } => {
             let config = match config {
                 Some(path) => path,
                 None if is_tidytuesday(&input)? => workspace_root().join("configs/spotify_songs_seed.toml"),
                 None => workspace_root().join("pipeline.toml"),
             };
-            bench::run(&PipelineConfig::load(&config)?, &input, repeats)?;
+            bench::run(&PipelineConfig::load(&config)?, &input, repeats, &models)?;
         }
         Command::GenData { rows, seed, out } => {
             replay_synth::generate_file(&out, rows, seed)?;

@@ -512,7 +512,8 @@ impl<R: Rng> Grower<'_, R> {
     fn build_all(&self, rows: &[u32], gh: &[GradHess], hist: &mut [Bin]) {
         let slices = self.feature_slices(hist);
         let data = self.data;
-        if self.params.parallel {
+        // Small nodes are cheaper to build on one thread than to hand out to several.
+        if self.params.parallel && rows.len() >= PARALLEL_HISTOGRAM_ROWS {
             slices
                 .into_par_iter()
                 .for_each(|(f, h)| hist::build(h, &data.columns[f], rows, gh));
@@ -548,6 +549,9 @@ impl<R> Grower<'_, R> {
         partition_into(rows, gh, col, split, scratch_rows, scratch_gh)
     }
 }
+
+/// Fewest rows in a node for its histograms to be built by several threads.
+const PARALLEL_HISTOGRAM_ROWS: usize = 1024;
 
 /// Rows per parallel block of [`Grower::partition`].
 const PARTITION_BLOCK: usize = 16_384;

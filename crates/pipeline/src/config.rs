@@ -97,6 +97,14 @@ fn default_models() -> BTreeMap<ModelName, ModelConfig> {
             ModelName("decision_tree".into()),
             ModelConfig::DecisionTree(Default::default()),
         ),
+        (
+            ModelName("random_forest".into()),
+            ModelConfig::RandomForest(Default::default()),
+        ),
+        (
+            ModelName("gradient_boosting".into()),
+            ModelConfig::GradientBoosting(Default::default()),
+        ),
     ])
 }
 

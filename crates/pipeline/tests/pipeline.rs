@@ -287,8 +287,9 @@ fn the_report_inlines_every_chart_and_every_png_is_valid() {
             assert!(bytes.len() > 10_000, "{} looks empty", path.display());
         }
     }
-    // ROC, PR, calibration, then a confusion matrix and a histogram per model.
-    assert_eq!(pngs, 3 + 2 * 2);
+    // ROC, PR, calibration; a confusion matrix and a histogram for each of the four
+    // default models; feature importances of the forest and the boosting.
+    assert_eq!(pngs, 3 + 2 * 4 + 2);
     assert_eq!(html.matches("src=\"data:image/png;base64,").count(), pngs);
     for needle in [
         "logistic_regression",
