@@ -91,7 +91,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", replay_pipeline::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -275,6 +275,8 @@ mod tests {
         assert!(close(m.not_replayed.precision, 4.0 / 7.0) && close(m.not_replayed.recall, 0.8));
         assert!(close(m.not_replayed.f1, 2.0 / 3.0));
         assert_eq!((m.replayed.support, m.not_replayed.support), (5, 5));
+        // f1_score(y, y_hat, average="macro") = 0.5833333333333333
+        assert!(close(m.macro_avg.f1, 0.5833333333333333));
     }
 
     #[test]
