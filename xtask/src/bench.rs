@@ -65,14 +65,16 @@ pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String
         .iter()
         .filter(|(k, _)| only.is_empty() || only.iter().any(|o| o == k.as_str()))
     {
+        let names = train.names_for(model_config.family());
+        let (x_train, x_test) = (train.select(&names)?, test.select(&names)?);
         let (mut fits, mut predicts, mut auc) = (Vec::new(), Vec::new(), f64::NAN);
         for _ in 0..repeats {
             let t = Instant::now();
-            let model = replay_models::fit(model_config, train.x.view(), train.y.view())
+            let model = replay_models::fit(model_config, x_train.view(), train.y.view())
                 .with_context(|| format!("fitting {name}"))?;
             fits.push(t.elapsed().as_secs_f64());
             let t = Instant::now();
-            let p = model.predict_proba(test.x.view());
+            let p = model.predict_proba(x_test.view());
             predicts.push(t.elapsed().as_secs_f64());
             auc = replay_eval::metrics::roc_auc(&y_test, p.as_slice().unwrap_or(&p.to_vec()))?;
         }

@@ -1,7 +1,8 @@
 //! `cargo xtask`: run the replay pipeline with caching, rerun single stages, clean,
-//! generate synthetic data and benchmark the models.
+//! generate synthetic data, benchmark the models and tune their hyperparameters.
 
 mod bench;
+mod tune;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,7 +49,7 @@ enum Command {
     /// one `bench <model> fit_s=.. predict_s=.. roc_auc=.. rows=..` line per model, then a table.
     Bench {
         /// Data file; TidyTuesday files (a `track_popularity` column) use
-        /// configs/spotify_songs_seed.toml, others the Kaggle mapping of pipeline.toml.
+        /// configs/spotify_songs_seed.toml, others the built-in Kaggle seed mapping.
         #[arg(long)]
         input: PathBuf,
         /// Config whose columns and split are used (overrides the choice above).
@@ -58,6 +59,24 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
         /// Only these models (repeatable): logistic_regression, decision_tree, random_forest, gradient_boosting.
+        #[arg(long = "model")]
+        models: Vec<String>,
+    },
+    /// Choose hyperparameters honestly: split the training tracks of the config's split
+    /// again into inner-training and validation parts (the test rows are never read), fit
+    /// the features and a small grid of every configured model kind on the inner part, and
+    /// print the validation ROC-AUC of each candidate and the best per model.
+    Tune {
+        /// Pipeline config (columns, features, split and the models to tune).
+        #[arg(long, default_value_os_t = workspace_root().join("pipeline.toml"))]
+        config: PathBuf,
+        /// Data file that replaces the config's [source] path.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Share of the training tracks used for validation.
+        #[arg(long, default_value_t = 0.25)]
+        validation_fraction: f64,
+        /// Only these models (repeatable), by their names in the config.
         #[arg(long = "model")]
         models: Vec<String>,
     },
@@ -137,12 +156,32 @@ fn run(cli: Cli) -> Result<()> {
             repeats,
             models,
         } => {
+            // The seed's features, as `peers.py --features seed`: the TidyTuesday seed config,
+            // or the built-in Kaggle mapping (12 audio features, year, explicit).
             let config = match config {
-                Some(path) => path,
-                None if is_tidytuesday(&input)? => workspace_root().join("configs/spotify_songs_seed.toml"),
-                None => workspace_root().join("pipeline.toml"),
+                Some(path) => PipelineConfig::load(&path)?,
+                None if is_tidytuesday(&input)? => {
+                    PipelineConfig::load(&workspace_root().join("configs/spotify_songs_seed.toml"))?
+                }
+                None => PipelineConfig::default(),
             };
-            bench::run(&PipelineConfig::load(&config)?, &input, repeats, &models)?;
+            bench::run(&config, &input, repeats, &models)?;
+        }
+        Command::Tune {
+            config,
+            input,
+            validation_fraction,
+            models,
+        } => {
+            let config = PipelineConfig::load(&config)?;
+            let input = match (input, &config.source) {
+                (Some(path), _) => path,
+                (None, Some(source)) => source.path.clone(),
+                (None, None) => {
+                    anyhow::bail!("no data source: set [source] path in the config or pass --input")
+                }
+            };
+            tune::run(&config, &input, validation_fraction, &models)?;
         }
         Command::GenData { rows, seed, out } => {
             replay_synth::generate_file(&out, rows, seed)?;

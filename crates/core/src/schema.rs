@@ -13,6 +13,42 @@ pub const RELEASE_DATE: &str = "release_date";
 pub const LABEL: &str = "replayed";
 /// Release year, read from the source or derived from [`RELEASE_DATE`].
 pub const YEAR: &str = "year";
+/// Release month (1-12), derived from [`RELEASE_DATE`] when the date has one.
+pub const MONTH: &str = "month";
+/// Age of the release: the newest release year of the training rows minus the year.
+pub const AGE: &str = "age";
+/// Arrow field metadata key on every model input of train/test Parquet: the model
+/// families that use the input, comma-separated ([`ModelFamily::as_str`]).
+pub const USED_BY_METADATA: &str = "replay.used_by";
+
+/// A family of models, which decides how categorical inputs are encoded for it:
+/// linear models read one-hot indicators, tree models read ordinal codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFamily {
+    /// Models of a weighted sum of the inputs (logistic regression).
+    Linear,
+    /// Models of thresholds on single inputs (decision trees and their ensembles).
+    Trees,
+}
+
+impl ModelFamily {
+    /// Both families.
+    pub const ALL: [ModelFamily; 2] = [ModelFamily::Linear, ModelFamily::Trees];
+
+    /// The family's name in files: `linear` or `trees`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelFamily::Linear => "linear",
+            ModelFamily::Trees => "trees",
+        }
+    }
+
+    /// The family called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
 
 /// Parse a release date written as `YYYY`, `YYYY-MM` or `YYYY-MM-DD` into
 /// `(year, month)`; month is `None` for a bare year. Returns `None` for anything else,

@@ -1,5 +1,7 @@
 //! Configuration of the feature stage: `[label]`, `[split]` and `[features]` in pipeline.toml.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The label rule: a track is `replayed` when its popularity is at least `threshold`.
@@ -9,11 +11,21 @@ pub struct LabelConfig {
     /// Popularity threshold (0..=100).
     #[serde(deserialize_with = "threshold")]
     pub threshold: f64,
+    /// A leakage check, never for real models: when set, the popularity (hence the label)
+    /// of the training rows is permuted with this seed after the split and before anything
+    /// is fitted. Test labels stay true, so an honest model scores ROC-AUC ≈ 0.5 (a model
+    /// fitted to random labels points in a random direction, so single fits scatter
+    /// around 0.5; average several seeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shuffle_training_labels_seed: Option<u64>,
 }
 
 impl Default for LabelConfig {
     fn default() -> Self {
-        Self { threshold: 50.0 }
+        Self {
+            threshold: 50.0,
+            shuffle_training_labels_seed: None,
+        }
     }
 }
 
@@ -51,7 +63,72 @@ impl Default for SplitConfig {
     }
 }
 
-/// Which model inputs are derived and how they are scaled.
+/// How a categorical (text) column of the tracks becomes model inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// A low-cardinality category: one indicator per training category for linear models
+    /// (`<column>=<category>`), and the ordinal code `<column>_code` for tree models
+    /// (index in the sorted training categories; unseen or missing: the number of
+    /// categories).
+    Category,
+    /// A high-cardinality key (artist, album): `<column>_target_mean`, the smoothed share of
+    /// replayed training tracks with the key (out of fold for the training rows), and
+    /// `<column>_count`, its number of training rows. Both families use both.
+    Target,
+    /// As `target`, for a Python list literal of names (the Kaggle schema's `artists`):
+    /// the key is the first name, and `<column>_length` is the number of names.
+    TargetList,
+}
+
+/// Out-of-fold target encoding of `target` and `target_list` columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetEncodingOptions {
+    /// Folds of the training rows (at least 2): each training row is encoded with the
+    /// statistics of the other folds.
+    #[serde(deserialize_with = "at_least_two")]
+    pub folds: usize,
+    /// Pseudo-count `m` of `(sum + prior * m) / (count + m)` (finite, >= 0).
+    #[serde(deserialize_with = "non_negative")]
+    pub smoothing: f64,
+    /// Seed of the shuffle that assigns training rows to folds.
+    pub seed: u64,
+}
+
+impl Default for TargetEncodingOptions {
+    fn default() -> Self {
+        Self {
+            folds: 5,
+            smoothing: 10.0,
+            seed: 42,
+        }
+    }
+}
+
+fn at_least_two<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let v = usize::deserialize(d)?;
+    if v >= 2 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected at least 2 folds, got {v}"
+        )))
+    }
+}
+
+fn non_negative<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected a finite number >= 0, got {v}"
+        )))
+    }
+}
+
+/// Which model inputs are derived and how they are encoded and scaled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeatureOptions {
@@ -59,6 +136,15 @@ pub struct FeatureOptions {
     pub standardize: bool,
     /// Derive `year` from the release date when the source has no `year` column.
     pub derive_year: bool,
+    /// Derive `month` (1-12) from the release date; missing for a bare year (imputed).
+    pub derive_month: bool,
+    /// Derive `age`: the newest release year of the training rows minus the release year.
+    pub derive_age: bool,
+    /// The encoding of every categorical column of the tracks (`[columns] categorical`),
+    /// by column name. A categorical column without one is an error.
+    pub encode: BTreeMap<String, Encoding>,
+    /// Settings of the `target` and `target_list` encodings.
+    pub target_encoding: TargetEncodingOptions,
 }
 
 impl Default for FeatureOptions {
@@ -66,6 +152,10 @@ impl Default for FeatureOptions {
         Self {
             standardize: true,
             derive_year: true,
+            derive_month: false,
+            derive_age: false,
+            encode: BTreeMap::new(),
+            target_encoding: TargetEncodingOptions::default(),
         }
     }
 }

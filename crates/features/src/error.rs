@@ -36,7 +36,21 @@ pub enum FeatureError {
         /// Training rows.
         rows: usize,
     },
-    /// There are no numeric features to learn from.
-    #[error("the tracks have no numeric feature columns")]
+    /// There are no features to learn from.
+    #[error("the tracks have no feature columns")]
     NoFeatures,
+    /// `[features.encode]` and the categorical columns of the tracks disagree.
+    #[error("features.encode: column '{column}': {message}")]
+    Encoding {
+        /// The column.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two model inputs would have the same name.
+    #[error("two model inputs are named '{0}'; rename a source column")]
+    DuplicateFeature(String),
+    /// Inputs asked for by name are not among the features.
+    #[error("no model input named '{0}' among the features")]
+    UnknownFeature(String),
 }

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod config;
+pub mod encode;
 mod error;
 mod matrix;
 mod spec;
@@ -17,16 +18,21 @@ mod split;
 use std::collections::HashSet;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::{Float64Type, SchemaRef};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use replay_core::{io, schema};
 use serde::{Deserialize, Serialize};
 
-pub use config::{FeatureOptions, FeaturesConfig, LabelConfig, SplitConfig};
+pub use config::{Encoding, FeatureOptions, FeaturesConfig, LabelConfig, SplitConfig, TargetEncodingOptions};
 pub use error::FeatureError;
 pub use matrix::FeatureMatrix;
-pub use spec::{FeatureColumn, FeatureSource, FeatureSpec};
+pub use spec::{FeatureColumn, FeatureSource, FeatureSpec, KeyColumn};
 pub use split::stratified_split;
 
 /// Training rows: id, popularity, label and the transformed features.
@@ -73,6 +79,9 @@ pub struct FeatureSet {
 }
 
 /// Build labels, split, fit the transformations on the training rows and apply them.
+///
+/// With `label.shuffle_training_labels_seed` (a leakage check), the training rows'
+/// popularity is permuted right after the split, before anything is fitted.
 pub fn build(
     schema: SchemaRef,
     batches: &[RecordBatch],
@@ -80,13 +89,13 @@ pub fn build(
 ) -> Result<FeatureSet, FeatureError> {
     let all = concat_batches(&schema, batches)?;
     let rows_in = all.num_rows();
-    let distinct = take_rows(&all, &first_of_each_id(&all)?)?;
-    let labels = spec::labels(&distinct, config.label.threshold)?;
-    let (train_rows, test_rows) = stratified_split(&labels, &config.split);
-    let train_raw = take_rows(&distinct, &train_rows)?;
+    let (distinct, labels, train_rows, test_rows) = split_rows(&all, config)?;
+    let mut train_raw = take_rows(&distinct, &train_rows)?;
+    if let Some(seed) = config.label.shuffle_training_labels_seed {
+        train_raw = shuffle_popularity(&train_raw, seed)?;
+    }
     let test_raw = take_rows(&distinct, &test_rows)?;
-    let spec = FeatureSpec::fit(&train_raw, config)?;
-    let train = spec.apply(&train_raw)?;
+    let (spec, train) = FeatureSpec::fit(&train_raw, config)?;
     let test = spec.apply(&test_raw)?;
     let positives = |rows: &[usize]| rows.iter().filter(|&&i| labels[i]).count();
     let rate = |p: usize, n: usize| if n == 0 { 0.0 } else { p as f64 / n as f64 };
@@ -115,6 +124,28 @@ pub fn build(
     })
 }
 
+/// The ingested training tracks of [`build`]'s split (one row per id, untransformed),
+/// e.g. to choose hyperparameters on a validation split of the training rows only.
+pub fn training_tracks(
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    config: &FeaturesConfig,
+) -> Result<RecordBatch, FeatureError> {
+    let all = concat_batches(&schema, batches)?;
+    let (distinct, _, train_rows, _) = split_rows(&all, config)?;
+    take_rows(&distinct, &train_rows)
+}
+
+/// One row per id, its labels, and the training and test rows among them.
+type SplitRows = (RecordBatch, Vec<bool>, Vec<usize>, Vec<usize>);
+
+fn split_rows(all: &RecordBatch, config: &FeaturesConfig) -> Result<SplitRows, FeatureError> {
+    let distinct = take_rows(all, &first_of_each_id(all)?)?;
+    let labels = spec::labels(&distinct, config.label.threshold)?;
+    let (train_rows, test_rows) = stratified_split(&labels, &config.split);
+    Ok((distinct, labels, train_rows, test_rows))
+}
+
 /// Run the stage: read ingested tracks from `tracks` and write [`TRAIN_FILE`],
 /// [`TEST_FILE`], [`SPEC_FILE`] and [`SPLIT_REPORT_FILE`] into `out_dir`.
 pub fn run(tracks: &Path, config: &FeaturesConfig, out_dir: &Path) -> Result<SplitReport, FeatureError> {
@@ -138,6 +169,24 @@ fn first_of_each_id(batch: &RecordBatch) -> Result<Vec<usize>, FeatureError> {
     Ok((0..ids.len())
         .filter(|&i| ids.is_valid(i) && seen.insert(ids.value(i)))
         .collect())
+}
+
+/// ChaCha8 stream of the leakage check's label permutation.
+const SHUFFLE_LABELS_STREAM: u64 = 1;
+
+/// `batch` with its popularity column permuted (seeded).
+fn shuffle_popularity(batch: &RecordBatch, seed: u64) -> Result<RecordBatch, FeatureError> {
+    let mut order: Vec<usize> = (0..batch.num_rows()).collect();
+    // Its own stream: were the seed the split's, two Fisher-Yates shuffles of similar
+    // lengths drawn from one stream would be correlated.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(SHUFFLE_LABELS_STREAM);
+    order.shuffle(&mut rng);
+    let indices = UInt32Array::from_iter_values(order.iter().map(|&i| i as u32));
+    let index = batch.schema().index_of(schema::POPULARITY)?;
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns[index] = arrow::compute::take(&columns[index], &indices, None)?;
+    Ok(RecordBatch::try_new(Arc::clone(&batch.schema()), columns)?)
 }
 
 fn take_rows(batch: &RecordBatch, rows: &[usize]) -> Result<RecordBatch, FeatureError> {

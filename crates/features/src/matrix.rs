@@ -6,6 +6,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::Float64Type;
 use ndarray::{Array1, Array2};
+use replay_core::schema::ModelFamily;
 use replay_core::{io, schema};
 
 use crate::spec::column;
@@ -18,7 +19,10 @@ pub struct FeatureMatrix {
     pub ids: Vec<String>,
     /// Input names, in column order.
     pub names: Vec<String>,
-    /// Inputs, rows x features.
+    /// The model families that read each input (from the Parquet field metadata
+    /// [`schema::USED_BY_METADATA`]; both families when a field has none).
+    pub used_by: Vec<Vec<ModelFamily>>,
+    /// Inputs, rows x features (every input, whatever its family).
     pub x: Array2<f64>,
     /// Labels (`replayed`).
     pub y: Array1<bool>,
@@ -62,11 +66,43 @@ impl FeatureMatrix {
                 *cell = *v;
             }
         }
+        let used_by = feature_fields
+            .iter()
+            .map(|f| match f.metadata().get(schema::USED_BY_METADATA) {
+                Some(text) => text.split(',').filter_map(ModelFamily::from_name).collect(),
+                None => ModelFamily::ALL.to_vec(),
+            })
+            .collect();
         Ok(FeatureMatrix {
             ids: ids.iter().map(|s| s.unwrap_or_default().to_string()).collect(),
             names: feature_fields.iter().map(|f| f.name().clone()).collect(),
+            used_by,
             x,
             y: labels.iter().map(|l| l.unwrap_or(false)).collect(),
         })
+    }
+
+    /// Names of the inputs read by models of `family`, in column order.
+    pub fn names_for(&self, family: ModelFamily) -> Vec<String> {
+        self.names
+            .iter()
+            .zip(&self.used_by)
+            .filter(|(_, used_by)| used_by.contains(&family))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The columns called `names`, in that order (rows x names); an unknown name is an error.
+    pub fn select(&self, names: &[String]) -> Result<Array2<f64>, FeatureError> {
+        let mut x = Array2::zeros((self.x.nrows(), names.len()));
+        for (j, name) in names.iter().enumerate() {
+            let k = self
+                .names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| FeatureError::UnknownFeature(name.clone()))?;
+            x.column_mut(j).assign(&self.x.column(k));
+        }
+        Ok(x)
     }
 }

@@ -1,17 +1,19 @@
 //! The feature spec: every fitted transformation from ingested tracks to model inputs.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use ndarray::Array2;
-use replay_core::schema;
+use replay_core::schema::{self, ModelFamily};
 use serde::{Deserialize, Serialize};
 
-use crate::{FeatureError, FeaturesConfig};
+use crate::encode::{fold_of_rows, out_of_fold_target_means, Categories, KeyParse, KeyStats};
+use crate::{Encoding, FeatureError, FeaturesConfig};
 
 /// Format version of [`FeatureSpec`] files.
-pub const SPEC_FORMAT: u32 = 1;
+pub const SPEC_FORMAT: u32 = 2;
 
 /// Where a model input's raw value comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,22 +26,76 @@ pub enum FeatureSource {
     },
     /// The year of the release date (`YYYY[-MM[-DD]]`).
     ReleaseYear,
+    /// The month of the release date; missing for a bare year.
+    ReleaseMonth,
+    /// `newest_year` minus the year of the release date.
+    ReleaseAge {
+        /// The newest release year of the training rows.
+        newest_year: i32,
+    },
+    /// 1 when the categorical `column` holds `category`, else 0 (also when missing).
+    Indicator {
+        /// The categorical column.
+        column: String,
+        /// The category.
+        category: String,
+    },
+    /// The ordinal code of the categorical `column` ([`FeatureSpec::categories`]).
+    CategoryCode {
+        /// The categorical column.
+        column: String,
+    },
+    /// The smoothed target mean of the key in `column` ([`FeatureSpec::keys`]).
+    TargetMean {
+        /// The key column.
+        column: String,
+    },
+    /// The number of training rows with the key in `column` ([`FeatureSpec::keys`]).
+    KeyCount {
+        /// The key column.
+        column: String,
+    },
+    /// The number of names in the list literal in `column`.
+    ListLength {
+        /// The list column.
+        column: String,
+    },
 }
 
-/// One model input: its raw source, the value that replaces a missing one, and the
-/// affine scaling `(raw - center) / scale`, all fitted on the training rows.
+/// A high-cardinality key column: how its key is read and the training statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyColumn {
+    /// How the key is read from a cell.
+    pub parse: KeyParse,
+    /// Label statistics of every key over all training rows.
+    pub stats: KeyStats,
+}
+
+/// One model input: its raw source, the model families that read it, the value that
+/// replaces a missing one, and the affine scaling `(raw - center) / scale`, all fitted on
+/// the training rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureColumn {
     /// Name of the input (column name in train/test Parquet).
     pub name: String,
     /// Where the raw value comes from.
     pub source: FeatureSource,
+    /// The model families that read this input: one-hot indicators are for linear models,
+    /// ordinal codes for trees, everything else for both.
+    pub used_by: Vec<ModelFamily>,
     /// Median of the training values, used for missing values.
     pub impute: f64,
     /// Subtracted from the raw value (training mean, or 0 without standardization).
     pub center: f64,
     /// Divides the centred value (training standard deviation, or 1).
     pub scale: f64,
+}
+
+impl FeatureColumn {
+    /// The model input from a raw value: imputed, centred and scaled.
+    fn finish(&self, raw: Option<f64>) -> f64 {
+        (raw.unwrap_or(self.impute) - self.center) / self.scale
+    }
 }
 
 /// Every fitted transformation of the feature stage, saved as JSON so that scoring new
@@ -50,59 +106,187 @@ pub struct FeatureSpec {
     pub format_version: u32,
     /// Popularity at or above which a track counts as replayed.
     pub label_threshold: f64,
+    /// Training categories of every `category` column, by column.
+    pub categories: BTreeMap<String, Categories>,
+    /// Training statistics of every `target` / `target_list` column, by column.
+    pub keys: BTreeMap<String, KeyColumn>,
     /// The model inputs, in column order.
     pub features: Vec<FeatureColumn>,
 }
 
 impl FeatureSpec {
-    /// Fit imputation and scaling on the (training) tracks in `train`.
-    pub fn fit(train: &RecordBatch, config: &FeaturesConfig) -> Result<Self, FeatureError> {
+    /// Fit every transformation on the training tracks in `train` and return the spec with
+    /// the training rows in the layout of [`FeatureSpec::apply`]. The training rows carry
+    /// out-of-fold target means (each row encoded by the other folds); everything else is
+    /// exactly what [`FeatureSpec::apply`] computes.
+    ///
+    /// Inputs, in order: every Float64 column but popularity; `year`, `month`, `age` (as
+    /// configured, from the release date); then, per categorical column in schema order,
+    /// its encoding's inputs (see [`Encoding`]).
+    pub fn fit(train: &RecordBatch, config: &FeaturesConfig) -> Result<(Self, RecordBatch), FeatureError> {
+        let options = &config.features;
+        let labels = labels(train, config.label.threshold)?;
         let schema = train.schema();
-        let mut sources: Vec<(String, FeatureSource)> = schema
+        let both = || ModelFamily::ALL.to_vec();
+        let mut sources: Vec<(String, FeatureSource, Vec<ModelFamily>)> = schema
             .fields()
             .iter()
             .filter(|f| f.data_type() == &DataType::Float64 && f.name() != schema::POPULARITY)
             .map(|f| {
-                (
-                    f.name().clone(),
-                    FeatureSource::Column {
-                        column: f.name().clone(),
-                    },
-                )
+                let column = f.name().clone();
+                (column.clone(), FeatureSource::Column { column }, both())
             })
             .collect();
-        let has_year = sources.iter().any(|(name, _)| name == schema::YEAR);
-        if config.features.derive_year && !has_year && schema.field_with_name(schema::RELEASE_DATE).is_ok() {
-            sources.push((schema::YEAR.to_string(), FeatureSource::ReleaseYear));
+        if schema.field_with_name(schema::RELEASE_DATE).is_ok() {
+            let has_year = sources.iter().any(|(name, ..)| name == schema::YEAR);
+            if options.derive_year && !has_year {
+                sources.push((schema::YEAR.into(), FeatureSource::ReleaseYear, both()));
+            }
+            if options.derive_month {
+                sources.push((schema::MONTH.into(), FeatureSource::ReleaseMonth, both()));
+            }
+            let newest_year = release_dates(train)?.iter().flatten().map(|(y, _)| *y).max();
+            if let (true, Some(newest_year)) = (options.derive_age, newest_year) {
+                sources.push((
+                    schema::AGE.into(),
+                    FeatureSource::ReleaseAge { newest_year },
+                    both(),
+                ));
+            }
+        }
+
+        let prior = labels.iter().filter(|&&l| l).count() as f64 / labels.len().max(1) as f64;
+        let mut categories = BTreeMap::new();
+        let mut keys = BTreeMap::new();
+        let text_columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .filter(|f| f.data_type() == &DataType::Utf8)
+            .map(|f| f.name().clone())
+            .filter(|name| name != schema::ID && name != schema::RELEASE_DATE)
+            .collect();
+        for column in &text_columns {
+            let encoding = options.encode.get(column).ok_or_else(|| FeatureError::Encoding {
+                column: column.clone(),
+                message:
+                    "a categorical column needs an encoding: \"category\", \"target\" or \"target_list\""
+                        .into(),
+            })?;
+            let cells = strings(train, column)?;
+            match encoding {
+                Encoding::Category => {
+                    let fitted = Categories::fit(cells.iter().copied());
+                    for category in fitted.as_slice() {
+                        let source = FeatureSource::Indicator {
+                            column: column.clone(),
+                            category: category.clone(),
+                        };
+                        sources.push((format!("{column}={category}"), source, vec![ModelFamily::Linear]));
+                    }
+                    let source = FeatureSource::CategoryCode {
+                        column: column.clone(),
+                    };
+                    sources.push((format!("{column}_code"), source, vec![ModelFamily::Trees]));
+                    categories.insert(column.clone(), fitted);
+                }
+                Encoding::Target | Encoding::TargetList => {
+                    let parse = match encoding {
+                        Encoding::TargetList => KeyParse::PythonList,
+                        _ => KeyParse::Plain,
+                    };
+                    let row_keys: Vec<Option<String>> = cells.iter().map(|c| parse.key(*c)).collect();
+                    let stats = KeyStats::fit(
+                        row_keys.iter().map(Option::as_deref).zip(labels.iter().copied()),
+                        prior,
+                        options.target_encoding.smoothing,
+                    );
+                    keys.insert(column.clone(), KeyColumn { parse, stats });
+                    let c = || column.clone();
+                    sources.push((
+                        format!("{column}_target_mean"),
+                        FeatureSource::TargetMean { column: c() },
+                        both(),
+                    ));
+                    sources.push((
+                        format!("{column}_count"),
+                        FeatureSource::KeyCount { column: c() },
+                        both(),
+                    ));
+                    if parse == KeyParse::PythonList {
+                        sources.push((
+                            format!("{column}_length"),
+                            FeatureSource::ListLength { column: c() },
+                            both(),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(column) = options.encode.keys().find(|c| !text_columns.contains(c)) {
+            return Err(FeatureError::Encoding {
+                column: column.clone(),
+                message: "not a categorical column of the tracks (list it under [columns] categorical)"
+                    .into(),
+            });
         }
         if sources.is_empty() {
             return Err(FeatureError::NoFeatures);
         }
-        let features = sources
-            .into_iter()
-            .map(|(name, source)| {
-                let raw = raw_values(train, &source)?;
-                let impute = median(&raw);
-                let values: Vec<f64> = raw.iter().map(|v| v.unwrap_or(impute)).collect();
-                let (center, scale) = if config.features.standardize {
-                    mean_std(&values)
-                } else {
-                    (0.0, 1.0)
-                };
-                Ok(FeatureColumn {
-                    name,
-                    source,
-                    impute,
-                    center,
-                    scale,
-                })
-            })
-            .collect::<Result<_, FeatureError>>()?;
-        Ok(FeatureSpec {
+        let mut seen = HashSet::new();
+        if let Some((name, ..)) = sources.iter().find(|(name, ..)| !seen.insert(name.as_str())) {
+            return Err(FeatureError::DuplicateFeature(name.clone()));
+        }
+
+        let mut spec = FeatureSpec {
             format_version: SPEC_FORMAT,
             label_threshold: config.label.threshold,
-            features,
-        })
+            categories,
+            keys,
+            features: sources
+                .into_iter()
+                .map(|(name, source, used_by)| FeatureColumn {
+                    name,
+                    source,
+                    used_by,
+                    impute: 0.0,
+                    center: 0.0,
+                    scale: 1.0,
+                })
+                .collect(),
+        };
+        let fold = fold_of_rows(
+            train.num_rows(),
+            options.target_encoding.folds,
+            options.target_encoding.seed,
+        );
+        let mut x = Array2::zeros((train.num_rows(), spec.features.len()));
+        for j in 0..spec.features.len() {
+            let raw = match &spec.features[j].source {
+                FeatureSource::TargetMean { column } => {
+                    let key = spec.key_column(column)?;
+                    let row_keys: Vec<Option<String>> = strings(train, column)?
+                        .into_iter()
+                        .map(|c| key.parse.key(c))
+                        .collect();
+                    out_of_fold_target_means(&row_keys, &labels, &fold, key.stats.prior, key.stats.smoothing)
+                        .into_iter()
+                        .map(Some)
+                        .collect()
+                }
+                source => spec.raw_values(train, source)?,
+            };
+            let feature = &mut spec.features[j];
+            feature.impute = median(&raw);
+            if options.standardize {
+                let values: Vec<f64> = raw.iter().map(|v| v.unwrap_or(feature.impute)).collect();
+                (feature.center, feature.scale) = mean_std(&values);
+            }
+            for (cell, v) in x.column_mut(j).iter_mut().zip(raw) {
+                *cell = feature.finish(v);
+            }
+        }
+        let batch = spec.assemble(train, &x)?;
+        Ok((spec, batch))
     }
 
     /// Input names, in column order.
@@ -110,21 +294,56 @@ impl FeatureSpec {
         self.features.iter().map(|f| f.name.as_str())
     }
 
-    /// Model inputs (rows x features) of ingested tracks.
+    /// Model inputs (rows x features) of ingested tracks, every input in spec order.
     pub fn transform(&self, tracks: &RecordBatch) -> Result<Array2<f64>, FeatureError> {
-        let mut x = Array2::zeros((tracks.num_rows(), self.features.len()));
-        for (j, feature) in self.features.iter().enumerate() {
-            let raw = raw_values(tracks, &feature.source)?;
+        self.transform_inputs(tracks, &self.features.iter().collect::<Vec<_>>())
+    }
+
+    /// Model inputs of ingested tracks, only the inputs called `names`, in that order (the
+    /// inputs of one model: `SavedModel::feature_names`).
+    pub fn transform_named(
+        &self,
+        tracks: &RecordBatch,
+        names: &[String],
+    ) -> Result<Array2<f64>, FeatureError> {
+        let by_name: HashMap<&str, &FeatureColumn> =
+            self.features.iter().map(|f| (f.name.as_str(), f)).collect();
+        let features = names
+            .iter()
+            .map(|n| {
+                by_name
+                    .get(n.as_str())
+                    .copied()
+                    .ok_or_else(|| FeatureError::UnknownFeature(n.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.transform_inputs(tracks, &features)
+    }
+
+    fn transform_inputs(
+        &self,
+        tracks: &RecordBatch,
+        features: &[&FeatureColumn],
+    ) -> Result<Array2<f64>, FeatureError> {
+        let mut x = Array2::zeros((tracks.num_rows(), features.len()));
+        for (j, feature) in features.iter().enumerate() {
+            let raw = self.raw_values(tracks, &feature.source)?;
             for (cell, v) in x.column_mut(j).iter_mut().zip(raw) {
-                *cell = (v.unwrap_or(feature.impute) - feature.center) / feature.scale;
+                *cell = feature.finish(v);
             }
         }
         Ok(x)
     }
 
-    /// Ingested tracks as id, popularity, label (null without popularity) and the model inputs.
+    /// Ingested tracks as id, popularity, label (null without popularity) and the model
+    /// inputs; each input's Arrow field carries the model families that read it
+    /// ([`schema::USED_BY_METADATA`]).
     pub fn apply(&self, tracks: &RecordBatch) -> Result<RecordBatch, FeatureError> {
-        let x = self.transform(tracks)?;
+        self.assemble(tracks, &self.transform(tracks)?)
+    }
+
+    /// The layout of [`FeatureSpec::apply`] from the tracks and their inputs `x`.
+    fn assemble(&self, tracks: &RecordBatch, x: &Array2<f64>) -> Result<RecordBatch, FeatureError> {
         let popularity = crate::popularity(tracks)?;
         let label: BooleanArray = popularity
             .iter()
@@ -141,11 +360,105 @@ impl FeatureSpec {
             Arc::new(label),
         ];
         for (j, feature) in self.features.iter().enumerate() {
-            fields.push(Field::new(&feature.name, DataType::Float64, false));
+            let used_by: Vec<&str> = feature.used_by.iter().map(|f| f.as_str()).collect();
+            let metadata = HashMap::from([(schema::USED_BY_METADATA.to_string(), used_by.join(","))]);
+            fields.push(Field::new(&feature.name, DataType::Float64, false).with_metadata(metadata));
             columns.push(Arc::new(Float64Array::from(x.column(j).to_vec())));
         }
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
     }
+
+    fn key_column(&self, column: &str) -> Result<&KeyColumn, FeatureError> {
+        self.keys.get(column).ok_or_else(|| FeatureError::Encoding {
+            column: column.to_string(),
+            message: "the feature spec has no key statistics for it".into(),
+        })
+    }
+
+    /// Raw values of one source; missing values are `None`.
+    fn raw_values(
+        &self,
+        tracks: &RecordBatch,
+        source: &FeatureSource,
+    ) -> Result<Vec<Option<f64>>, FeatureError> {
+        let from_keys = |column: &str, f: &dyn Fn(&KeyColumn, Option<&str>) -> f64| {
+            let key = self.key_column(column)?;
+            Ok(strings(tracks, column)?
+                .into_iter()
+                .map(|c| Some(f(key, c)))
+                .collect())
+        };
+        match source {
+            FeatureSource::Column { column: name } => {
+                let array = column(tracks, name)?;
+                let values = array.as_primitive_opt::<Float64Type>().ok_or_else(|| {
+                    FeatureError::MissingColumn(format!("{name} (as Float64; found {})", array.data_type()))
+                })?;
+                Ok(values.iter().collect())
+            }
+            FeatureSource::ReleaseYear => Ok(release_dates(tracks)?
+                .into_iter()
+                .map(|d| d.map(|(year, _)| f64::from(year)))
+                .collect()),
+            FeatureSource::ReleaseMonth => Ok(release_dates(tracks)?
+                .into_iter()
+                .map(|d| d.and_then(|(_, month)| month).map(f64::from))
+                .collect()),
+            FeatureSource::ReleaseAge { newest_year } => Ok(release_dates(tracks)?
+                .into_iter()
+                .map(|d| d.map(|(year, _)| f64::from(newest_year - year)))
+                .collect()),
+            FeatureSource::Indicator { column, category } => Ok(strings(tracks, column)?
+                .into_iter()
+                .map(|c| Some(f64::from(u8::from(c == Some(category.as_str())))))
+                .collect()),
+            FeatureSource::CategoryCode { column } => {
+                let categories = self
+                    .categories
+                    .get(column)
+                    .ok_or_else(|| FeatureError::Encoding {
+                        column: column.clone(),
+                        message: "the feature spec has no categories for it".into(),
+                    })?;
+                Ok(strings(tracks, column)?
+                    .into_iter()
+                    .map(|c| Some(categories.code(c)))
+                    .collect())
+            }
+            FeatureSource::TargetMean { column } => {
+                from_keys(column, &|k, c| k.stats.target_mean(k.parse.key(c).as_deref()))
+            }
+            FeatureSource::KeyCount { column } => {
+                from_keys(column, &|k, c| k.stats.count(k.parse.key(c).as_deref()))
+            }
+            FeatureSource::ListLength { column } => from_keys(column, &|k, c| k.parse.length(c) as f64),
+        }
+    }
+}
+
+/// The text cells of the Utf8 `name` column (missing as `None`).
+fn strings<'a>(tracks: &'a RecordBatch, name: &str) -> Result<Vec<Option<&'a str>>, FeatureError> {
+    let array = column(tracks, name)?;
+    let values = array.as_string_opt::<i32>().ok_or_else(|| {
+        FeatureError::MissingColumn(format!("{name} (as Utf8; found {})", array.data_type()))
+    })?;
+    Ok(values.iter().collect())
+}
+
+/// A parsed release date: year and, when given, month.
+type YearMonth = (i32, Option<u32>);
+
+/// `(year, month)` of every release date (`None` when missing).
+fn release_dates(tracks: &RecordBatch) -> Result<Vec<Option<YearMonth>>, FeatureError> {
+    let array = column(tracks, schema::RELEASE_DATE)?;
+    let dates = array.as_string_opt::<i32>().ok_or(FeatureError::ColumnType {
+        column: schema::RELEASE_DATE,
+        expected: "Utf8",
+    })?;
+    Ok(dates
+        .iter()
+        .map(|d| d.and_then(schema::parse_release_date))
+        .collect())
 }
 
 /// The column `name` of `batch`.
@@ -168,33 +481,6 @@ pub(crate) fn labels(tracks: &RecordBatch, threshold: f64) -> Result<Vec<bool>, 
             }
         })
         .collect()
-}
-
-/// Raw values of one source; missing values are `None`.
-fn raw_values(tracks: &RecordBatch, source: &FeatureSource) -> Result<Vec<Option<f64>>, FeatureError> {
-    match source {
-        FeatureSource::Column { column: name } => {
-            let array = column(tracks, name)?;
-            let values = array.as_primitive_opt::<Float64Type>().ok_or_else(|| {
-                FeatureError::MissingColumn(format!("{name} (as Float64; found {})", array.data_type()))
-            })?;
-            Ok(values.iter().collect())
-        }
-        FeatureSource::ReleaseYear => {
-            let array = column(tracks, schema::RELEASE_DATE)?;
-            let dates = array.as_string_opt::<i32>().ok_or(FeatureError::ColumnType {
-                column: schema::RELEASE_DATE,
-                expected: "Utf8",
-            })?;
-            Ok(dates
-                .iter()
-                .map(|d| {
-                    d.and_then(schema::parse_release_date)
-                        .map(|(year, _)| f64::from(year))
-                })
-                .collect())
-        }
-    }
 }
 
 /// Median of the present values (mean of the two middle ones for an even count); 0 if none.

@@ -36,6 +36,7 @@ pub use boosting::{BoostingParams, EarlyStopping, GradientBoosting};
 pub use error::ModelError;
 pub use forest::{ForestParams, RandomForest};
 pub use params::MaxFeatures;
+pub use replay_core::schema::ModelFamily;
 pub use saved::{SavedModel, MODEL_EXTENSION, MODEL_FORMAT};
 
 /// A model kind and its hyperparameters, as written under `[models.<name>.<kind>]`.
@@ -60,6 +61,18 @@ impl ModelConfig {
             ModelConfig::DecisionTree(_) => "decision_tree",
             ModelConfig::RandomForest(_) => "random_forest",
             ModelConfig::GradientBoosting(_) => "gradient_boosting",
+        }
+    }
+
+    /// The family of the model, which decides the inputs it reads: logistic regression
+    /// is linear (one-hot indicators of categories); the decision tree, the random forest
+    /// and gradient boosting are trees (ordinal category codes).
+    pub fn family(&self) -> ModelFamily {
+        match self {
+            ModelConfig::LogisticRegression(_) => ModelFamily::Linear,
+            ModelConfig::DecisionTree(_)
+            | ModelConfig::RandomForest(_)
+            | ModelConfig::GradientBoosting(_) => ModelFamily::Trees,
         }
     }
 }

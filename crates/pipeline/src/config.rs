@@ -212,6 +212,39 @@ mod tests {
     }
 
     #[test]
+    fn feature_encodings_are_checked_while_reading() {
+        let e = error_of("[features.encode]\nartist = \"hash\"\n");
+        assert!(
+            e.contains("line 2") && e.contains("unknown variant `hash`"),
+            "{e}"
+        );
+        let e = error_of("[features.target_encoding]\nfolds = 1\n");
+        assert!(e.contains("line 2") && e.contains("at least 2 folds"), "{e}");
+        let e = error_of("[features.target_encoding]\nsmoothing = -1.0\n");
+        assert!(e.contains("line 2") && e.contains(">= 0"), "{e}");
+        let e = error_of("[features.target_encoding]\nfold = 3\n");
+        assert!(e.contains("line 2") && e.contains("fold"), "{e}");
+        let ok = PipelineConfig::parse(
+            "[features]\nderive_month = true\n[features.encode]\ngenre = \"category\"\nartists = \"target_list\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.features.encode.len(), 2);
+        assert!(ok.features.derive_month && !ok.features.derive_age);
+    }
+
+    #[test]
+    fn the_project_configs_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for file in [
+            "pipeline.toml",
+            "configs/spotify_songs.toml",
+            "configs/spotify_songs_seed.toml",
+        ] {
+            PipelineConfig::load(&root.join(file)).unwrap();
+        }
+    }
+
+    #[test]
     fn unknown_model_kinds_and_bad_names_are_errors() {
         assert!(error_of("[models.x.neural_net]\n").contains("neural_net"));
         assert!(error_of("[models.\"a b\".decision_tree]\n").contains("letters, digits"));

@@ -56,7 +56,7 @@ pub enum PipelineError {
     /// An unknown stage name.
     #[error("unknown stage '{0}'; the stages are {names}", names = graph::stage_names())]
     UnknownStage(String),
-    /// A model was fitted on other inputs than the data it is applied to.
+    /// A model was fitted on inputs that the data it is applied to lacks.
     #[error("{model}: fitted on inputs {expected:?}, but the data has {found:?}")]
     FeatureMismatch {
         /// The model file.

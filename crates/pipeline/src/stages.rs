@@ -197,13 +197,15 @@ fn train(
     let mut notes = Vec::new();
     for (name, model_config) in &config.models {
         progress.set_message(format!("fitting {name}"));
-        let model = replay_models::fit(model_config, data.x.view(), data.y.view())?;
+        let names = data.names_for(model_config.family());
+        let x = data.select(&names)?;
+        let model = replay_models::fit(model_config, x.view(), data.y.view())?;
         if let Model::LogisticRegression(m) = &model {
             if !m.converged {
                 notes.push(format!("{name} did not converge in {} iterations", m.iterations));
             }
         }
-        let saved = SavedModel::new(name.as_str(), model_config.clone(), data.names.clone(), model);
+        let saved = SavedModel::new(name.as_str(), model_config.clone(), names, model);
         saved.save(
             &out_dir
                 .join(MODELS_DIR)
@@ -231,14 +233,9 @@ pub fn evaluate(
     for name in config.models.keys() {
         let path = models_dir.join(SavedModel::file_name(name.as_str()));
         let saved = SavedModel::load(&path)?;
-        if saved.feature_names != data.names {
-            return Err(PipelineError::FeatureMismatch {
-                model: path,
-                expected: saved.feature_names,
-                found: data.names,
-            });
-        }
-        predictions.push((name.to_string(), saved.predict_proba(data.x.view())?.to_vec()));
+        check_inputs(&path, &saved, &data.names)?;
+        let x = data.select(&saved.feature_names)?;
+        predictions.push((name.to_string(), saved.predict_proba(x.view())?.to_vec()));
     }
     let y = data.y.to_vec();
     let report = MetricsReport::compute(
@@ -249,6 +246,19 @@ pub fn evaluate(
     io::write_json(&out_dir.join(replay_eval::METRICS_FILE), &report)?;
     write_predictions(&out_dir.join(PREDICTIONS_FILE), &data, &predictions)?;
     Ok(report)
+}
+
+/// Every input of the model at `path` must be among `available` (it reads them by name).
+fn check_inputs(path: &Path, model: &SavedModel, available: &[String]) -> Result<(), PipelineError> {
+    if model.feature_names.iter().all(|n| available.contains(n)) {
+        Ok(())
+    } else {
+        Err(PipelineError::FeatureMismatch {
+            model: path.into(),
+            expected: model.feature_names.clone(),
+            found: available.to_vec(),
+        })
+    }
 }
 
 /// Per-row predictions: id, label, then one probability column per model.
@@ -296,13 +306,7 @@ pub fn score(
     let spec: replay_features::FeatureSpec = io::read_json(spec_path)?;
     let model = SavedModel::load(model_path)?;
     let names: Vec<String> = spec.names().map(str::to_string).collect();
-    if names != model.feature_names {
-        return Err(PipelineError::FeatureMismatch {
-            model: model_path.into(),
-            expected: model.feature_names,
-            found: names,
-        });
-    }
+    check_inputs(model_path, &model, &names)?;
     let options = replay_ingest::IngestOptions {
         require_popularity: false,
         ..config.ingest.clone()
@@ -310,7 +314,7 @@ pub fn score(
     let tracks = replay_ingest::read_tracks(input, &config.columns, &options, progress)?;
     let mut scored = Vec::new();
     for batch in &tracks.batches {
-        let x = spec.transform(batch)?;
+        let x = spec.transform_named(batch, &model.feature_names)?;
         let p = model.predict_proba(x.view())?;
         let ids = batch
             .column_by_name(schema::ID)

@@ -53,3 +53,71 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// A config file of the project (`configs/...` or `pipeline.toml`) reading `source`.
+pub fn project_config(relative: &str, source: &Path) -> PipelineConfig {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative);
+    let mut config = PipelineConfig::load(&path).unwrap();
+    config.source = Some(SourceConfig {
+        path: source.to_path_buf(),
+    });
+    config
+}
+
+/// For every model of `config` in the run under `latest`: the saved model applied to its
+/// columns of test.parquet (selected by name), and `stages::score` of the raw `source` with
+/// the saved feature spec, both reproduce predictions.parquet exactly.
+pub fn assert_rescoring_reproduces(config: &PipelineConfig, latest: &Path, source: &Path) {
+    use arrow::array::Float64Array;
+    use replay_features::FeatureMatrix;
+    use replay_models::SavedModel;
+
+    let test = FeatureMatrix::read(&latest.join("test.parquet")).unwrap();
+    let (schema, batches) = replay_core::io::read_parquet(&latest.join("predictions.parquet")).unwrap();
+    let predictions = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let spec_path = latest.join("feature_spec.json");
+    for (name, model_config) in &config.models {
+        let model_path = latest.join("models").join(SavedModel::file_name(name.as_str()));
+        let model = SavedModel::load(&model_path).unwrap();
+        assert_eq!(
+            model.feature_names,
+            test.names_for(model_config.family()),
+            "{name} reads the inputs of its family"
+        );
+        let x = test.select(&model.feature_names).unwrap();
+        let reloaded = model.predict_proba(x.view()).unwrap();
+        let evaluated = predictions
+            .column_by_name(name.as_str())
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(reloaded.to_vec(), evaluated.values().to_vec(), "{name}");
+
+        let scored = replay_pipeline::stages::score(
+            config,
+            &spec_path,
+            &model_path,
+            source,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .unwrap();
+        // An id listed several times (a track in several playlists) is scored once per
+        // row; the test row is one of them (the first, kept by the features stage).
+        let mut by_id: std::collections::HashMap<&str, Vec<f64>> = std::collections::HashMap::new();
+        for s in &scored {
+            by_id.entry(s.id.as_str()).or_default().push(s.probability);
+        }
+        for (id, p) in test.ids.iter().zip(reloaded.iter()) {
+            assert!(
+                by_id[id.as_str()].contains(p),
+                "{name} {id}: {p} not in {:?}",
+                by_id[id.as_str()]
+            );
+        }
+        assert!(
+            scored.windows(2).all(|w| w[0].probability >= w[1].probability),
+            "scores are ranked"
+        );
+    }
+}
