@@ -20,6 +20,7 @@ use crate::binning::BinMapper;
 use crate::forest::stream_seed;
 use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
+use crate::logistic::sigmoid;
 use crate::params::{self, check_fraction, check_min, check_non_negative};
 use crate::tree::{Criterion, Tree};
 use crate::{predict, ModelError};
@@ -166,15 +167,6 @@ impl GradientBoosting {
     /// Probability of the positive class for every row of `x`.
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
         self.decision_function(x).mapv(sigmoid)
-    }
-}
-
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
     }
 }
 
