@@ -2,44 +2,24 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::{class_counts, threshold_walk};
+
 /// Points `(false positive rate, true positive rate)` of the ROC curve, from (0, 0) to
 /// (1, 1), one per distinct threshold.
 pub fn roc_curve(y: &[bool], p: &[f64]) -> Vec<(f64, f64)> {
-    let (pos, neg) = counts(y);
+    let (pos, neg) = class_counts(y);
     let mut points = vec![(0.0, 0.0)];
-    walk(y, p, |tp, fp| points.push((fp / neg.max(1.0), tp / pos.max(1.0))));
+    threshold_walk(y, p, |tp, fp| points.push((fp / neg.max(1.0), tp / pos.max(1.0))));
     points
 }
 
 /// Points `(recall, precision)` of the precision-recall curve, one per distinct
 /// threshold, from the highest threshold down.
 pub fn precision_recall_curve(y: &[bool], p: &[f64]) -> Vec<(f64, f64)> {
-    let (pos, _) = counts(y);
+    let (pos, _) = class_counts(y);
     let mut points = Vec::new();
-    walk(y, p, |tp, fp| points.push((tp / pos.max(1.0), tp / (tp + fp))));
+    threshold_walk(y, p, |tp, fp| points.push((tp / pos.max(1.0), tp / (tp + fp))));
     points
-}
-
-fn counts(y: &[bool]) -> (f64, f64) {
-    let pos = y.iter().filter(|&&v| v).count() as f64;
-    (pos, y.len() as f64 - pos)
-}
-
-/// Call `visit(tp, fp)` after each run of equal scores, scores taken in decreasing order.
-fn walk(y: &[bool], p: &[f64], mut visit: impl FnMut(f64, f64)) {
-    let mut order: Vec<usize> = (0..p.len()).collect();
-    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    let (mut tp, mut fp) = (0.0, 0.0);
-    for (k, &i) in order.iter().enumerate() {
-        if y[i] {
-            tp += 1.0;
-        } else {
-            fp += 1.0;
-        }
-        if k + 1 == order.len() || p[order[k + 1]] != p[i] {
-            visit(tp, fp);
-        }
-    }
 }
 
 /// One bin of a reliability diagram.

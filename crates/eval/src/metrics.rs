@@ -57,32 +57,36 @@ pub fn confusion_matrix(y: &[bool], p: &[f64], threshold: f64) -> [[u64; 2]; 2] 
     cm
 }
 
-/// Indices sorted by decreasing score, and the end of each run of equal scores.
-fn descending_runs(p: &[f64]) -> (Vec<usize>, Vec<usize>) {
+/// Call `visit(tp, fp)`, the cumulative counts of positives and negatives, after each run
+/// of equal scores, scores taken in decreasing order: one call per distinct threshold.
+/// Every ranking metric and curve is a walk over these points.
+pub(crate) fn threshold_walk(y: &[bool], p: &[f64], mut visit: impl FnMut(f64, f64)) {
     let mut order: Vec<usize> = (0..p.len()).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    let ends = (1..=order.len())
-        .filter(|&i| i == order.len() || p[order[i]] != p[order[i - 1]])
-        .collect();
-    (order, ends)
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (k, &i) in order.iter().enumerate() {
+        if y[i] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        if k + 1 == order.len() || p[order[k + 1]] != p[i] {
+            visit(tp, fp);
+        }
+    }
 }
 
 /// Area under the ROC curve; tied scores count one half (scikit-learn's `roc_auc_score`).
 pub fn roc_auc(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
     check(y, p)?;
-    let (order, ends) = descending_runs(p);
     let (n_pos, n_neg) = class_counts(y);
     // Trapezoids between consecutive distinct thresholds.
-    let (mut tp, mut fp, mut area, mut start) = (0.0, 0.0, 0.0, 0);
-    for end in ends {
-        let run_pos = order[start..end].iter().filter(|&&i| y[i]).count() as f64;
-        let run_neg = (end - start) as f64 - run_pos;
-        area += run_neg * (tp + run_pos / 2.0);
-        tp += run_pos;
-        fp += run_neg;
-        start = end;
-    }
-    debug_assert_eq!((tp, fp), (n_pos, n_neg));
+    let (mut area, mut previous) = (0.0, (0.0, 0.0));
+    threshold_walk(y, p, |tp, fp| {
+        let (run_pos, run_neg) = (tp - previous.0, fp - previous.1);
+        area += run_neg * (previous.0 + run_pos / 2.0);
+        previous = (tp, fp);
+    });
     Ok(area / (n_pos * n_neg))
 }
 
@@ -90,20 +94,17 @@ pub fn roc_auc(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
 /// `average_precision_score`, the area under the precision-recall curve).
 pub fn average_precision(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
     check(y, p)?;
-    let (order, ends) = descending_runs(p);
     let (n_pos, _) = class_counts(y);
-    let (mut tp, mut seen, mut ap, mut start) = (0.0, 0.0, 0.0, 0);
-    for end in ends {
-        let run_pos = order[start..end].iter().filter(|&&i| y[i]).count() as f64;
-        tp += run_pos;
-        seen += (end - start) as f64;
-        ap += (run_pos / n_pos) * (tp / seen);
-        start = end;
-    }
+    let (mut ap, mut previous_tp) = (0.0, 0.0);
+    threshold_walk(y, p, |tp, fp| {
+        ap += ((tp - previous_tp) / n_pos) * (tp / (tp + fp));
+        previous_tp = tp;
+    });
     Ok(ap)
 }
 
-fn class_counts(y: &[bool]) -> (f64, f64) {
+/// Numbers of positives and negatives.
+pub(crate) fn class_counts(y: &[bool]) -> (f64, f64) {
     let pos = y.iter().filter(|&&v| v).count();
     (pos as f64, (y.len() - pos) as f64)
 }

@@ -20,7 +20,7 @@ use crate::binning::BinMapper;
 use crate::forest::stream_seed;
 use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
-use crate::logistic::sigmoid;
+use crate::logistic::{sigmoid, softplus};
 use crate::params::{self, check_fraction, check_min, check_non_negative};
 use crate::tree::{Criterion, Tree};
 use crate::{predict, ModelError};
@@ -349,7 +349,6 @@ fn fit_on(
 
 /// Mean log-loss of raw scores `z` for labels `y`, summed in row order.
 fn log_loss(z: &[f64], y: ArrayView1<'_, bool>) -> f64 {
-    let softplus = |v: f64| v.max(0.0) + (-v.abs()).exp().ln_1p();
     let total: f64 = z
         .iter()
         .zip(y)

@@ -93,7 +93,7 @@ pub(crate) fn sigmoid(z: f64) -> f64 {
 }
 
 /// `log(1 + e^z)` without overflow.
-fn softplus(z: f64) -> f64 {
+pub(crate) fn softplus(z: f64) -> f64 {
     z.max(0.0) + (-z.abs()).exp().ln_1p()
 }
 
