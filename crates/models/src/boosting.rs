@@ -178,6 +178,16 @@ pub fn fit(
 ) -> Result<GradientBoosting, ModelError> {
     params.check()?;
     crate::check_training_data(x, y)?;
+    // Grow on one of rayon's threads: the parallel steps of each tree then hand work to
+    // the other threads directly instead of waking this thread after every step.
+    rayon::scope(|_| fit_checked(params, x, y))
+}
+
+fn fit_checked(
+    params: &BoostingParams,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, bool>,
+) -> Result<GradientBoosting, ModelError> {
     match &params.early_stopping {
         None => fit_on(params, x, y, None),
         Some(es) => {

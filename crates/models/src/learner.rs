@@ -3,9 +3,10 @@
 //! A tree is grown on binned inputs ([`BinnedMatrix`]) and per-row statistics
 //! ([`GradHess`], see [`crate::hist`] for what they mean for each ensemble). The rows of a
 //! node are a contiguous range of one index buffer, partitioned in place (stably, so they
-//! stay in increasing order and column reads stay cache friendly) when the node splits;
-//! the rows' statistics are kept in a buffer in the same order and partitioned alongside,
-//! so histogram building reads them sequentially.
+//! stay in increasing order and column reads stay cache friendly) when the node splits.
+//! Before a node's histograms are built, its rows' statistics are gathered once into a
+//! buffer in the same order, so every feature's histogram reads them sequentially (as
+//! LightGBM's ordered gradients); partitions move only the 4-byte row indices.
 //!
 //! Growth order: depth-first when the number of leaves is unlimited (the forest), else
 //! best-first: the leaf whose split gains most is split next, until `max_leaves`
@@ -181,7 +182,6 @@ impl GrownTree {
 pub(crate) struct Workspace {
     ordered: Vec<GradHess>,
     scratch_rows: Vec<u32>,
-    scratch_gh: Vec<GradHess>,
     keys: Vec<u64>,
     groups: Vec<(u8, Bin)>,
     feature_order: Vec<usize>,
@@ -267,6 +267,7 @@ pub(crate) fn grow<R: Rng>(
     }
     let mut grower = Grower {
         data,
+        gh,
         params,
         offsets,
         rng,
@@ -274,16 +275,13 @@ pub(crate) fn grow<R: Rng>(
     };
     grower.ws.feature_order.clear();
     grower.ws.feature_order.extend(0..data.n_bins.len());
-    let mut ordered = std::mem::take(&mut grower.ws.ordered);
-    ordered.clear();
-    ordered.extend(rows.iter().map(|&r| gh[r as usize]));
-    let tree = grower.run(rows, &mut ordered);
-    grower.ws.ordered = ordered;
-    tree
+    grower.run(rows)
 }
 
 struct Grower<'a, R> {
     data: &'a BinnedMatrix,
+    /// Statistics by row index.
+    gh: &'a [GradHess],
     params: &'a GrowParams,
     offsets: Vec<usize>,
     rng: &'a mut R,
@@ -291,12 +289,16 @@ struct Grower<'a, R> {
 }
 
 impl<R: Rng> Grower<'_, R> {
-    fn run(&mut self, rows: &mut [u32], gh: &mut [GradHess]) -> GrownTree {
-        let sums = gh.iter().fold(Bin::default(), |acc, s| Bin {
-            g: acc.g + f64::from(s.g),
-            h: acc.h + f64::from(s.h),
-            n: acc.n + 1,
-        });
+    fn run(&mut self, rows: &mut [u32]) -> GrownTree {
+        let gh = self.gh;
+        let sums = rows
+            .iter()
+            .map(|&r| gh[r as usize])
+            .fold(Bin::default(), |acc, s| Bin {
+                g: acc.g + f64::from(s.g),
+                h: acc.h + f64::from(s.h),
+                n: acc.n + 1,
+            });
         let mut nodes = vec![GrownNode::Leaf {
             sums,
             start: 0,
@@ -319,10 +321,10 @@ impl<R: Rng> Grower<'_, R> {
         if self.splittable(&root) {
             if let FeatureSampling::PerTree(_) = self.params.sampling {
                 let mut h = self.take_hist();
-                self.build_all(rows, gh, &mut h);
+                self.build_all(rows, &mut h);
                 root.hist = Some(h);
             }
-            self.consider(root, rows, gh, &mut frontier);
+            self.consider(root, rows, &mut frontier);
         }
         let mut leaves = 1;
         while let Some(p) = frontier.pop() {
@@ -335,7 +337,6 @@ impl<R: Rng> Grower<'_, R> {
             let missing_bin = (self.data.n_bins[c.feature] - 1) as u8;
             let n_left = self.partition(
                 &mut rows[p.start..p.end],
-                &mut gh[p.start..p.end],
                 &self.data.columns[c.feature],
                 (c.bin, c.missing_left, missing_bin),
             );
@@ -381,7 +382,7 @@ impl<R: Rng> Grower<'_, R> {
                         (&mut right, &mut left)
                     };
                     let mut h = self.take_hist();
-                    self.build_all(&rows[small.start..small.end], &gh[small.start..small.end], &mut h);
+                    self.build_all(&rows[small.start..small.end], &mut h);
                     self.subtract_all(&mut parent, &h);
                     small.hist = Some(h);
                     large.hist = Some(parent);
@@ -390,7 +391,7 @@ impl<R: Rng> Grower<'_, R> {
             }
             for (child, want) in [(left, wanted.0), (right, wanted.1)] {
                 if want {
-                    self.consider(child, rows, gh, &mut frontier);
+                    self.consider(child, rows, &mut frontier);
                 } else {
                     self.release(child.hist);
                 }
@@ -400,8 +401,8 @@ impl<R: Rng> Grower<'_, R> {
     }
 
     /// Find the best split of `p` and queue it if it gains enough.
-    fn consider(&mut self, mut p: Pending, rows: &[u32], gh: &[GradHess], frontier: &mut Frontier) {
-        p.split = self.best_split(&p, &rows[p.start..p.end], &gh[p.start..p.end]);
+    fn consider(&mut self, mut p: Pending, rows: &[u32], frontier: &mut Frontier) {
+        p.split = self.best_split(&p, &rows[p.start..p.end]);
         if p.split.is_some_and(|c| c.gain > self.params.min_gain) {
             frontier.push(p);
         } else {
@@ -420,8 +421,8 @@ impl<R: Rng> Grower<'_, R> {
             && !(self.params.stop_when_pure && pure)
     }
 
-    /// The best split of node `p`, whose rows and statistics are `rows` and `gh`.
-    fn best_split(&mut self, p: &Pending, rows: &[u32], gh: &[GradHess]) -> Option<Candidate> {
+    /// The best split of node `p`, whose rows are `rows`.
+    fn best_split(&mut self, p: &Pending, rows: &[u32]) -> Option<Candidate> {
         let rule = &self.params.rule;
         let node = NodeSums {
             total: p.sums,
@@ -437,6 +438,8 @@ impl<R: Rng> Grower<'_, R> {
                 }
             }
             &FeatureSampling::PerSplit(k) => {
+                let ordered = self.gather(rows);
+                let gh = &ordered[..];
                 let n_features = self.ws.feature_order.len();
                 let mut visited = 0;
                 for i in 0..n_features {
@@ -473,9 +476,19 @@ impl<R: Rng> Grower<'_, R> {
                         }
                     }
                 }
+                self.ws.ordered = ordered;
             }
         }
         best
+    }
+
+    /// The statistics of `rows`, in their order, in the workspace's buffer (to be handed
+    /// back to `ws.ordered`).
+    fn gather(&mut self, rows: &[u32]) -> Vec<GradHess> {
+        let mut ordered = std::mem::take(&mut self.ws.ordered);
+        ordered.clear();
+        ordered.extend(rows.iter().map(|&r| self.gh[r as usize]));
+        ordered
     }
 
     fn take_hist(&mut self) -> Vec<Bin> {
@@ -509,7 +522,10 @@ impl<R: Rng> Grower<'_, R> {
         out
     }
 
-    fn build_all(&self, rows: &[u32], gh: &[GradHess], hist: &mut [Bin]) {
+    /// Fill `hist` with the histograms of the tree's features over `rows`.
+    fn build_all(&mut self, rows: &[u32], hist: &mut [Bin]) {
+        let ordered = self.gather(rows);
+        let gh = &ordered[..];
         let slices = self.feature_slices(hist);
         let data = self.data;
         // Small nodes are cheaper to build on one thread than to hand out to several.
@@ -522,6 +538,7 @@ impl<R: Rng> Grower<'_, R> {
                 hist::build(h, &data.columns[f], rows, gh);
             }
         }
+        self.ws.ordered = ordered;
     }
 
     fn subtract_all(&self, parent: &mut [Bin], child: &[Bin]) {
@@ -532,21 +549,18 @@ impl<R: Rng> Grower<'_, R> {
 }
 
 impl<R> Grower<'_, R> {
-    /// Stable in-place partition of `rows` and their statistics `gh`: those going left
-    /// (value bin `<= bin`, or the missing bin when `missing_left`) first. Returns how
-    /// many go left.
-    fn partition(
-        &mut self,
-        rows: &mut [u32],
-        gh: &mut [GradHess],
-        col: &[u8],
-        split: (u8, bool, u8),
-    ) -> usize {
+    /// Stable in-place partition of `rows`: those going left (value bin `<= bin`, or the
+    /// missing bin when `missing_left`) first. Returns how many go left.
+    fn partition(&mut self, rows: &mut [u32], col: &[u8], split: (u8, bool, u8)) -> usize {
+        let scratch = &mut self.ws.scratch_rows;
+        scratch.resize(rows.len(), 0);
+        let scratch = &mut scratch[..rows.len()];
         if self.params.parallel && rows.len() >= 2 * PARTITION_BLOCK {
-            return partition_blocks(rows, gh, col, split);
+            partition_blocks(rows, scratch, col, split)
+        } else {
+            let n_left = split_into(rows, scratch, col, split);
+            join_blocks(rows, scratch, &[(rows.len(), n_left)])
         }
-        let (scratch_rows, scratch_gh) = (&mut self.ws.scratch_rows, &mut self.ws.scratch_gh);
-        partition_into(rows, gh, col, split, scratch_rows, scratch_gh)
     }
 }
 
@@ -556,63 +570,56 @@ const PARALLEL_HISTOGRAM_ROWS: usize = 1024;
 /// Rows per parallel block of [`Grower::partition`].
 const PARTITION_BLOCK: usize = 16_384;
 
-/// [`Grower::partition`] with fixed blocks partitioned on rayon's threads, then joined in
-/// block order: the result is exactly the sequential stable partition.
-fn partition_blocks(rows: &mut [u32], gh: &mut [GradHess], col: &[u8], split: (u8, bool, u8)) -> usize {
-    let parts: Vec<(Vec<u32>, Vec<GradHess>, usize)> = rows
+/// [`Grower::partition`] with fixed blocks split on rayon's threads, then joined in block
+/// order: the result is exactly the sequential stable partition.
+fn partition_blocks(rows: &mut [u32], scratch: &mut [u32], col: &[u8], split: (u8, bool, u8)) -> usize {
+    let blocks: Vec<(usize, usize)> = rows
         .par_chunks(PARTITION_BLOCK)
-        .zip(gh.par_chunks(PARTITION_BLOCK))
-        .map(|(r, g)| {
-            let (mut r, mut g) = (r.to_vec(), g.to_vec());
-            let n_left = partition_into(&mut r, &mut g, col, split, &mut Vec::new(), &mut Vec::new());
-            (r, g, n_left)
-        })
+        .zip(scratch.par_chunks_mut(PARTITION_BLOCK))
+        .map(|(r, s)| (r.len(), split_into(r, s, col, split)))
         .collect();
-    let mut at = 0;
-    for (r, g, n_left) in &parts {
-        rows[at..at + n_left].copy_from_slice(&r[..*n_left]);
-        gh[at..at + n_left].copy_from_slice(&g[..*n_left]);
-        at += n_left;
-    }
-    let n_left = at;
-    for (r, g, k) in &parts {
-        let n_right = r.len() - k;
-        rows[at..at + n_right].copy_from_slice(&r[*k..]);
-        gh[at..at + n_right].copy_from_slice(&g[*k..]);
-        at += n_right;
+    join_blocks(rows, scratch, &blocks)
+}
+
+/// Write the rows going left to the front of `out` and those going right to its back in
+/// reverse order; returns how many go left. Branch-free: every row is written to both
+/// ends and only one cursor advances (the two free slots never cross).
+fn split_into(rows: &[u32], out: &mut [u32], col: &[u8], split: (u8, bool, u8)) -> usize {
+    let (bin, missing_left, missing_bin) = split;
+    let last = out.len().wrapping_sub(1);
+    let (mut n_left, mut n_right) = (0, 0);
+    for &r in rows {
+        let b = col[r as usize];
+        let go_left = (b <= bin && b != missing_bin) | (b == missing_bin && missing_left);
+        out[n_left] = r;
+        out[last - n_right] = r;
+        n_left += usize::from(go_left);
+        n_right += usize::from(!go_left);
     }
     n_left
 }
 
-/// Stable in-place partition of `rows` and their statistics `gh` (see
-/// [`Grower::partition`]), with scratch space for the right side.
-fn partition_into(
-    rows: &mut [u32],
-    gh: &mut [GradHess],
-    col: &[u8],
-    split: (u8, bool, u8),
-    scratch_rows: &mut Vec<u32>,
-    scratch_gh: &mut Vec<GradHess>,
-) -> usize {
-    let (bin, missing_left, missing_bin) = split;
-    let n = rows.len();
-    scratch_rows.resize(n, 0);
-    scratch_gh.resize(n, GradHess::default());
-    // Branch-free: every row is written to both sides and only one cursor advances
-    // (writing `rows[n_left]` with `n_left <= i` never clobbers an unread row).
-    let (mut n_left, mut n_right) = (0, 0);
-    for i in 0..n {
-        let (r, s) = (rows[i], gh[i]);
-        let b = col[r as usize];
-        let go_left = (b <= bin && b != missing_bin) | (b == missing_bin && missing_left);
-        rows[n_left] = r;
-        gh[n_left] = s;
-        scratch_rows[n_right] = r;
-        scratch_gh[n_right] = s;
-        n_left += usize::from(go_left);
-        n_right += usize::from(!go_left);
+/// Copy blocks produced by [`split_into`] (consecutive blocks of `scratch`, given as
+/// `(length, rows going left)`) back into `rows`: every block's left rows in block order,
+/// then every block's right rows, restored to their original order. Returns how many go
+/// left.
+fn join_blocks(rows: &mut [u32], scratch: &[u32], blocks: &[(usize, usize)]) -> usize {
+    let mut at = 0;
+    let mut start = 0;
+    for &(len, n_left) in blocks {
+        rows[at..at + n_left].copy_from_slice(&scratch[start..start + n_left]);
+        at += n_left;
+        start += len;
     }
-    rows[n_left..].copy_from_slice(&scratch_rows[..n_right]);
-    gh[n_left..].copy_from_slice(&scratch_gh[..n_right]);
-    n_left
+    let n_left_total = at;
+    let mut start = 0;
+    for &(len, n_left) in blocks {
+        let right = &scratch[start + n_left..start + len];
+        for (dst, &src) in rows[at..at + right.len()].iter_mut().zip(right.iter().rev()) {
+            *dst = src;
+        }
+        at += right.len();
+        start += len;
+    }
+    n_left_total
 }
