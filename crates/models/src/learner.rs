@@ -372,7 +372,9 @@ impl<R: Rng> Grower<'_, R> {
             };
             let mut left = child(l, p.start, mid, c.left);
             let mut right = child(r, mid, p.end, c.right);
-            let wanted = (self.splittable(&left), self.splittable(&right));
+            // Children are only worth a histogram if the tree may still grow.
+            let room = self.params.max_leaves.is_none_or(|m| leaves < m);
+            let wanted = (room && self.splittable(&left), room && self.splittable(&right));
             match p.hist {
                 Some(mut parent) if wanted.0 || wanted.1 => {
                     // Build the smaller child's histogram; the larger's is the rest.

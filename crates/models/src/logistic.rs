@@ -82,13 +82,15 @@ impl LogisticModel {
     }
 }
 
-/// The logistic function, without overflow for large |z|.
+/// The logistic function, without overflow for large |z|. Branch-free (the sign picks
+/// between two finished values), so mixed signs cost no mispredictions.
 pub(crate) fn sigmoid(z: f64) -> f64 {
+    let e = (-z.abs()).exp();
+    let r = 1.0 / (1.0 + e);
     if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
+        r
     } else {
-        let e = z.exp();
-        e / (1.0 + e)
+        e * r
     }
 }
 
