@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::binning::BinMapper;
 use crate::forest::stream_seed;
 use crate::hist::{Bin, GradHess, SplitRule};
-use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
+use crate::learner::{self, FeatureSampling, GrowParams, HistJob, Workspace};
 use crate::logistic::{sigmoid, softplus};
 use crate::params::{self, check_fraction, check_min, check_non_negative};
+use crate::team;
 use crate::tree::{Criterion, Tree};
 use crate::{predict, ModelError};
 
@@ -245,97 +246,103 @@ fn fit_on(
     let lr = params.learning_rate;
     let l2 = params.l2;
     let leaf_value = move |s: Bin| -s.g / (s.h + l2) * lr;
-    for it in 0..params.n_iter {
-        let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, it as u64));
-        gh.par_iter_mut()
-            .zip(&raw)
-            .zip(&labels)
-            .for_each(|((s, &z), &t)| {
-                let prob = sigmoid(z);
-                *s = GradHess {
-                    g: (prob - t) as f32,
-                    h: (prob * (1.0 - prob)).max(1e-16) as f32,
+    let helpers = rayon::current_num_threads().saturating_sub(1);
+    team::with_team(
+        helpers,
+        |job: HistJob| job.run(&data),
+        |team| {
+            for it in 0..params.n_iter {
+                let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, it as u64));
+                gh.par_iter_mut()
+                    .zip(&raw)
+                    .zip(&labels)
+                    .for_each(|((s, &z), &t)| {
+                        let prob = sigmoid(z);
+                        *s = GradHess {
+                            g: (prob - t) as f32,
+                            h: (prob * (1.0 - prob)).max(1e-16) as f32,
+                        };
+                    });
+                let subsampled = params.subsample < 1.0;
+                let mut rows: Vec<u32> = if subsampled {
+                    let m = ((params.subsample * n as f64).round() as usize).clamp(1, n);
+                    let mut r: Vec<u32> = index::sample(&mut rng, n, m)
+                        .into_iter()
+                        .map(|i| i as u32)
+                        .collect();
+                    r.sort_unstable();
+                    r
+                } else {
+                    (0..n as u32).collect()
                 };
-            });
-        let subsampled = params.subsample < 1.0;
-        let mut rows: Vec<u32> = if subsampled {
-            let m = ((params.subsample * n as f64).round() as usize).clamp(1, n);
-            let mut r: Vec<u32> = index::sample(&mut rng, n, m)
-                .into_iter()
-                .map(|i| i as u32)
-                .collect();
-            r.sort_unstable();
-            r
-        } else {
-            (0..n as u32).collect()
-        };
-        let features: Vec<usize> = if params.colsample < 1.0 {
-            let k = ((params.colsample * p as f64).round() as usize).clamp(1, p);
-            let mut f = index::sample(&mut rng, p, k).into_vec();
-            f.sort_unstable();
-            f
-        } else {
-            (0..p).collect()
-        };
-        let grow = GrowParams {
-            rule: SplitRule {
-                min_samples_leaf: params.min_samples_leaf as u32,
-                min_child_weight: params.min_child_weight,
-                lambda: params.l2,
-                criterion: Criterion::Gini,
-            },
-            max_depth: params.max_depth,
-            max_leaves: Some(params.max_leaves),
-            min_samples_split: 2,
-            min_gain: 0.0,
-            stop_when_pure: false,
-            sampling: FeatureSampling::PerTree(features),
-            parallel: true,
-        };
-        let grown = learner::grow(&data, &gh, &mut rows, &grow, &mut rng, &mut ws);
-        if grown.nodes.len() == 1 {
-            // No split gains anything any more: further trees would be the same stump.
-            break;
-        }
-        if subsampled {
-            let values: Vec<f64> = grown
-                .nodes
-                .iter()
-                .map(|nd| match nd {
-                    learner::GrownNode::Leaf { sums, .. } => leaf_value(*sums),
-                    learner::GrownNode::Split { .. } => 0.0,
-                })
-                .collect();
-            raw.par_iter_mut()
-                .enumerate()
-                .for_each(|(r, z)| *z += values[grown.leaf_of(&data, r)]);
-        } else {
-            for (_, sums, range) in grown.leaves() {
-                let v = leaf_value(sums);
-                for &r in &rows[range] {
-                    raw[r as usize] += v;
+                let features: Vec<usize> = if params.colsample < 1.0 {
+                    let k = ((params.colsample * p as f64).round() as usize).clamp(1, p);
+                    let mut f = index::sample(&mut rng, p, k).into_vec();
+                    f.sort_unstable();
+                    f
+                } else {
+                    (0..p).collect()
+                };
+                let grow = GrowParams {
+                    rule: SplitRule {
+                        min_samples_leaf: params.min_samples_leaf as u32,
+                        min_child_weight: params.min_child_weight,
+                        lambda: params.l2,
+                        criterion: Criterion::Gini,
+                    },
+                    max_depth: params.max_depth,
+                    max_leaves: Some(params.max_leaves),
+                    min_samples_split: 2,
+                    min_gain: 0.0,
+                    stop_when_pure: false,
+                    sampling: FeatureSampling::PerTree(features),
+                };
+                let grown = learner::grow(&data, &gh, &mut rows, &grow, &mut rng, &mut ws, Some(team));
+                if grown.nodes.len() == 1 {
+                    // No split gains anything any more: further trees would be the same stump.
+                    break;
+                }
+                if subsampled {
+                    let values: Vec<f64> = grown
+                        .nodes
+                        .iter()
+                        .map(|nd| match nd {
+                            learner::GrownNode::Leaf { sums, .. } => leaf_value(*sums),
+                            learner::GrownNode::Split { .. } => 0.0,
+                        })
+                        .collect();
+                    raw.par_iter_mut()
+                        .enumerate()
+                        .for_each(|(r, z)| *z += values[grown.leaf_of(&data, r)]);
+                } else {
+                    for (_, sums, range) in grown.leaves() {
+                        let v = leaf_value(sums);
+                        for &r in &rows[range] {
+                            raw[r as usize] += v;
+                        }
+                    }
+                }
+                let mut gains = vec![0.0; p];
+                grown.add_gains(&mut gains);
+                gains_per_tree.push(gains);
+                let tree = grown.to_tree(&mapper, leaf_value);
+                if let (Some((xv, yv, patience)), Some(vr)) = (valid, valid_raw.as_mut()) {
+                    vr.par_iter_mut()
+                        .enumerate()
+                        .for_each(|(i, z)| *z += tree.value_of(xv.row(i)));
+                    let loss = log_loss(vr, yv);
+                    trees.push(tree);
+                    if loss < best_loss {
+                        (best_loss, best_iter) = (loss, trees.len());
+                    } else if trees.len() - best_iter >= patience {
+                        break;
+                    }
+                } else {
+                    trees.push(tree);
                 }
             }
-        }
-        let mut gains = vec![0.0; p];
-        grown.add_gains(&mut gains);
-        gains_per_tree.push(gains);
-        let tree = grown.to_tree(&mapper, leaf_value);
-        if let (Some((xv, yv, patience)), Some(vr)) = (valid, valid_raw.as_mut()) {
-            vr.par_iter_mut()
-                .enumerate()
-                .for_each(|(i, z)| *z += tree.value_of(xv.row(i)));
-            let loss = log_loss(vr, yv);
-            trees.push(tree);
-            if loss < best_loss {
-                (best_loss, best_iter) = (loss, trees.len());
-            } else if trees.len() - best_iter >= patience {
-                break;
-            }
-        } else {
-            trees.push(tree);
-        }
-    }
+        },
+    );
     if valid.is_some() {
         trees.truncate(best_iter);
         gains_per_tree.truncate(best_iter);

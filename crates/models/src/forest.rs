@@ -168,7 +168,6 @@ pub fn fit(
         min_gain: f64::NEG_INFINITY,
         stop_when_pure: true,
         sampling: FeatureSampling::PerSplit(params.max_features.resolve(x.ncols())),
-        parallel: false,
     };
     let oob = params.oob_score.then(|| OobSums::new(data.n_rows));
     let grown: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
@@ -277,7 +276,15 @@ fn grow_tree(
         })
         .collect();
     let mut rows: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] > 0).collect();
-    let grown = learner::grow(data, &gh, &mut rows, grow, &mut rng, &mut Workspace::default());
+    let grown = learner::grow(
+        data,
+        &gh,
+        &mut rows,
+        grow,
+        &mut rng,
+        &mut Workspace::default(),
+        None,
+    );
     let mut gains = vec![0.0; data.n_bins.len()];
     grown.add_gains(&mut gains);
     let share = |s: Bin| {

@@ -21,17 +21,19 @@
 //!
 //! Everything is deterministic: sums run in row order, features in a fixed order, ties
 //! keep the first, and the only parallelism (building the histograms of different
-//! features at once) gives every feature's sums to exactly one task.
+//! features at once, on a [`Team`]'s helpers) gives every feature's sums to exactly one
+//! thread.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use rand::Rng;
-use rayon::prelude::*;
 
 use crate::binning::{BinMapper, BinnedMatrix};
 use crate::hist::{self, Bin, Candidate, GradHess, NodeSums, SplitRule};
+use crate::team::Team;
 use crate::tree::{Node, Tree};
 
 /// Nodes with at most this many rows sort their rows per feature instead of building a
@@ -64,8 +66,36 @@ pub(crate) struct GrowParams {
     pub stop_when_pure: bool,
     /// Features per node.
     pub sampling: FeatureSampling,
-    /// Build the histograms of different features on rayon's threads.
-    pub parallel: bool,
+}
+
+/// Helpers that build shares of a node's histograms ([`FeatureSampling::PerTree`] only).
+pub(crate) type HistTeam<'a> = Team<'a, HistJob, HistJob>;
+
+/// A share of a node's histograms, built on a helper: the histograms of `features`, laid
+/// out one after the other in `hist`.
+pub(crate) struct HistJob {
+    rows: Arc<Vec<u32>>,
+    gh: Arc<Vec<GradHess>>,
+    features: Vec<usize>,
+    hist: Vec<Bin>,
+}
+
+impl HistJob {
+    /// Build the job's histograms from `data` (the work function of a [`HistTeam`]).
+    pub fn run(mut self, data: &BinnedMatrix) -> HistJob {
+        let mut at = 0;
+        for &f in &self.features {
+            let nb = data.n_bins[f];
+            hist::build(
+                &mut self.hist[at..at + nb],
+                &data.columns[f],
+                &self.rows,
+                &self.gh,
+            );
+            at += nb;
+        }
+        self
+    }
 }
 
 /// A node of a [`GrownTree`].
@@ -165,22 +195,30 @@ impl GrownTree {
             ..
         } = self.nodes[i]
         {
-            let b = data.columns[feature][row];
-            let go_left = if usize::from(b) == data.n_bins[feature] - 1 {
-                missing_left
-            } else {
-                b <= bin
-            };
+            let missing_bin = (data.n_bins[feature] - 1) as u8;
+            let go_left = goes_left(data.columns[feature][row], bin, missing_left, missing_bin);
             i = if go_left { left } else { right };
         }
         i
     }
 }
 
+/// Whether bin `b` goes left in the split at value bin `bin` of a feature whose missing
+/// values are in `missing_bin`: value bins `<= bin`, and missing values if `missing_left`.
+fn goes_left(b: u8, bin: u8, missing_left: bool, missing_bin: u8) -> bool {
+    if b == missing_bin {
+        missing_left
+    } else {
+        b <= bin
+    }
+}
+
 /// Buffers reused from tree to tree.
 #[derive(Debug, Default)]
 pub(crate) struct Workspace {
-    ordered: Vec<GradHess>,
+    ordered: Arc<Vec<GradHess>>,
+    shared_rows: Arc<Vec<u32>>,
+    job_hists: Vec<Vec<Bin>>,
     scratch_rows: Vec<u32>,
     keys: Vec<u64>,
     groups: Vec<(u8, Bin)>,
@@ -251,7 +289,9 @@ impl Frontier {
 }
 
 /// Grow one tree on `rows` (row indices into `data` and `gh`, which is indexed by row;
-/// `rows` is reordered in place and each leaf's rows end up in its range).
+/// `rows` is reordered in place and each leaf's rows end up in its range). `team`, whose
+/// helpers must run [`HistJob::run`] on this `data`, shares out the histograms of large
+/// nodes.
 pub(crate) fn grow<R: Rng>(
     data: &BinnedMatrix,
     gh: &[GradHess],
@@ -259,6 +299,7 @@ pub(crate) fn grow<R: Rng>(
     params: &GrowParams,
     rng: &mut R,
     ws: &mut Workspace,
+    team: Option<&HistTeam<'_>>,
 ) -> GrownTree {
     let mut offsets = Vec::with_capacity(data.n_bins.len() + 1);
     offsets.push(0);
@@ -268,6 +309,7 @@ pub(crate) fn grow<R: Rng>(
     let mut grower = Grower {
         data,
         gh,
+        team,
         params,
         offsets,
         rng,
@@ -282,6 +324,7 @@ struct Grower<'a, R> {
     data: &'a BinnedMatrix,
     /// Statistics by row index.
     gh: &'a [GradHess],
+    team: Option<&'a HistTeam<'a>>,
     params: &'a GrowParams,
     offsets: Vec<usize>,
     rng: &'a mut R,
@@ -335,10 +378,14 @@ impl<R: Rng> Grower<'_, R> {
             // Only nodes with a split enter the frontier.
             let Some(c) = p.split else { continue };
             let missing_bin = (self.data.n_bins[c.feature] - 1) as u8;
+            let mut left_bins = [0u8; 256];
+            for (b, l) in (0..=u8::MAX).zip(&mut left_bins) {
+                *l = u8::from(goes_left(b, c.bin, c.missing_left, missing_bin));
+            }
             let n_left = self.partition(
                 &mut rows[p.start..p.end],
                 &self.data.columns[c.feature],
-                (c.bin, c.missing_left, missing_bin),
+                &left_bins,
             );
             let mid = p.start + n_left;
             let (l, r) = (nodes.len(), nodes.len() + 1);
@@ -440,7 +487,8 @@ impl<R: Rng> Grower<'_, R> {
                 }
             }
             &FeatureSampling::PerSplit(k) => {
-                let ordered = self.gather(rows);
+                let mut ordered = std::mem::take(&mut self.ws.ordered);
+                self.gather(rows, &mut ordered);
                 let gh = &ordered[..];
                 let n_features = self.ws.feature_order.len();
                 let mut visited = 0;
@@ -484,13 +532,12 @@ impl<R: Rng> Grower<'_, R> {
         best
     }
 
-    /// The statistics of `rows`, in their order, in the workspace's buffer (to be handed
-    /// back to `ws.ordered`).
-    fn gather(&mut self, rows: &[u32]) -> Vec<GradHess> {
-        let mut ordered = std::mem::take(&mut self.ws.ordered);
+    /// Fill `ordered` with the statistics of `rows`, in their order.
+    fn gather(&self, rows: &[u32], ordered: &mut Arc<Vec<GradHess>>) {
+        // The buffer is shared only while helpers build from it, so this does not copy.
+        let ordered = Arc::make_mut(ordered);
         ordered.clear();
         ordered.extend(rows.iter().map(|&r| self.gh[r as usize]));
-        ordered
     }
 
     fn take_hist(&mut self) -> Vec<Bin> {
@@ -524,22 +571,61 @@ impl<R: Rng> Grower<'_, R> {
         out
     }
 
-    /// Fill `hist` with the histograms of the tree's features over `rows`.
+    /// Fill `hist` with the histograms of the tree's features over `rows`. With a team
+    /// and enough rows, the features are split into one group per thread: the helpers
+    /// build theirs into buffers of their own, copied into `hist` once done.
     fn build_all(&mut self, rows: &[u32], hist: &mut [Bin]) {
-        let ordered = self.gather(rows);
-        let gh = &ordered[..];
-        let slices = self.feature_slices(hist);
+        let mut ordered = std::mem::take(&mut self.ws.ordered);
+        self.gather(rows, &mut ordered);
+        let mut slices = self.feature_slices(hist);
         let data = self.data;
-        // Small nodes are cheaper to build on one thread than to hand out to several.
-        if self.params.parallel && rows.len() >= PARALLEL_HISTOGRAM_ROWS {
-            slices
-                .into_par_iter()
-                .for_each(|(f, h)| hist::build(h, &data.columns[f], rows, gh));
-        } else {
+        let team = self
+            .team
+            .filter(|t| t.helpers() > 0 && rows.len() >= PARALLEL_HISTOGRAM_ROWS);
+        let Some(team) = team else {
             for (f, h) in slices {
-                hist::build(h, &data.columns[f], rows, gh);
+                hist::build(h, &data.columns[f], rows, &ordered);
             }
+            self.ws.ordered = ordered;
+            return;
+        };
+        let mut shared_rows = std::mem::take(&mut self.ws.shared_rows);
+        Arc::make_mut(&mut shared_rows).clear();
+        Arc::make_mut(&mut shared_rows).extend_from_slice(rows);
+        let n = slices.len();
+        let groups = (team.helpers() + 1).min(n);
+        // Group g holds slices [g * n / groups, (g + 1) * n / groups); split off the
+        // helpers' groups from the back, keeping the first group for this thread.
+        let mut theirs = Vec::with_capacity(groups.saturating_sub(1));
+        for g in (1..groups).rev() {
+            let group = slices.split_off(g * n / groups);
+            let features: Vec<usize> = group.iter().map(|(f, _)| *f).collect();
+            let len = group.iter().map(|(_, h)| h.len()).sum();
+            let mut buf = self.ws.job_hists.pop().unwrap_or_default();
+            buf.resize(len, Bin::default());
+            let job = HistJob {
+                rows: Arc::clone(&shared_rows),
+                gh: Arc::clone(&ordered),
+                features,
+                hist: buf,
+            };
+            theirs.push((job, group));
         }
+        let (jobs, destinations): (Vec<HistJob>, Vec<_>) = theirs.into_iter().rev().unzip();
+        let ((), done) = team.run(jobs, || {
+            for (f, h) in slices {
+                hist::build(h, &data.columns[f], rows, &ordered);
+            }
+        });
+        for (job, group) in done.into_iter().zip(destinations) {
+            let mut at = 0;
+            for (_, h) in group {
+                h.copy_from_slice(&job.hist[at..at + h.len()]);
+                at += h.len();
+            }
+            self.ws.job_hists.push(job.hist);
+        }
+        self.ws.shared_rows = shared_rows;
         self.ws.ordered = ordered;
     }
 
@@ -551,77 +637,43 @@ impl<R: Rng> Grower<'_, R> {
 }
 
 impl<R> Grower<'_, R> {
-    /// Stable in-place partition of `rows`: those going left (value bin `<= bin`, or the
-    /// missing bin when `missing_left`) first. Returns how many go left.
-    fn partition(&mut self, rows: &mut [u32], col: &[u8], split: (u8, bool, u8)) -> usize {
+    /// Stable in-place partition of `rows`: those whose bin in `col` goes left (`left_bins[b]
+    /// == 1`) first. Returns how many go left.
+    fn partition(&mut self, rows: &mut [u32], col: &[u8], left_bins: &[u8; 256]) -> usize {
         let scratch = &mut self.ws.scratch_rows;
         scratch.resize(rows.len(), 0);
         let scratch = &mut scratch[..rows.len()];
-        if self.params.parallel && rows.len() >= 2 * PARTITION_BLOCK {
-            partition_blocks(rows, scratch, col, split)
-        } else {
-            let n_left = split_into(rows, scratch, col, split);
-            join_blocks(rows, scratch, &[(rows.len(), n_left)])
-        }
+        let n_left = split_into(rows, scratch, col, left_bins);
+        join(rows, scratch, n_left);
+        n_left
     }
 }
 
 /// Fewest rows in a node for its histograms to be built by several threads.
 const PARALLEL_HISTOGRAM_ROWS: usize = 1024;
 
-/// Rows per parallel block of [`Grower::partition`].
-const PARTITION_BLOCK: usize = 16_384;
-
-/// [`Grower::partition`] with fixed blocks split on rayon's threads, then joined in block
-/// order: the result is exactly the sequential stable partition.
-fn partition_blocks(rows: &mut [u32], scratch: &mut [u32], col: &[u8], split: (u8, bool, u8)) -> usize {
-    let blocks: Vec<(usize, usize)> = rows
-        .par_chunks(PARTITION_BLOCK)
-        .zip(scratch.par_chunks_mut(PARTITION_BLOCK))
-        .map(|(r, s)| (r.len(), split_into(r, s, col, split)))
-        .collect();
-    join_blocks(rows, scratch, &blocks)
-}
-
 /// Write the rows going left to the front of `out` and those going right to its back in
 /// reverse order; returns how many go left. Branch-free: every row is written to both
 /// ends and only one cursor advances (the two free slots never cross).
-fn split_into(rows: &[u32], out: &mut [u32], col: &[u8], split: (u8, bool, u8)) -> usize {
-    let (bin, missing_left, missing_bin) = split;
+#[inline(never)]
+fn split_into(rows: &[u32], out: &mut [u32], col: &[u8], left_bins: &[u8; 256]) -> usize {
     let last = out.len().wrapping_sub(1);
     let (mut n_left, mut n_right) = (0, 0);
     for &r in rows {
-        let b = col[r as usize];
-        let go_left = (b <= bin && b != missing_bin) | (b == missing_bin && missing_left);
+        let go_left = usize::from(left_bins[usize::from(col[r as usize])]);
         out[n_left] = r;
         out[last - n_right] = r;
-        n_left += usize::from(go_left);
-        n_right += usize::from(!go_left);
+        n_left += go_left;
+        n_right += 1 - go_left;
     }
     n_left
 }
 
-/// Copy blocks produced by [`split_into`] (consecutive blocks of `scratch`, given as
-/// `(length, rows going left)`) back into `rows`: every block's left rows in block order,
-/// then every block's right rows, restored to their original order. Returns how many go
-/// left.
-fn join_blocks(rows: &mut [u32], scratch: &[u32], blocks: &[(usize, usize)]) -> usize {
-    let mut at = 0;
-    let mut start = 0;
-    for &(len, n_left) in blocks {
-        rows[at..at + n_left].copy_from_slice(&scratch[start..start + n_left]);
-        at += n_left;
-        start += len;
+/// Copy the output of [`split_into`] in `scratch` back into `rows`: the left rows, then
+/// the right rows restored to their original order.
+fn join(rows: &mut [u32], scratch: &[u32], n_left: usize) {
+    rows[..n_left].copy_from_slice(&scratch[..n_left]);
+    for (dst, &src) in rows[n_left..].iter_mut().zip(scratch[n_left..].iter().rev()) {
+        *dst = src;
     }
-    let n_left_total = at;
-    let mut start = 0;
-    for &(len, n_left) in blocks {
-        let right = &scratch[start + n_left..start + len];
-        for (dst, &src) in rows[at..at + right.len()].iter_mut().zip(right.iter().rev()) {
-            *dst = src;
-        }
-        at += right.len();
-        start += len;
-    }
-    n_left_total
 }

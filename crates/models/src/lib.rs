@@ -28,6 +28,7 @@ mod linfa_impls;
 mod params;
 mod predict;
 mod saved;
+mod team;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
