@@ -179,8 +179,8 @@ pub fn fit(
 ) -> Result<GradientBoosting, ModelError> {
     params.check()?;
     crate::check_training_data(x, y)?;
-    // Grow on one of rayon's threads: the parallel steps of each tree then hand work to
-    // the other threads directly instead of waking this thread after every step.
+    // Fit on one of rayon's threads: the parallel steps of every iteration (gradients)
+    // then hand work to the other workers directly instead of blocking this thread.
     rayon::scope(|_| fit_checked(params, x, y))
 }
 

@@ -378,14 +378,10 @@ impl<R: Rng> Grower<'_, R> {
             // Only nodes with a split enter the frontier.
             let Some(c) = p.split else { continue };
             let missing_bin = (self.data.n_bins[c.feature] - 1) as u8;
-            let mut left_bins = [0u8; 256];
-            for (b, l) in (0..=u8::MAX).zip(&mut left_bins) {
-                *l = u8::from(goes_left(b, c.bin, c.missing_left, missing_bin));
-            }
             let n_left = self.partition(
                 &mut rows[p.start..p.end],
                 &self.data.columns[c.feature],
-                &left_bins,
+                (c.bin, c.missing_left, missing_bin),
             );
             let mid = p.start + n_left;
             let (l, r) = (nodes.len(), nodes.len() + 1);
@@ -637,30 +633,47 @@ impl<R: Rng> Grower<'_, R> {
 }
 
 impl<R> Grower<'_, R> {
-    /// Stable in-place partition of `rows`: those whose bin in `col` goes left (`left_bins[b]
-    /// == 1`) first. Returns how many go left.
-    fn partition(&mut self, rows: &mut [u32], col: &[u8], left_bins: &[u8; 256]) -> usize {
+    /// Stable in-place partition of `rows`: those whose bin in `col` goes left (see
+    /// [`goes_left`] for `(bin, missing_left, missing_bin)`) first. Returns how many go
+    /// left.
+    fn partition(&mut self, rows: &mut [u32], col: &[u8], split: (u8, bool, u8)) -> usize {
         let scratch = &mut self.ws.scratch_rows;
         scratch.resize(rows.len(), 0);
         let scratch = &mut scratch[..rows.len()];
-        let n_left = split_into(rows, scratch, col, left_bins);
+        let (bin, missing_left, missing_bin) = split;
+        let n_left = if rows.len() >= TABLE_PARTITION_ROWS {
+            // Large nodes look each bin up in a table (fewer instructions per row).
+            let mut table = [false; 256];
+            for (b, t) in (0..=u8::MAX).zip(&mut table) {
+                *t = goes_left(b, bin, missing_left, missing_bin);
+            }
+            split_into(rows, scratch, col, |b| table[usize::from(b)])
+        } else {
+            split_into(rows, scratch, col, |b| {
+                goes_left(b, bin, missing_left, missing_bin)
+            })
+        };
         join(rows, scratch, n_left);
         n_left
     }
 }
 
 /// Fewest rows in a node for its histograms to be built by several threads.
-const PARALLEL_HISTOGRAM_ROWS: usize = 1024;
+const PARALLEL_HISTOGRAM_ROWS: usize = 256;
 
-/// Write the rows going left to the front of `out` and those going right to its back in
-/// reverse order; returns how many go left. Branch-free: every row is written to both
-/// ends and only one cursor advances (the two free slots never cross).
+/// Fewest rows in a node for [`Grower::partition`] to build a table of the bins going left.
+const TABLE_PARTITION_ROWS: usize = 1024;
+
+/// Write the rows whose bin in `col` goes left to the front of `out` and the others to its
+/// back in reverse order; returns how many go left. Branch-free: every row is written to
+/// both ends and only one cursor advances (the two free slots never cross). Not inlined,
+/// so the loop keeps its state in registers.
 #[inline(never)]
-fn split_into(rows: &[u32], out: &mut [u32], col: &[u8], left_bins: &[u8; 256]) -> usize {
+fn split_into(rows: &[u32], out: &mut [u32], col: &[u8], goes_left: impl Fn(u8) -> bool) -> usize {
     let last = out.len().wrapping_sub(1);
     let (mut n_left, mut n_right) = (0, 0);
     for &r in rows {
-        let go_left = usize::from(left_bins[usize::from(col[r as usize])]);
+        let go_left = usize::from(goes_left(col[r as usize]));
         out[n_left] = r;
         out[last - n_right] = r;
         n_left += go_left;
