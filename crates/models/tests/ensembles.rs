@@ -109,8 +109,9 @@ fn boosting_is_bit_identical_with_one_and_two_threads() {
 }
 
 #[test]
-fn boosting_on_many_rows_is_bit_identical_with_one_and_two_threads() {
-    // Enough rows for the parallel block partition of large nodes.
+fn boosting_on_many_rows_is_bit_identical_with_one_two_and_three_threads() {
+    // Enough rows for histograms to be shared out to helper threads (one helper with two
+    // threads, two with three, each building its own group of features).
     let (x, y) = synthetic(40_000, 13);
     let params = BoostingParams {
         n_iter: 3,
@@ -118,7 +119,9 @@ fn boosting_on_many_rows_is_bit_identical_with_one_and_two_threads() {
     };
     let one = in_pool(1, || boosting::fit(&params, x.view(), y.view()).unwrap());
     let two = in_pool(2, || boosting::fit(&params, x.view(), y.view()).unwrap());
+    let three = in_pool(3, || boosting::fit(&params, x.view(), y.view()).unwrap());
     assert_eq!(one, two);
+    assert_eq!(one, three);
 }
 
 #[test]
