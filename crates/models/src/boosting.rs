@@ -240,8 +240,8 @@ fn fit_on(
     let mut gh = vec![GradHess::default(); n];
     let mut valid_raw = valid.map(|(xv, _, _)| vec![init_score; xv.nrows()]);
     let (mut best_loss, mut best_iter) = (f64::INFINITY, 0);
-    let mut trees: Vec<Tree> = Vec::with_capacity(params.n_iter);
-    let mut gains_per_tree: Vec<Vec<f64>> = Vec::with_capacity(params.n_iter);
+    let mut trees: Vec<Tree> = Vec::with_capacity(params.n_iter.min(1024));
+    let mut gains_per_tree: Vec<Vec<f64>> = Vec::with_capacity(params.n_iter.min(1024));
     let mut ws = Workspace::default();
     let lr = params.learning_rate;
     let l2 = params.l2;
@@ -285,7 +285,7 @@ fn fit_on(
                 };
                 let grow = GrowParams {
                     rule: SplitRule {
-                        min_samples_leaf: params.min_samples_leaf as u32,
+                        min_samples_leaf: u32::try_from(params.min_samples_leaf).unwrap_or(u32::MAX),
                         min_child_weight: params.min_child_weight,
                         lambda: params.l2,
                         criterion: Criterion::Gini,

@@ -157,7 +157,7 @@ pub fn fit(
     let weights = params.class_weight.weights(y.view());
     let grow = GrowParams {
         rule: SplitRule {
-            min_samples_leaf: params.min_samples_leaf as u32,
+            min_samples_leaf: u32::try_from(params.min_samples_leaf).unwrap_or(u32::MAX),
             min_child_weight: 0.0,
             lambda: 0.0,
             criterion: params.criterion,

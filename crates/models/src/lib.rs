@@ -150,6 +150,12 @@ pub(crate) fn check_training_data(x: ArrayView2<'_, f64>, y: ArrayView1<'_, bool
     if x.nrows() == 0 || y.iter().all(|&v| v) || y.iter().all(|&v| !v) {
         return Err(ModelError::SingleClass);
     }
+    if x.ncols() == 0 {
+        return Err(ModelError::InvalidParam {
+            name: "features",
+            message: "at least one input column is needed".into(),
+        });
+    }
     if x.nrows() > u32::MAX as usize {
         return Err(ModelError::InvalidParam {
             name: "rows",

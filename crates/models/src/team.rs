@@ -40,8 +40,9 @@ pub(crate) struct Team<'a, J, R> {
     threads: Vec<Thread>,
 }
 
-/// Run `body` with a team of `helpers` threads that each run `work` on the jobs handed to
-/// them. With no helpers, [`Team::run`] runs everything on the calling thread.
+/// Run `body` with a team of up to `helpers` threads that each run `work` on the jobs
+/// handed to them (fewer if the system refuses to start more threads). With no helpers,
+/// [`Team::run`] runs everything on the calling thread.
 pub(crate) fn with_team<J: Send, R: Send, T>(
     helpers: usize,
     work: impl Fn(J) -> R + Sync,
@@ -56,12 +57,16 @@ pub(crate) fn with_team<J: Send, R: Send, T>(
         .collect();
     let work = &work;
     thread::scope(|s| {
-        let threads = slots
-            .iter()
-            .map(|slot| s.spawn(move || serve(slot, work)).thread().clone())
-            .collect();
+        let mut threads = Vec::with_capacity(helpers);
+        for slot in &slots {
+            match thread::Builder::new().spawn_scoped(s, move || serve(slot, work)) {
+                Ok(handle) => threads.push(handle.thread().clone()),
+                // Results do not depend on the number of helpers: go on with fewer.
+                Err(_) => break,
+            }
+        }
         let team = Team {
-            slots: &slots,
+            slots: &slots[..threads.len()],
             threads,
         };
         // Stops the helpers however `body` ends, so the scope can join them.
@@ -125,8 +130,9 @@ impl<J, R> Team<'_, J, R> {
     }
 
     /// Hand `jobs` (at most [`Team::helpers`]) to the helpers, run `mine` on this thread
-    /// meanwhile, and return its value with the jobs' results in job order. A panic in a
-    /// job is resumed here.
+    /// meanwhile, and return its value with the jobs' results in job order. Every job is
+    /// waited for before a panic (in `mine` or in a job) is resumed here, so the team is
+    /// left idle and usable.
     pub fn run<M>(&self, jobs: Vec<J>, mine: impl FnOnce() -> M) -> (M, Vec<R>) {
         assert!(jobs.len() <= self.slots.len(), "more jobs than helpers");
         let n = jobs.len();
@@ -135,8 +141,9 @@ impl<J, R> Team<'_, J, R> {
             slot.state.store(WORKING, Ordering::Release);
             t.unpark();
         }
-        let mine = mine();
+        let mine = panic::catch_unwind(AssertUnwindSafe(mine));
         let mut results = Vec::with_capacity(n);
+        let mut failure = None;
         for slot in &self.slots[..n] {
             let started = Instant::now();
             while slot.state.load(Ordering::Acquire) != DONE {
@@ -150,11 +157,14 @@ impl<J, R> Team<'_, J, R> {
             slot.state.store(IDLE, Ordering::Release);
             match result {
                 Some(Ok(r)) => results.push(r),
-                Some(Err(payload)) => panic::resume_unwind(payload),
+                Some(Err(payload)) => failure = failure.or(Some(payload)),
                 None => unreachable!("a helper finished without a result"),
             }
         }
-        (mine, results)
+        match (mine, failure) {
+            (Err(payload), _) | (Ok(_), Some(payload)) => panic::resume_unwind(payload),
+            (Ok(mine), None) => (mine, results),
+        }
     }
 }
 
@@ -206,5 +216,21 @@ mod tests {
             )
         });
         assert!(caught.is_err());
+    }
+
+    #[test]
+    fn after_a_caught_panic_the_team_gives_the_right_results() {
+        with_team(
+            2,
+            |x: u32| x + 1,
+            |team| {
+                // This thread's share panics while both helpers still work.
+                let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+                    team.run(vec![1, 2], || panic!("caller failed"))
+                }));
+                assert!(caught.is_err());
+                assert_eq!(team.run(vec![10, 20], || ()).1, vec![11, 21]);
+            },
+        );
     }
 }

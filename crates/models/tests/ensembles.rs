@@ -408,6 +408,11 @@ fn ensembles_plug_into_linfa() {
         small_forest().fit(&single_class),
         Err(ModelError::SingleClass)
     ));
+    let no_columns = Dataset::new(Array2::zeros((4, 0)), array![false, true, false, true]);
+    assert!(matches!(
+        small_forest().fit(&no_columns),
+        Err(ModelError::InvalidParam { name: "features", .. })
+    ));
     let model = Model::RandomForest(rf);
     assert_eq!(model.n_features(), 6);
     assert_eq!(model.predict_proba(x.select(Axis(0), &[0, 1]).view()).len(), 2);
