@@ -4,8 +4,8 @@
 //! the log-loss gradients `g = p - y` and Hessians `h = p(1-p)`, grown leaf-wise (the
 //! best-gaining leaf is split next) up to `max_leaves`, with Newton leaf values
 //! `-G / (H + l2)` shrunk by the learning rate. Histograms of different features are built
-//! on rayon's threads and the larger child's histogram is its parent's minus its
-//! sibling's. Random draws (row and feature subsampling, the validation split) come from
+//! on a team of helper threads (one per rayon thread beyond the first) and the
+//! larger child's histogram is its parent's minus its sibling's. Random draws (row and feature subsampling, the validation split) come from
 //! streams seeded by `(seed, iteration)`, and every sum runs in a fixed order, so the
 //! model does not depend on the number of threads.
 
