@@ -246,7 +246,8 @@ fn fit_on(
     let lr = params.learning_rate;
     let l2 = params.l2;
     let leaf_value = move |s: Bin| -s.g / (s.h + l2) * lr;
-    let helpers = rayon::current_num_threads().saturating_sub(1);
+    // One feature group per thread: more helpers than features would have nothing to do.
+    let helpers = rayon::current_num_threads().min(p).saturating_sub(1);
     team::with_team(
         helpers,
         |job: HistJob| job.run(&data),
