@@ -193,18 +193,8 @@ fn run(cli: Cli) -> Result<()> {
 
 /// Whether the file's header has the TidyTuesday `track_popularity` column.
 fn is_tidytuesday(path: &Path) -> Result<bool> {
-    use std::io::{BufRead, BufReader, Read};
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut reader = BufReader::new(file);
-    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(reader))
-    } else {
-        Box::new(reader)
-    };
-    let mut header = String::new();
-    BufReader::new(reader).read_line(&mut header)?;
-    Ok(header.split(',').any(|c| c.trim() == "track_popularity"))
+    let header = replay_ingest::read_header(path)?;
+    Ok(header.iter().any(|c| c == "track_popularity"))
 }
 
 fn print_summary(summary: &RunSummary) {

@@ -85,11 +85,20 @@ pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
     })
 }
 
+/// Open a Parquet file and read its metadata.
+fn parquet_reader(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ArtifactError> {
+    let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ArtifactError::parquet(path, e))
+}
+
+/// The Arrow schema of a Parquet file, from its metadata only.
+pub fn read_parquet_schema(path: &Path) -> Result<SchemaRef, ArtifactError> {
+    Ok(Arc::clone(parquet_reader(path)?.schema()))
+}
+
 /// Read a whole Parquet file into record batches.
 pub fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), ArtifactError> {
-    let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ArtifactError::parquet(path, e))?;
+    let builder = parquet_reader(path)?;
     let schema = Arc::clone(builder.schema());
     let reader = builder
         .with_batch_size(64 * 1024)

@@ -76,6 +76,12 @@ pub struct Tracks {
     pub rejections: Vec<Rejection>,
 }
 
+/// The column names of the file `path` (CSV, CSV.gz or Parquet, recognised by content),
+/// without reading its rows; for choosing a [`ColumnMap`] before [`read_tracks`].
+pub fn read_header(path: &Path) -> Result<Vec<String>, IngestError> {
+    source::read_header(path)
+}
+
 /// Read and validate the tracks in `path` (CSV, CSV.gz or Parquet).
 ///
 /// Fails when the file cannot be read, a mapped column is missing, a column is neither

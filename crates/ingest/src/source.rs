@@ -124,31 +124,46 @@ fn resolve(
         .collect()
 }
 
-fn read_csv(
-    path: &Path,
-    format: Format,
-    columns: &ColumnMap,
-    mut table: TableBuilder,
-    progress: &ProgressBar,
-) -> Result<TableBuilder, IngestError> {
+/// The column names of the source file `path` (CSV, CSV.gz or Parquet), as [`read`] sees
+/// them.
+pub(crate) fn read_header(path: &Path) -> Result<Vec<String>, IngestError> {
+    match detect(path)? {
+        Format::Parquet => {
+            let schema = io::read_parquet_schema(path)?;
+            Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+        }
+        format => csv_header(path, &mut csv_reader(path, format)?),
+    }
+}
+
+type CsvReader = csv::Reader<Box<dyn Read>>;
+
+fn csv_reader(path: &Path, format: Format) -> Result<CsvReader, IngestError> {
     let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
     let input: Box<dyn Read> = match format {
         Format::CsvGz => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
         _ => Box::new(BufReader::new(file)),
     };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let csv_error = |e: csv::Error| {
-        let line = e.position().map(|p| p.line()).unwrap_or(0);
-        match e.into_kind() {
-            csv::ErrorKind::Io(source) => IngestError::Artifact(ArtifactError::io(path, source)),
-            kind => IngestError::Csv {
-                path: path.into(),
-                line,
-                message: format!("{kind:?}"),
-            },
-        }
-    };
-    let header = reader.byte_headers().map_err(csv_error)?.clone();
+    Ok(csv::ReaderBuilder::new().flexible(true).from_reader(input))
+}
+
+/// A CSV error of `path` as an [`IngestError`] with its line.
+fn csv_error(path: &Path, e: csv::Error) -> IngestError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => IngestError::Artifact(ArtifactError::io(path, source)),
+        kind => IngestError::Csv {
+            path: path.into(),
+            line,
+            message: format!("{kind:?}"),
+        },
+    }
+}
+
+/// The header of a CSV file: UTF-8 names, a leading byte-order mark removed; an empty
+/// header is an error.
+fn csv_header(path: &Path, reader: &mut CsvReader) -> Result<Vec<String>, IngestError> {
+    let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
     let header: Vec<String> = header
         .iter()
         .enumerate()
@@ -168,6 +183,19 @@ fn read_csv(
             message: "empty header".into(),
         });
     }
+    Ok(header)
+}
+
+fn read_csv(
+    path: &Path,
+    format: Format,
+    columns: &ColumnMap,
+    mut table: TableBuilder,
+    progress: &ProgressBar,
+) -> Result<TableBuilder, IngestError> {
+    let mut reader = csv_reader(path, format)?;
+    let csv_error = |e: csv::Error| csv_error(path, e);
+    let header = csv_header(path, &mut reader)?;
     let targets = table.targets().to_vec();
     let indices = resolve(path, &header, columns, &targets)?;
     let mut record = csv::ByteRecord::new();

@@ -7,7 +7,9 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::Float64Type;
 use indicatif::ProgressBar;
-use replay_ingest::{read_tracks, run, ColumnMap, IngestError, IngestOptions, RejectReason, Tracks};
+use replay_ingest::{
+    read_header, read_tracks, run, ColumnMap, IngestError, IngestOptions, RejectReason, Tracks,
+};
 
 const HEADER: &str = "valence,year,acousticness,artists,danceability,duration_ms,energy,explicit,id,\
 instrumentalness,key,liveness,loudness,mode,name,popularity,release_date,speechiness,tempo";
@@ -22,6 +24,29 @@ fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, format!("{HEADER}\n{}\n", lines.join("\n"))).unwrap();
     path
+}
+
+/// A gzip-compressed copy of `path`, beside it.
+fn gzip_copy(path: &Path) -> PathBuf {
+    let gz = path.with_extension("csv.gz");
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    encoder.write_all(&std::fs::read(path).unwrap()).unwrap();
+    encoder.finish().unwrap();
+    gz
+}
+
+/// The validated Parquet file the ingest stage writes for `path` into `out`.
+fn ingest_stage(path: &Path, out: &Path) -> PathBuf {
+    run(
+        path,
+        &ColumnMap::kaggle(),
+        &IngestOptions::default(),
+        out,
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
+    out.join(replay_ingest::TRACKS_FILE)
 }
 
 fn ingest(path: &Path) -> Result<Tracks, IngestError> {
@@ -201,29 +226,37 @@ fn gzip_and_parquet_sources_read_the_same_as_plain_csv() {
         .map(|i| row(&format!("t{i}"), "\"['A', 'B']\"", "N", &i.to_string(), "2001-02"))
         .collect();
     let plain = write(dir.path(), "t.csv", &lines);
-    let gz = dir.path().join("t.csv.gz");
-    let mut encoder =
-        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
-    encoder.write_all(&std::fs::read(&plain).unwrap()).unwrap();
-    encoder.finish().unwrap();
+    let gz = gzip_copy(&plain);
     let from_plain = ingest(&plain).unwrap();
     let from_gz = ingest(&gz).unwrap();
     assert_eq!(from_gz.batches, from_plain.batches);
     assert_eq!(from_gz.report.format, "csv.gz");
 
-    let out = dir.path().join("out");
-    run(
-        &plain,
-        &ColumnMap::kaggle(),
-        &IngestOptions::default(),
-        &out,
-        &ProgressBar::hidden(),
-    )
-    .unwrap();
-    let from_parquet = ingest(&out.join(replay_ingest::TRACKS_FILE)).unwrap();
+    let from_parquet = ingest(&ingest_stage(&plain, &dir.path().join("out"))).unwrap();
     assert_eq!(from_parquet.report.format, "parquet");
     let a = concat_batches(&from_plain.schema, &from_plain.batches).unwrap();
     let b = concat_batches(&from_parquet.schema, &from_parquet.batches).unwrap();
     assert_eq!(a, b);
     assert!(a.column(0).null_count() == 0);
+}
+
+#[test]
+fn the_header_alone_is_read_from_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "h.csv", &[row("t1", "['A']", "N", "3", "2001")]);
+    let expected: Vec<String> = HEADER.split(',').map(String::from).collect();
+    assert_eq!(read_header(&plain).unwrap(), expected);
+    assert_eq!(read_header(&gzip_copy(&plain)).unwrap(), expected);
+    // The validated Parquet output has the canonical names ingest wrote.
+    let parquet = ingest_stage(&plain, &dir.path().join("out"));
+    let tracks = ingest(&plain).unwrap();
+    let written: Vec<String> = tracks.schema.fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(read_header(&parquet).unwrap(), written);
+    // An empty file has no header.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    assert!(matches!(
+        read_header(&empty),
+        Err(IngestError::Csv { line: 1, .. })
+    ));
 }
