@@ -99,6 +99,14 @@ impl BinMapper {
     }
 }
 
+impl BinnedMatrix {
+    /// The bin of `feature` that holds its missing values (its last bin).
+    pub fn missing_bin(&self, feature: usize) -> u8 {
+        // At most 255 value bins, so the missing bin index fits in a u8.
+        (self.n_bins[feature] - 1) as u8
+    }
+}
+
 /// Upper edges of the value bins of one feature, from its sorted non-missing values.
 fn feature_edges(sorted: &[f64], max_bins: usize) -> Vec<f64> {
     // Distinct values and their counts.

@@ -4,10 +4,11 @@
 //! the log-loss gradients `g = p - y` and Hessians `h = p(1-p)`, grown leaf-wise (the
 //! best-gaining leaf is split next) up to `max_leaves`, with Newton leaf values
 //! `-G / (H + l2)` shrunk by the learning rate. Histograms of different features are built
-//! on a team of helper threads (one per rayon thread beyond the first) and the
-//! larger child's histogram is its parent's minus its sibling's. Random draws (row and feature subsampling, the validation split) come from
-//! streams seeded by `(seed, iteration)`, and every sum runs in a fixed order, so the
-//! model does not depend on the number of threads.
+//! on a team of helper threads (one per rayon thread beyond the first) and the larger
+//! child's histogram is its parent's minus its sibling's. Random draws (row and feature
+//! subsampling, the validation split) come from streams seeded by `(seed, iteration)`,
+//! and every sum runs in a fixed order, so the model does not depend on the number of
+//! threads.
 
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use rand::seq::{index, SliceRandom};
@@ -16,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::binning::BinMapper;
+use crate::binning::{BinMapper, BinnedMatrix};
 use crate::forest::stream_seed;
 use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, HistJob, Workspace};
@@ -248,81 +249,38 @@ fn fit_on(
     let leaf_value = move |s: Bin| -s.g / (s.h + l2) * lr;
     // One feature group per thread: more helpers than features would have nothing to do.
     let helpers = rayon::current_num_threads().min(p).saturating_sub(1);
+    let base = GrowParams {
+        rule: SplitRule {
+            min_samples_leaf: u32::try_from(params.min_samples_leaf).unwrap_or(u32::MAX),
+            min_child_weight: params.min_child_weight,
+            lambda: params.l2,
+            criterion: Criterion::Gini,
+        },
+        max_depth: params.max_depth,
+        max_leaves: Some(params.max_leaves),
+        min_samples_split: 2,
+        min_gain: 0.0,
+        stop_when_pure: false,
+        sampling: FeatureSampling::PerTree(Vec::new()),
+    };
     team::with_team(
         helpers,
         |job: HistJob| job.run(&data),
         |team| {
             for it in 0..params.n_iter {
                 let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, it as u64));
-                gh.par_iter_mut()
-                    .zip(&raw)
-                    .zip(&labels)
-                    .for_each(|((s, &z), &t)| {
-                        let prob = sigmoid(z);
-                        *s = GradHess {
-                            g: (prob - t) as f32,
-                            h: (prob * (1.0 - prob)).max(1e-16) as f32,
-                        };
-                    });
-                let subsampled = params.subsample < 1.0;
-                let mut rows: Vec<u32> = if subsampled {
-                    let m = ((params.subsample * n as f64).round() as usize).clamp(1, n);
-                    let mut r: Vec<u32> = index::sample(&mut rng, n, m)
-                        .into_iter()
-                        .map(|i| i as u32)
-                        .collect();
-                    r.sort_unstable();
-                    r
-                } else {
-                    (0..n as u32).collect()
-                };
-                let features: Vec<usize> = if params.colsample < 1.0 {
-                    let k = ((params.colsample * p as f64).round() as usize).clamp(1, p);
-                    let mut f = index::sample(&mut rng, p, k).into_vec();
-                    f.sort_unstable();
-                    f
-                } else {
-                    (0..p).collect()
-                };
+                set_gradients(&mut gh, &raw, &labels);
+                let (mut rows, features) = draw_rows_and_features(params, n, p, &mut rng);
                 let grow = GrowParams {
-                    rule: SplitRule {
-                        min_samples_leaf: u32::try_from(params.min_samples_leaf).unwrap_or(u32::MAX),
-                        min_child_weight: params.min_child_weight,
-                        lambda: params.l2,
-                        criterion: Criterion::Gini,
-                    },
-                    max_depth: params.max_depth,
-                    max_leaves: Some(params.max_leaves),
-                    min_samples_split: 2,
-                    min_gain: 0.0,
-                    stop_when_pure: false,
                     sampling: FeatureSampling::PerTree(features),
+                    ..base.clone()
                 };
                 let grown = learner::grow(&data, &gh, &mut rows, &grow, &mut rng, &mut ws, Some(team));
                 if grown.nodes.len() == 1 {
                     // No split gains anything any more: further trees would be the same stump.
                     break;
                 }
-                if subsampled {
-                    let values: Vec<f64> = grown
-                        .nodes
-                        .iter()
-                        .map(|nd| match nd {
-                            learner::GrownNode::Leaf { sums, .. } => leaf_value(*sums),
-                            learner::GrownNode::Split { .. } => 0.0,
-                        })
-                        .collect();
-                    raw.par_iter_mut()
-                        .enumerate()
-                        .for_each(|(r, z)| *z += values[grown.leaf_of(&data, r)]);
-                } else {
-                    for (_, sums, range) in grown.leaves() {
-                        let v = leaf_value(sums);
-                        for &r in &rows[range] {
-                            raw[r as usize] += v;
-                        }
-                    }
-                }
+                add_leaf_values(&mut raw, &grown, &rows, &data, leaf_value);
                 let mut gains = vec![0.0; p];
                 grown.add_gains(&mut gains);
                 gains_per_tree.push(gains);
@@ -363,6 +321,76 @@ fn fit_on(
         feature_importances: importances,
         validation_loss: valid.map(|_| best_loss),
     })
+}
+
+/// The log-loss gradient and Hessian of every row, from its raw score and label.
+fn set_gradients(gh: &mut [GradHess], raw: &[f64], labels: &[f64]) {
+    gh.par_iter_mut().zip(raw).zip(labels).for_each(|((s, &z), &t)| {
+        let prob = sigmoid(z);
+        *s = GradHess {
+            g: (prob - t) as f32,
+            h: (prob * (1.0 - prob)).max(1e-16) as f32,
+        };
+    });
+}
+
+/// The rows (sorted) and features (sorted) one tree is grown on, drawn as `subsample` and
+/// `colsample` say, rows first.
+fn draw_rows_and_features(
+    params: &BoostingParams,
+    n: usize,
+    p: usize,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<u32>, Vec<usize>) {
+    let rows: Vec<u32> = if params.subsample < 1.0 {
+        let m = ((params.subsample * n as f64).round() as usize).clamp(1, n);
+        let mut r: Vec<u32> = index::sample(rng, n, m).into_iter().map(|i| i as u32).collect();
+        r.sort_unstable();
+        r
+    } else {
+        (0..n as u32).collect()
+    };
+    let features: Vec<usize> = if params.colsample < 1.0 {
+        let k = ((params.colsample * p as f64).round() as usize).clamp(1, p);
+        let mut f = index::sample(rng, p, k).into_vec();
+        f.sort_unstable();
+        f
+    } else {
+        (0..p).collect()
+    };
+    (rows, features)
+}
+
+/// Add a grown tree's leaf values to the raw scores of every training row. When the tree
+/// was grown on all rows, each leaf's rows are known from `rows` (as `grow` left them);
+/// otherwise every row is sent down the tree.
+fn add_leaf_values(
+    raw: &mut [f64],
+    grown: &learner::GrownTree,
+    rows: &[u32],
+    data: &BinnedMatrix,
+    leaf_value: impl Fn(Bin) -> f64 + Sync,
+) {
+    if rows.len() == raw.len() {
+        for (_, sums, range) in grown.leaves() {
+            let v = leaf_value(sums);
+            for &r in &rows[range] {
+                raw[r as usize] += v;
+            }
+        }
+    } else {
+        let values: Vec<f64> = grown
+            .nodes
+            .iter()
+            .map(|nd| match nd {
+                learner::GrownNode::Leaf { sums, .. } => leaf_value(*sums),
+                learner::GrownNode::Split { .. } => 0.0,
+            })
+            .collect();
+        raw.par_iter_mut()
+            .enumerate()
+            .for_each(|(r, z)| *z += values[grown.leaf_of(data, r)]);
+    }
 }
 
 /// Mean log-loss of raw scores `z` for labels `y`, summed in row order.

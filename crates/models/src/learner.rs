@@ -195,8 +195,8 @@ impl GrownTree {
             ..
         } = self.nodes[i]
         {
-            let missing_bin = (data.n_bins[feature] - 1) as u8;
-            let go_left = goes_left(data.columns[feature][row], bin, missing_left, missing_bin);
+            let b = data.columns[feature][row];
+            let go_left = goes_left(b, bin, missing_left, data.missing_bin(feature));
             i = if go_left { left } else { right };
         }
         i
@@ -377,7 +377,7 @@ impl<R: Rng> Grower<'_, R> {
             }
             // Only nodes with a split enter the frontier.
             let Some(c) = p.split else { continue };
-            let missing_bin = (self.data.n_bins[c.feature] - 1) as u8;
+            let missing_bin = self.data.missing_bin(c.feature);
             let n_left = self.partition(
                 &mut rows[p.start..p.end],
                 &self.data.columns[c.feature],
@@ -495,7 +495,7 @@ impl<R: Rng> Grower<'_, R> {
                     let col = &self.data.columns[f];
                     let nb = self.data.n_bins[f];
                     let varies = if rows.len() <= SMALL_NODE {
-                        let missing_bin = (nb - 1) as u8;
+                        let missing_bin = self.data.missing_bin(f);
                         let ws = &mut *self.ws;
                         hist::scan_sorted(
                             rule,
@@ -586,8 +586,12 @@ impl<R: Rng> Grower<'_, R> {
             return;
         };
         let mut shared_rows = std::mem::take(&mut self.ws.shared_rows);
-        Arc::make_mut(&mut shared_rows).clear();
-        Arc::make_mut(&mut shared_rows).extend_from_slice(rows);
+        {
+            // Not shared between builds, so this does not copy.
+            let copy = Arc::make_mut(&mut shared_rows);
+            copy.clear();
+            copy.extend_from_slice(rows);
+        }
         let n = slices.len();
         let groups = (team.helpers() + 1).min(n);
         // Group g holds slices [g * n / groups, (g + 1) * n / groups); split off the
@@ -658,7 +662,7 @@ impl<R> Grower<'_, R> {
     }
 }
 
-/// Fewest rows in a node for its histograms to be built by several threads.
+/// Fewest rows in a node for its histograms to be shared out to a team's helpers.
 const PARALLEL_HISTOGRAM_ROWS: usize = 256;
 
 /// Fewest rows in a node for [`Grower::partition`] to build a table of the bins going left.

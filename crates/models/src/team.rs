@@ -108,17 +108,9 @@ fn serve<J, R>(slot: &Slot<J, R>, work: &(impl Fn(J) -> R + Sync)) {
                 idle_since = Instant::now();
             }
             STOP => return,
-            _ => {
-                let idle = idle_since.elapsed();
-                if idle < SPIN {
-                    std::hint::spin_loop();
-                } else if idle < YIELD {
-                    thread::yield_now();
-                } else {
-                    // Woken by the next job (or spuriously: the state is checked again).
-                    thread::park();
-                }
-            }
+            _ if idle_since.elapsed() < YIELD => wait_a_little(idle_since),
+            // Woken by the next job (or spuriously: the state is checked again).
+            _ => thread::park(),
         }
     }
 }
@@ -147,11 +139,7 @@ impl<J, R> Team<'_, J, R> {
         for slot in &self.slots[..n] {
             let started = Instant::now();
             while slot.state.load(Ordering::Acquire) != DONE {
-                if started.elapsed() < SPIN {
-                    std::hint::spin_loop();
-                } else {
-                    thread::yield_now();
-                }
+                wait_a_little(started);
             }
             let result = lock(&slot.result).take();
             slot.state.store(IDLE, Ordering::Release);
@@ -165,6 +153,16 @@ impl<J, R> Team<'_, J, R> {
             (Err(payload), _) | (Ok(_), Some(payload)) => panic::resume_unwind(payload),
             (Ok(mine), None) => (mine, results),
         }
+    }
+}
+
+/// One step of waiting that began at `since`: spin for the first [`SPIN`], then give the
+/// core to other threads.
+fn wait_a_little(since: Instant) {
+    if since.elapsed() < SPIN {
+        std::hint::spin_loop();
+    } else {
+        thread::yield_now();
     }
 }
 
