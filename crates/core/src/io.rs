@@ -71,18 +71,143 @@ impl ArtifactError {
 
 /// Write record batches to a Snappy-compressed Parquet file, atomically.
 pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<(), ArtifactError> {
-    atomic::write_with(path, |out| {
+    let mut sink = ParquetSink::create(path, schema)?;
+    for batch in batches {
+        sink.write(batch)?;
+    }
+    sink.finish()
+}
+
+/// A Parquet file written one record batch at a time, so a stage never has to hold all
+/// its rows: batches go to a temporary file beside `path`, which [`ParquetSink::finish`]
+/// renames into place. Dropped without `finish` (an error upstream), it removes the
+/// temporary file, so no half-written artifact is ever visible.
+pub struct ParquetSink {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<ArrowWriter<std::io::BufWriter<File>>>,
+    rows: usize,
+}
+
+impl ParquetSink {
+    /// Start writing a Snappy-compressed Parquet file of `schema` at `path`.
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, ArtifactError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| ArtifactError::io(dir, e))?;
+        }
+        let tmp = atomic::temp_path_for(path);
+        let file = File::create(&tmp).map_err(|e| ArtifactError::io(&tmp, e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .build();
-        let mut writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(props))
+        let writer = ArrowWriter::try_new(std::io::BufWriter::new(file), schema, Some(props))
             .map_err(|e| ArtifactError::parquet(path, e))?;
-        for batch in batches {
-            writer.write(batch).map_err(|e| ArtifactError::parquet(path, e))?;
-        }
-        writer.close().map_err(|e| ArtifactError::parquet(path, e))?;
+        Ok(ParquetSink {
+            path: path.to_path_buf(),
+            tmp,
+            writer: Some(writer),
+            rows: 0,
+        })
+    }
+
+    /// Append one batch (its schema must be the sink's).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArtifactError> {
+        let writer = self.writer.as_mut().ok_or_else(|| ArtifactError::Invalid {
+            path: self.path.clone(),
+            message: "write after finish".into(),
+        })?;
+        writer
+            .write(batch)
+            .map_err(|e| ArtifactError::parquet(&self.path, e))?;
+        self.rows += batch.num_rows();
         Ok(())
-    })
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Close the file, sync it and rename it into place.
+    pub fn finish(mut self) -> Result<(), ArtifactError> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let out = writer
+            .into_inner()
+            .map_err(|e| ArtifactError::parquet(&self.path, e))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| ArtifactError::io(&self.tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| ArtifactError::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| ArtifactError::io(&self.path, e))
+    }
+}
+
+impl Drop for ParquetSink {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The record batches of a Parquet file, read one at a time (`batch_rows` rows each), and
+/// only the columns named in `columns` (all when `None`), in the file's order.
+pub fn parquet_batches(
+    path: &Path,
+    columns: Option<&[&str]>,
+    batch_rows: usize,
+) -> Result<
+    (
+        SchemaRef,
+        impl Iterator<Item = Result<RecordBatch, ArtifactError>>,
+    ),
+    ArtifactError,
+> {
+    let builder = parquet_reader(path)?;
+    let builder = match columns {
+        Some(names) => {
+            let parquet_schema = builder.parquet_schema();
+            let arrow_schema = builder.schema();
+            let mut roots = Vec::with_capacity(names.len());
+            for name in names {
+                let index = arrow_schema.index_of(name).map_err(|_| ArtifactError::Invalid {
+                    path: path.into(),
+                    message: format!("no column '{name}'"),
+                })?;
+                roots.push(index);
+            }
+            let mask = parquet::arrow::ProjectionMask::roots(parquet_schema, roots);
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let schema = Arc::clone(builder.schema());
+    let reader = builder
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| ArtifactError::parquet(path, e))?;
+    let path = path.to_path_buf();
+    let schema = match columns {
+        Some(names) => {
+            let fields: Vec<_> = schema
+                .fields()
+                .iter()
+                .filter(|f| names.contains(&f.name().as_str()))
+                .cloned()
+                .collect();
+            Arc::new(arrow::datatypes::Schema::new_with_metadata(
+                fields,
+                schema.metadata().clone(),
+            ))
+        }
+        None => schema,
+    };
+    Ok((
+        schema,
+        reader.map(move |b| b.map_err(|e| ArtifactError::parquet(&path, e))),
+    ))
 }
 
 /// Open a Parquet file and read its metadata.
@@ -155,6 +280,46 @@ mod tests {
         let (read_schema, batches) = read_parquet(&path).unwrap();
         assert_eq!(read_schema.fields(), schema.fields());
         assert_eq!(batches, vec![batch]);
+    }
+
+    #[test]
+    fn sink_streams_batches_and_leaves_nothing_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, false)]));
+        let batch = |v: Vec<f64>| {
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Float64Array::from(v))]).unwrap()
+        };
+        let path = dir.path().join("s.parquet");
+        let mut sink = ParquetSink::create(&path, Arc::clone(&schema)).unwrap();
+        sink.write(&batch(vec![1.0, 2.0])).unwrap();
+        sink.write(&batch(vec![3.0])).unwrap();
+        assert_eq!(sink.rows(), 3);
+        sink.finish().unwrap();
+        let (_, batches) = parquet_batches(&path, Some(&["x"]), 2).unwrap();
+        let values: Vec<f64> = batches
+            .map(|b| b.unwrap())
+            .flat_map(|b| {
+                let c = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .unwrap()
+                    .clone();
+                c.values().to_vec()
+            })
+            .collect();
+        assert_eq!(values, vec![1.0, 2.0, 3.0]);
+
+        let dropped = dir.path().join("d.parquet");
+        let mut sink = ParquetSink::create(&dropped, Arc::clone(&schema)).unwrap();
+        sink.write(&batch(vec![1.0])).unwrap();
+        drop(sink);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("s.parquet")]);
+        assert!(parquet_batches(&path, Some(&["nope"]), 2).is_err());
     }
 
     #[test]
