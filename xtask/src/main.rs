@@ -2,6 +2,7 @@
 //! generate synthetic data, benchmark the models and tune their hyperparameters.
 
 mod bench;
+mod scale;
 mod tune;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,9 @@ enum Command {
         /// Recompute every stage.
         #[arg(long)]
         force: bool,
+        /// Artifacts directory (holds cache/ and latest/).
+        #[arg(long, default_value_os_t = artifacts_dir())]
+        artifacts: PathBuf,
     },
     /// Rerun one stage (ingest, features, train, eval, report) from the cached outputs of its inputs.
     RunStage {
@@ -42,9 +46,38 @@ enum Command {
         /// Data file that replaces the config's [source] path.
         #[arg(long)]
         input: Option<PathBuf>,
+        /// Artifacts directory (holds cache/ and latest/).
+        #[arg(long, default_value_os_t = artifacts_dir())]
+        artifacts: PathBuf,
     },
     /// Remove the cache and artifacts/latest/.
-    Clean,
+    Clean {
+        /// Artifacts directory (holds cache/ and latest/).
+        #[arg(long, default_value_os_t = artifacts_dir())]
+        artifacts: PathBuf,
+    },
+    /// End-to-end cold runs at several data sizes: one `scale rows=.. stage=.. seconds=..
+    /// peak_rss_mb=..` line per stage, the total and the cached rerun, then a table.
+    Scale {
+        /// Rows of synthetic data (repeatable), e.g. --rows 170000 --rows 1700000.
+        #[arg(long = "rows", required = true)]
+        rows: Vec<usize>,
+        /// Seed of the synthetic data.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Pipeline config of the runs.
+        #[arg(long, default_value_os_t = workspace_root().join("pipeline.toml"))]
+        config: PathBuf,
+        /// Where the data files (reused between calls) and artifacts go.
+        #[arg(long, default_value_os_t = workspace_root().join("target").join("scale"))]
+        scratch: PathBuf,
+        /// A Python with scikit-learn and LightGBM: also run `peers.py --pipeline` on each file.
+        #[arg(long)]
+        peer_python: Option<PathBuf>,
+        /// The peer script.
+        #[arg(long, default_value_os_t = workspace_root().join("../shared/reference/peers.py"))]
+        peer_script: PathBuf,
+    },
     /// Time fit and predict of the default models on FILE (seed features, stratified 80/20 split):
     /// one `bench <model> fit_s=.. predict_s=.. roc_auc=.. rows=..` line per model, then a table.
     Bench {
@@ -118,9 +151,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::RunPipeline { config, input, force } => {
+        Command::RunPipeline {
+            config,
+            input,
+            force,
+            artifacts,
+        } => {
             let options = RunOptions {
-                artifacts: artifacts_dir(),
+                artifacts,
                 input,
                 force,
                 only: None,
@@ -129,10 +167,15 @@ fn run(cli: Cli) -> Result<()> {
             let summary = run_pipeline(&PipelineConfig::load(&config)?, &options)?;
             print_summary(&summary);
         }
-        Command::RunStage { name, config, input } => {
+        Command::RunStage {
+            name,
+            config,
+            input,
+            artifacts,
+        } => {
             let kind: StageKind = name.parse()?;
             let options = RunOptions {
-                artifacts: artifacts_dir(),
+                artifacts,
                 input,
                 force: false,
                 only: Some(kind),
@@ -141,15 +184,30 @@ fn run(cli: Cli) -> Result<()> {
             let summary = run_pipeline(&PipelineConfig::load(&config)?, &options)?;
             print_summary(&summary);
         }
-        Command::Clean => {
+        Command::Clean { artifacts } => {
             for dir in ["cache", "latest"] {
-                let path = artifacts_dir().join(dir);
+                let path = artifacts.join(dir);
                 if path.exists() {
                     std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
                 }
             }
-            println!("removed artifacts/cache and artifacts/latest");
+            println!("removed {0}/cache and {0}/latest", artifacts.display());
         }
+        Command::Scale {
+            rows,
+            seed,
+            config,
+            scratch,
+            peer_python,
+            peer_script,
+        } => scale::run(&scale::ScaleOptions {
+            rows,
+            seed,
+            config,
+            scratch,
+            peer_python,
+            peer_script,
+        })?,
         Command::Bench {
             input,
             config,
@@ -205,9 +263,12 @@ fn print_summary(summary: &RunSummary) {
             StageStatus::Cached => "cached".to_string(),
             StageStatus::Recomputed(reason) => format!("ran (cache entry damaged: {reason})"),
         };
+        let peak = stage
+            .peak_rss_mib
+            .map_or(String::new(), |m| format!("{m:.0} MiB"));
         println!(
-            "{:<9} {:<7} {:>8.2}s  {}",
-            stage.stage, status, stage.seconds, stage.summary
+            "{:<9} {:<7} {:>8.2}s {:>9}  {}",
+            stage.stage, status, stage.seconds, peak, stage.summary
         );
     }
     if let Some(metrics) = &summary.metrics {

@@ -52,6 +52,9 @@ pub struct StageRun {
     pub status: StageStatus,
     /// Wall time, including verification of cached outputs.
     pub seconds: f64,
+    /// The process's peak resident memory during the stage, in MiB (Linux only: see
+    /// [`crate::memory`]).
+    pub peak_rss_mib: Option<f64>,
     /// The cache key.
     pub key: String,
     /// Where its outputs are.
@@ -97,6 +100,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
     let mut runs = Vec::new();
     let mut run_keys: Vec<(String, String)> = Vec::new();
     for stage in graph.stages.iter().filter(|s| wanted.contains(&s.kind)) {
+        let measured = crate::memory::reset_peak();
         let started = Instant::now();
         let (inputs, paths) = resolve_inputs(stage, &source, &done)?;
         let name = stage.kind.name();
@@ -136,6 +140,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
             stage: name,
             status,
             seconds: started.elapsed().as_secs_f64(),
+            peak_rss_mib: crate::memory::peak_mib().filter(|_| measured),
             key,
             dir: dir.clone(),
             summary,
@@ -279,6 +284,10 @@ fn publish_latest(
     result.map(|()| latest)
 }
 
+/// Put `from` (a file or a directory tree) at `to`: files are hard-linked when the file
+/// system allows (cache entries are never modified in place, and a damaged one is
+/// detected by its manifest), copied otherwise, so publishing costs no time or disk even
+/// at millions of rows.
 fn copy_recursively(from: &Path, to: &Path) -> Result<(), ArtifactError> {
     if from.is_dir() {
         fs::create_dir_all(to).map_err(|e| ArtifactError::io(to, e))?;
@@ -286,6 +295,8 @@ fn copy_recursively(from: &Path, to: &Path) -> Result<(), ArtifactError> {
             let entry = entry.map_err(|e| ArtifactError::io(from, e))?;
             copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
         }
+        Ok(())
+    } else if fs::hard_link(from, to).is_ok() {
         Ok(())
     } else {
         fs::copy(from, to)
