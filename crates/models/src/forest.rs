@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, ArrayView1, ArrayView2, Axis, CowArray, Ix1, Ix2};
 use rand::seq::index;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -52,6 +52,12 @@ pub struct ForestParams {
     /// Train on a random subsample of this many rows (all rows when unset or larger).
     #[serde(deserialize_with = "params::opt_at_least_one")]
     pub sample_rows: Option<usize>,
+    /// Rows drawn (with replacement) for each tree's bootstrap sample, as scikit-learn's
+    /// `max_samples`: all `n` rows when unset or larger. Bounds the fit time and the size
+    /// of every tree at any data size (a full-depth tree has about `max_samples /
+    /// min_samples_leaf` leaves).
+    #[serde(deserialize_with = "params::opt_at_least_one")]
+    pub max_samples: Option<usize>,
     /// Compute the out-of-bag ROC-AUC (needs `bootstrap`).
     pub oob_score: bool,
     /// Seed of all random draws.
@@ -73,6 +79,7 @@ impl Default for ForestParams {
             bootstrap: true,
             class_weight: ClassWeight::None,
             sample_rows: None,
+            max_samples: None,
             oob_score: false,
             seed: 0,
             max_bins: 255,
@@ -88,6 +95,10 @@ impl ForestParams {
         check_min("min_samples_leaf", self.min_samples_leaf, 1)?;
         check_min("min_samples_split", self.min_samples_split, 2)?;
         check_min("sample_rows", self.sample_rows.unwrap_or(1), 1)?;
+        check_min("max_samples", self.max_samples.unwrap_or(1), 1)?;
+        if self.max_samples.is_some() && !self.bootstrap {
+            return Err(params::invalid("max_samples", "needs bootstrap = true"));
+        }
         check_min("max_bins", self.max_bins, 2)?;
         if self.max_bins > crate::binning::MAX_VALUE_BINS {
             return Err(params::invalid(
@@ -142,14 +153,15 @@ pub fn fit(
     params.check()?;
     crate::check_training_data(x, y)?;
     let n_all = x.nrows();
-    let (x, y) = match params.sample_rows {
+    // A subsample is a new matrix; otherwise the caller's matrix is used as it is.
+    let (x, y): (CowArray<'_, f64, Ix2>, CowArray<'_, bool, Ix1>) = match params.sample_rows {
         Some(m) if m < n_all => {
             let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, u64::MAX));
             let mut rows = index::sample(&mut rng, n_all, m).into_vec();
             rows.sort_unstable();
-            (x.select(Axis(0), &rows), y.select(Axis(0), &rows))
+            (x.select(Axis(0), &rows).into(), y.select(Axis(0), &rows).into())
         }
-        _ => (x.to_owned(), y.to_owned()),
+        _ => (x.into(), y.into()),
     };
     crate::check_training_data(x.view(), y.view())?;
     let mapper = BinMapper::fit(x.view(), params.max_bins)?;
@@ -262,7 +274,7 @@ fn grow_tree(
     let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, t as u64));
     let mut counts = vec![u32::from(!params.bootstrap); n];
     if params.bootstrap {
-        for _ in 0..n {
+        for _ in 0..params.max_samples.map_or(n, |m| m.min(n)) {
             counts[rng.random_range(0..n)] += 1;
         }
     }

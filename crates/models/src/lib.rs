@@ -133,7 +133,7 @@ pub fn fit(
     check_training_data(x, y)?;
     match config {
         ModelConfig::LogisticRegression(p) => Ok(Model::LogisticRegression(logistic::fit(p, x, y)?)),
-        ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit_linfa(p, x, y)?)),
+        ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit(p, x, y)?)),
         ModelConfig::RandomForest(p) => Ok(Model::RandomForest(forest::fit(p, x, y)?)),
         ModelConfig::GradientBoosting(p) => Ok(Model::GradientBoosting(boosting::fit(p, x, y)?)),
     }
