@@ -157,7 +157,7 @@ fn run(cli: Cli) -> Result<()> {
         .zip(paths)
         .collect();
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let summary = execute(kind, &config, &inputs, &out, &progress, &[])?;
+    let summary = execute(kind, &config, &inputs, &out, &progress, &[], None)?;
     progress.finish_and_clear();
     println!("{}: {summary}", kind.name());
     println!("outputs: {}", out.display());

@@ -208,12 +208,51 @@ impl Cache {
         result.map(|manifest| (dir, manifest))
     }
 
+    /// The valid entry for `key` under `stage` (any namespace, e.g. one model's fit),
+    /// or a new one made by `produce` (see [`Cache::store`]); and whether it was reused.
+    pub fn reuse_or_store<E: From<ArtifactError>>(
+        &self,
+        stage: &str,
+        key: &str,
+        produce: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<(PathBuf, bool), E> {
+        match self.lookup(stage, key) {
+            Lookup::Hit(_) => Ok((self.entry_dir(stage, key), true)),
+            Lookup::Miss | Lookup::Invalid(_) => self.store(stage, key, produce).map(|(dir, _)| (dir, false)),
+        }
+    }
+
     /// Remove the whole cache.
     pub fn clear(&self) -> Result<(), ArtifactError> {
         match fs::remove_dir_all(&self.root) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ArtifactError::io(&self.root, e)),
             _ => Ok(()),
         }
+    }
+}
+
+/// Put `from` (a file or a directory tree) at `to`: files are hard-linked when the file
+/// system allows (cache entries are never modified in place, and a damaged one is
+/// detected by its manifest), copied otherwise, so publishing costs no time or disk even
+/// at millions of rows.
+pub fn link_or_copy(from: &Path, to: &Path) -> Result<(), ArtifactError> {
+    if from.is_dir() {
+        fs::create_dir_all(to).map_err(|e| ArtifactError::io(to, e))?;
+        for entry in fs::read_dir(from).map_err(|e| ArtifactError::io(from, e))? {
+            let entry = entry.map_err(|e| ArtifactError::io(from, e))?;
+            link_or_copy(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        if let Some(dir) = to.parent() {
+            fs::create_dir_all(dir).map_err(|e| ArtifactError::io(dir, e))?;
+        }
+        if fs::hard_link(from, to).is_ok() {
+            return Ok(());
+        }
+        fs::copy(from, to)
+            .map(|_| ())
+            .map_err(|e| ArtifactError::io(from, e))
     }
 }
 

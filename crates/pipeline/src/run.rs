@@ -11,9 +11,9 @@ use replay_core::{io, ArtifactError};
 use replay_eval::MetricsReport;
 use serde::Serialize;
 
-use crate::cache::{cache_key, hash_file, Cache, Lookup, Manifest};
+use crate::cache::{cache_key, hash_file, link_or_copy, Cache, Lookup, Manifest};
 use crate::graph::{InputRef, Stage, StageGraph, StageKind};
-use crate::stages::{config_section, execute};
+use crate::stages::{config_section, execute, ModelReuse};
 use crate::{PipelineConfig, PipelineError};
 
 /// How to run.
@@ -124,7 +124,19 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
                 let progress = stage_progress(name, options.progress);
                 let mut summary = String::new();
                 let (dir, manifest) = cache.store(name, &key, |out| {
-                    summary = execute(stage.kind, config, &paths, out, &progress, &run_keys)?;
+                    let reuse = ModelReuse {
+                        cache: &cache,
+                        inputs: &inputs,
+                    };
+                    summary = execute(
+                        stage.kind,
+                        config,
+                        &paths,
+                        out,
+                        &progress,
+                        &run_keys,
+                        Some(&reuse),
+                    )?;
                     Ok::<(), PipelineError>(())
                 })?;
                 progress.finish_and_clear();
@@ -259,7 +271,7 @@ fn publish_latest(
         for stage in &graph.stages {
             let (dir, _) = &done[&stage.kind];
             for output in &stage.outputs {
-                copy_recursively(&dir.join(output), &tmp.join(output))?;
+                link_or_copy(&dir.join(output), &tmp.join(output))?;
             }
         }
         io::write_json(
@@ -282,25 +294,4 @@ fn publish_latest(
         let _ = fs::remove_dir_all(&tmp);
     }
     result.map(|()| latest)
-}
-
-/// Put `from` (a file or a directory tree) at `to`: files are hard-linked when the file
-/// system allows (cache entries are never modified in place, and a damaged one is
-/// detected by its manifest), copied otherwise, so publishing costs no time or disk even
-/// at millions of rows.
-fn copy_recursively(from: &Path, to: &Path) -> Result<(), ArtifactError> {
-    if from.is_dir() {
-        fs::create_dir_all(to).map_err(|e| ArtifactError::io(to, e))?;
-        for entry in fs::read_dir(from).map_err(|e| ArtifactError::io(from, e))? {
-            let entry = entry.map_err(|e| ArtifactError::io(from, e))?;
-            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        Ok(())
-    } else if fs::hard_link(from, to).is_ok() {
-        Ok(())
-    } else {
-        fs::copy(from, to)
-            .map(|_| ())
-            .map_err(|e| ArtifactError::io(from, e))
-    }
 }

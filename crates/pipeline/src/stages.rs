@@ -8,9 +8,11 @@ use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArra
 use arrow::datatypes::{DataType, Field, Schema};
 use indicatif::ProgressBar;
 use replay_core::{io, schema};
-use replay_eval::MetricsReport;
+use replay_eval::{MetricsReport, ModelMetrics};
 use replay_features::FeatureMatrix;
-use replay_models::{Model, SavedModel};
+use replay_models::{Model, ModelConfig, SavedModel};
+
+use crate::cache::{cache_key, hash_file, link_or_copy, Cache};
 
 use crate::graph::{StageKind, MODELS_DIR, PREDICTIONS_FILE, SOURCE};
 use crate::{PipelineConfig, PipelineError};
@@ -33,6 +35,37 @@ pub fn config_section(
     }
 }
 
+/// Per-model reuse inside the train and eval stages: a model whose hyperparameters, code
+/// and training rows are unchanged is not fitted again, and its test-set scores and
+/// metrics are not computed again, even when another model of the config changed.
+/// Entries live in the cache beside the stages' (`cache/model/`, `cache/model-eval/`).
+pub struct ModelReuse<'a> {
+    /// The cache.
+    pub cache: &'a Cache,
+    /// Content hashes of the stage's inputs, by input reference (`features/train.parquet`).
+    pub inputs: &'a [(String, String)],
+}
+
+impl ModelReuse<'_> {
+    /// The hashes of the stage inputs named `names`.
+    fn input_hashes(&self, names: &[&str]) -> Vec<(String, String)> {
+        self.inputs
+            .iter()
+            .filter(|(name, _)| names.contains(&name.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Cache namespace of single fitted models.
+const MODEL_ENTRIES: &str = "model";
+/// Cache namespace of one model's test-set scores and metrics.
+const MODEL_EVAL_ENTRIES: &str = "model-eval";
+/// In a model-eval entry: the model's metrics.
+const MODEL_METRICS_FILE: &str = "metrics.json";
+/// In a model-eval entry: the model's test-set probabilities, in test-row order.
+const MODEL_SCORES_FILE: &str = "scores.parquet";
+
 /// Test-set probabilities of every model, by name.
 type ModelProbabilities = Vec<(String, Vec<f64>)>;
 
@@ -54,6 +87,7 @@ pub fn execute(
     out_dir: &Path,
     progress: &ProgressBar,
     run_keys: &[(String, String)],
+    reuse: Option<&ModelReuse<'_>>,
 ) -> Result<String, PipelineError> {
     match kind {
         StageKind::Ingest => {
@@ -82,10 +116,11 @@ pub fn execute(
             input(inputs, replay_features::TRAIN_FILE)?,
             out_dir,
             progress,
+            reuse,
         ),
         StageKind::Eval => {
             let test = input(inputs, replay_features::TEST_FILE)?;
-            let report = evaluate(config, test, input(inputs, MODELS_DIR)?, out_dir)?;
+            let report = evaluate(config, test, input(inputs, MODELS_DIR)?, out_dir, reuse)?;
             let best = report
                 .models
                 .iter()
@@ -185,35 +220,59 @@ fn read_predictions(path: &Path) -> Result<(Vec<bool>, ModelProbabilities), Pipe
     Ok((labels, predictions))
 }
 
-/// Fit every configured model on the training rows; write `models/<name>.json`.
+/// Fit every configured model on the training rows; write `models/<name>.<ext>`. With
+/// `reuse`, a model fitted earlier on the same rows with the same hyperparameters and
+/// code is linked from the cache instead of fitted again.
 fn train(
     config: &PipelineConfig,
     train: &Path,
     out_dir: &Path,
     progress: &ProgressBar,
+    reuse: Option<&ModelReuse<'_>>,
 ) -> Result<String, PipelineError> {
     let data = FeatureMatrix::read(train)?;
     progress.set_length(config.models.len() as u64);
     let mut notes = Vec::new();
+    let mut reused = 0;
     for (name, model_config) in &config.models {
         progress.set_message(format!("fitting {name}"));
-        let names = data.names_for(model_config.family());
-        let x = data.select(&names)?;
-        let model = replay_models::fit(model_config, x.view(), data.y.view())?;
-        if let Model::LogisticRegression(m) = &model {
-            if !m.converged {
-                notes.push(format!("{name} did not converge in {} iterations", m.iterations));
+        let file = SavedModel::file_name(name.as_str());
+        let fit_into = |dir: &Path| -> Result<(), PipelineError> {
+            let names = data.names_for(model_config.family());
+            let x = data.select(&names)?;
+            let model = replay_models::fit(model_config, x.view(), data.y.view())?;
+            SavedModel::new(name.as_str(), model_config.clone(), names, model).save(&dir.join(&file))?;
+            Ok(())
+        };
+        let target = out_dir.join(MODELS_DIR).join(&file);
+        match reuse {
+            Some(r) => {
+                let key = cache_key(
+                    MODEL_ENTRIES,
+                    &StageKind::Train.code_version(),
+                    &serde_json::json!({ "name": name, "model": model_config }),
+                    &r.input_hashes(&["features/train.parquet"]),
+                );
+                let (dir, hit) = r.cache.reuse_or_store(MODEL_ENTRIES, &key, fit_into)?;
+                reused += usize::from(hit);
+                link_or_copy(&dir.join(&file), &target)?;
+            }
+            None => fit_into(&out_dir.join(MODELS_DIR))?,
+        }
+        // A fitted or reused logistic regression (a small file) says whether it converged.
+        if let ModelConfig::LogisticRegression(_) = model_config {
+            if let Model::LogisticRegression(m) = SavedModel::load(&target)?.model {
+                if !m.converged {
+                    notes.push(format!("{name} did not converge in {} iterations", m.iterations));
+                }
             }
         }
-        let saved = SavedModel::new(name.as_str(), model_config.clone(), names, model);
-        saved.save(
-            &out_dir
-                .join(MODELS_DIR)
-                .join(SavedModel::file_name(name.as_str())),
-        )?;
         progress.inc(1);
     }
     let mut summary = format!("{} models on {} rows", config.models.len(), data.x.nrows());
+    if reused > 0 {
+        summary.push_str(&format!(" ({reused} unchanged, reused)"));
+    }
     for note in notes {
         summary.push_str("; warning: ");
         summary.push_str(&note);
@@ -221,31 +280,95 @@ fn train(
     Ok(summary)
 }
 
-/// Score the test rows with every configured model; write metrics and predictions.
+/// Score the test rows with every configured model; write metrics and predictions. With
+/// `reuse`, a model whose file and test rows are unchanged gets its scores and metrics
+/// from the cache.
 pub fn evaluate(
     config: &PipelineConfig,
     test: &Path,
     models_dir: &Path,
     out_dir: &Path,
+    reuse: Option<&ModelReuse<'_>>,
 ) -> Result<MetricsReport, PipelineError> {
     let data = FeatureMatrix::read(test)?;
+    let y = data.y.to_vec();
+    let mut report = MetricsReport::compute(&y, std::iter::empty(), &config.eval)?;
     let mut predictions = Vec::new();
     for name in config.models.keys() {
         let path = models_dir.join(SavedModel::file_name(name.as_str()));
-        let saved = SavedModel::load(&path)?;
-        check_inputs(&path, &saved, &data.names)?;
-        let x = data.select(&saved.feature_names)?;
-        predictions.push((name.to_string(), saved.predict_proba(x.view())?.to_vec()));
+        let score = || -> Result<(ModelMetrics, Vec<f64>), PipelineError> {
+            let saved = SavedModel::load(&path)?;
+            check_inputs(&path, &saved, &data.names)?;
+            let x = data.select(&saved.feature_names)?;
+            let p = saved.predict_proba(x.view())?.to_vec();
+            Ok((replay_eval::evaluate(&y, &p, &config.eval)?, p))
+        };
+        let (metrics, p) = match reuse {
+            Some(r) => {
+                let mut inputs = r.input_hashes(&["features/test.parquet"]);
+                inputs.push(("model".into(), hash_file(&path)?.blake3));
+                let key = cache_key(
+                    MODEL_EVAL_ENTRIES,
+                    &StageKind::Eval.code_version(),
+                    &serde_json::json!({ "name": name, "eval": config.eval }),
+                    &inputs,
+                );
+                let (dir, _) = r.cache.reuse_or_store(MODEL_EVAL_ENTRIES, &key, |dir| {
+                    let (metrics, p) = score()?;
+                    io::write_json(&dir.join(MODEL_METRICS_FILE), &metrics)?;
+                    write_scores(&dir.join(MODEL_SCORES_FILE), p)
+                })?;
+                (
+                    io::read_json(&dir.join(MODEL_METRICS_FILE))?,
+                    read_scores(&dir.join(MODEL_SCORES_FILE), y.len())?,
+                )
+            }
+            None => score()?,
+        };
+        report.models.insert(name.to_string(), metrics);
+        predictions.push((name.to_string(), p));
     }
-    let y = data.y.to_vec();
-    let report = MetricsReport::compute(
-        &y,
-        predictions.iter().map(|(n, p)| (n.as_str(), p.as_slice())),
-        &config.eval,
-    )?;
     io::write_json(&out_dir.join(replay_eval::METRICS_FILE), &report)?;
     write_predictions(&out_dir.join(PREDICTIONS_FILE), &data, &predictions)?;
     Ok(report)
+}
+
+/// One model's test-set probabilities as a one-column Parquet file.
+fn write_scores(path: &Path, p: Vec<f64>) -> Result<(), PipelineError> {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "probability",
+        DataType::Float64,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Float64Array::from(p))])
+        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+    Ok(io::write_parquet(path, schema, &[batch])?)
+}
+
+/// Read back [`write_scores`]'s file, which must hold `rows` values.
+fn read_scores(path: &Path, rows: usize) -> Result<Vec<f64>, PipelineError> {
+    let (_, batches) = io::parquet_batches(path, Some(&["probability"]), 64 * 1024)?;
+    let mut values = Vec::with_capacity(rows);
+    for batch in batches {
+        let batch = batch?;
+        let column = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .ok_or_else(|| replay_core::ArtifactError::Invalid {
+                path: path.into(),
+                message: "'probability' is not a Float64 column".into(),
+            })?;
+        values.extend_from_slice(column.values());
+    }
+    if values.len() != rows {
+        return Err(replay_core::ArtifactError::Invalid {
+            path: path.into(),
+            message: format!("{} scores for {rows} test rows", values.len()),
+        }
+        .into());
+    }
+    Ok(values)
 }
 
 /// Every input of the model at `path` must be among `available` (it reads them by name).

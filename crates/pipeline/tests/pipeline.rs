@@ -77,6 +77,63 @@ fn unchanged_stages_are_cached_and_a_label_change_reruns_only_what_depends_on_it
 }
 
 #[test]
+fn changing_one_models_hyperparameters_refits_and_rescores_only_that_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(&synthetic(dir.path(), 3000));
+    let artifacts = dir.path().join("artifacts");
+    let first = run(&config, &artifacts);
+    let entries = |namespace: &str| {
+        fs::read_dir(artifacts.join("cache").join(namespace))
+            .unwrap()
+            .count()
+    };
+    assert_eq!((entries("model"), entries("model-eval")), (4, 4));
+    let model_bytes = |name: &str| {
+        fs::read(
+            artifacts
+                .join("latest/models")
+                .join(replay_models::SavedModel::file_name(name)),
+        )
+        .unwrap()
+    };
+    let forest_before = model_bytes("random_forest");
+
+    for (name, model) in config.models.iter_mut() {
+        if let replay_models::ModelConfig::GradientBoosting(p) = model {
+            assert_eq!(name.as_str(), "gradient_boosting");
+            p.n_iter = 30;
+        }
+    }
+    let second = run(&config, &artifacts);
+    assert_eq!(
+        statuses(&second),
+        [
+            ("ingest", Cached),
+            ("features", Cached),
+            ("train", Ran),
+            ("eval", Ran),
+            ("report", Ran)
+        ]
+    );
+    assert!(
+        second.stages[2].summary.contains("3 unchanged, reused"),
+        "{}",
+        second.stages[2].summary
+    );
+    // One new fit and one new evaluation; the other models' files and metrics are the same.
+    assert_eq!((entries("model"), entries("model-eval")), (5, 5));
+    assert_eq!(model_bytes("random_forest"), forest_before);
+    let (before, after) = (first.metrics.unwrap(), second.metrics.unwrap());
+    for name in ["logistic_regression", "decision_tree", "random_forest"] {
+        assert_eq!(before.models[name], after.models[name], "{name}");
+    }
+    assert_ne!(
+        before.models["gradient_boosting"],
+        after.models["gradient_boosting"]
+    );
+}
+
+#[test]
 fn a_truncated_cached_artifact_is_recomputed() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(&synthetic(dir.path(), 2000));
