@@ -6,7 +6,8 @@
 //! has no sample weights, so the fit is ours: Newton's method with a backtracking line
 //! search, which converges to machine precision in a handful of iterations.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::linalg::cholesky_solve;
@@ -99,6 +100,11 @@ pub(crate) fn softplus(z: f64) -> f64 {
     z.max(0.0) + (-z.abs()).exp().ln_1p()
 }
 
+/// Rows per block of the parallel passes over the data. Blocks are fixed, each is summed
+/// in row order and the block sums are added in block order, so the fit is bit-identical
+/// whatever the number of threads.
+const BLOCK_ROWS: usize = 2048;
+
 /// The objective and its pieces at parameters `theta` (weights, then intercept).
 struct Objective<'x, 'y> {
     x: ArrayView2<'x, f64>,
@@ -108,19 +114,49 @@ struct Objective<'x, 'y> {
 }
 
 impl Objective<'_, '_> {
-    fn margins(&self, theta: &Array1<f64>) -> Array1<f64> {
-        let p = self.x.ncols();
-        self.x.dot(&theta.slice(s![..p])) + theta[p]
+    /// `f(row, label, weight, margin)` summed over the rows of every block into a
+    /// partial result, the partials returned in block order.
+    fn map_blocks<T: Send>(
+        &self,
+        theta: &Array1<f64>,
+        init: impl Fn() -> T + Sync,
+        f: impl Fn(&mut T, &[f64], bool, f64, f64) + Sync,
+    ) -> Vec<T> {
+        let (n, p) = self.x.dim();
+        let w = theta.slice(s![..p]);
+        let intercept = theta[p];
+        (0..n.div_ceil(BLOCK_ROWS))
+            .into_par_iter()
+            .map(|b| {
+                let rows = b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
+                let mut acc = init();
+                let mut buffer = vec![0.0; p];
+                for i in rows {
+                    let row = self.x.row(i);
+                    let row: &[f64] = match row.as_slice() {
+                        Some(r) => r,
+                        None => {
+                            buffer.iter_mut().zip(row).for_each(|(d, &v)| *d = v);
+                            &buffer
+                        }
+                    };
+                    let margin = row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + intercept;
+                    f(&mut acc, row, self.y[i], self.weights[i], margin);
+                }
+                acc
+            })
+            .collect()
     }
 
     fn loss(&self, theta: &Array1<f64>) -> f64 {
         let p = self.x.ncols();
-        let z = self.margins(theta);
-        let data: f64 = z
-            .iter()
-            .zip(self.y)
-            .zip(&self.weights)
-            .map(|((&z, &y), &s)| s * (softplus(z) - if y { z } else { 0.0 }))
+        let data: f64 = self
+            .map_blocks(
+                theta,
+                || 0.0,
+                |acc, _, y, s, z| *acc += s * (softplus(z) - if y { z } else { 0.0 }),
+            )
+            .into_iter()
             .sum();
         self.c * data + 0.5 * theta.slice(s![..p]).dot(&theta.slice(s![..p]))
     }
@@ -128,29 +164,41 @@ impl Objective<'_, '_> {
     /// Gradient and Hessian at `theta`.
     fn derivatives(&self, theta: &Array1<f64>) -> (Array1<f64>, Array2<f64>) {
         let p = self.x.ncols();
-        let z = self.margins(theta);
-        let mut grad = Array1::<f64>::zeros(p + 1);
-        let mut hess = Array2::<f64>::zeros((p + 1, p + 1));
-        let mut row = Array1::<f64>::ones(p + 1);
-        for ((xi, (&zi, &yi)), &si) in self
-            .x
-            .axis_iter(Axis(0))
-            .zip(z.iter().zip(self.y))
-            .zip(&self.weights)
-        {
-            row.slice_mut(s![..p]).assign(&xi);
-            let prob = sigmoid(zi);
-            let g = self.c * si * (prob - if yi { 1.0 } else { 0.0 });
-            let h = self.c * si * prob * (1.0 - prob);
-            grad.scaled_add(g, &row);
-            for a in 0..=p {
-                let ha = h * row[a];
+        let q = p + 1;
+        // Per block: the gradient (q values) and the lower triangle of the Hessian, row by
+        // row (q·q values, upper part unused), for the augmented row [x, 1].
+        let partials = self.map_blocks(
+            theta,
+            || (vec![0.0; q], vec![0.0; q * q]),
+            |(grad, hess), row, y, s, z| {
+                let prob = sigmoid(z);
+                let g = self.c * s * (prob - if y { 1.0 } else { 0.0 });
+                let h = self.c * s * prob * (1.0 - prob);
+                grad[..p].iter_mut().zip(row).for_each(|(d, &v)| *d += g * v);
+                grad[p] += g;
+                for (a, &xa) in row.iter().enumerate() {
+                    let ha = h * xa;
+                    hess[a * q..a * q + a + 1]
+                        .iter_mut()
+                        .zip(row)
+                        .for_each(|(d, &v)| *d += ha * v);
+                }
+                let last = &mut hess[p * q..p * q + q];
+                last[..p].iter_mut().zip(row).for_each(|(d, &v)| *d += h * v);
+                last[p] += h;
+            },
+        );
+        let mut grad = Array1::<f64>::zeros(q);
+        let mut hess = Array2::<f64>::zeros((q, q));
+        for (g, h) in partials {
+            grad.iter_mut().zip(&g).for_each(|(d, v)| *d += v);
+            for a in 0..q {
                 for b in 0..=a {
-                    hess[(a, b)] += ha * row[b];
+                    hess[(a, b)] += h[a * q + b];
                 }
             }
         }
-        for a in 0..=p {
+        for a in 0..q {
             for b in 0..a {
                 hess[(b, a)] = hess[(a, b)];
             }
