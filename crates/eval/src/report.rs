@@ -12,6 +12,7 @@ use crate::curves;
 use crate::plots::{
     self, calibration_points, ConfusionChart, Curve, CurveChart, HistogramChart, ImportanceChart, PlotError,
 };
+use crate::ranking::Ranking;
 use crate::{MetricsReport, ModelMetrics};
 
 /// File name of the HTML report.
@@ -99,19 +100,39 @@ fn write(path: &Path, text: &str) -> Result<(), PlotError> {
 
 /// How a curve's legend label is made from a model's name and metrics.
 type LabelFn<'a> = &'a dyn Fn(&str, &ModelMetrics) -> String;
-/// How a curve's points are made from a model's probabilities.
-type PointsFn<'a> = &'a dyn Fn(&[f64]) -> Vec<(f64, f64)>;
+/// How a curve's points are made from a model's probabilities and their ranking.
+type PointsFn<'a> = &'a dyn Fn(&[f64], &Ranking) -> Vec<(f64, f64)>;
+
+/// Smallest move, in axis units, between the drawn vertices of a ROC or precision-recall
+/// curve (see [`curves::thin`]): under half a pixel, so the curves look the same while
+/// their size no longer grows with the number of rows.
+pub const CURVE_STEP: f64 = 1.0 / 2000.0;
+
+/// A model's name, probabilities and their ranking (sorted once for both curves).
+type RankedModel<'a> = (&'a str, &'a [f64], Ranking);
+
+/// Rank every model's probabilities.
+fn rank_models<'a>(input: &ReportInput<'a>, dir: &Path) -> Result<Vec<RankedModel<'a>>, PlotError> {
+    input
+        .predictions
+        .iter()
+        .map(|(name, p)| {
+            Ranking::new(input.labels, p)
+                .map(|ranking| (name.as_str(), p.as_slice(), ranking))
+                .map_err(|e| PlotError {
+                    path: dir.into(),
+                    message: format!("predictions of {name}: {e}"),
+                })
+        })
+        .collect()
+}
 
 fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, PlotError> {
     let y = input.labels;
     let ranked = input.metrics.ranked();
-    let probabilities = |name: &str| {
-        input
-            .predictions
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p.as_slice())
-    };
+    let models = rank_models(input, dir)?;
+    let model = |name: &str| models.iter().find(|(n, _, _)| *n == name);
+    let probabilities = |name: &str| model(name).map(|(_, p, _)| *p);
     let diagonal = vec![(0.0, 0.0), (1.0, 1.0)];
     let mut charts = Vec::new();
     let mut push = |stem: String, caption: String| charts.push(ChartRef { stem, caption });
@@ -120,9 +141,9 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         ranked
             .iter()
             .filter_map(|(name, m)| {
-                probabilities(name).map(|p| Curve {
+                model(name).map(|(_, p, ranking)| Curve {
                     label: label(name, m),
-                    points: points(p),
+                    points: points(p, ranking),
                 })
             })
             .collect::<Vec<_>>()
@@ -131,8 +152,8 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         title: "ROC curves (test set)".into(),
         x_label: "false positive rate".into(),
         y_label: "true positive rate (recall)".into(),
-        curves: curve_of(&|n, m| format!("{n} (AUC {:.3})", m.roc_auc), &|p| {
-            curves::roc_curve(y, p)
+        curves: curve_of(&|n, m| format!("{n} (AUC {:.3})", m.roc_auc), &|_, r| {
+            curves::thin(curves::roc_curve(r), CURVE_STEP)
         }),
         reference: Some(("random ranking".into(), diagonal.clone())),
         markers: false,
@@ -146,8 +167,8 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         title: "Precision-recall curves (test set)".into(),
         x_label: "recall of replayed".into(),
         y_label: "precision of replayed".into(),
-        curves: curve_of(&|n, m| format!("{n} (AP {:.3})", m.pr_auc), &|p| {
-            curves::precision_recall_curve(y, p)
+        curves: curve_of(&|n, m| format!("{n} (AP {:.3})", m.pr_auc), &|_, r| {
+            curves::thin(curves::precision_recall_curve(r), CURVE_STEP)
         }),
         reference: Some((format!("positive rate {rate:.3}"), vec![(0.0, rate), (1.0, rate)])),
         markers: false,
@@ -164,7 +185,7 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         title: "Calibration (reliability diagram)".into(),
         x_label: "mean predicted probability".into(),
         y_label: "share actually replayed".into(),
-        curves: curve_of(&|n, m| format!("{n} (ECE {:.3})", m.ece), &|p| {
+        curves: curve_of(&|n, m| format!("{n} (ECE {:.3})", m.ece), &|p, _| {
             calibration_points(&curves::calibration(y, p, bins))
         }),
         reference: Some(("perfect calibration".into(), diagonal)),
