@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::metrics::EvalError;
-use crate::ranking::{self, AucArea, Ranking};
+use crate::ranking::{self, Ranking};
 
 /// How to resample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -105,6 +105,11 @@ pub fn resample_counts(seed: u64, b: usize, counts: &mut [u32]) {
 /// multiplicities `counts`, predicting replayed for the first `cut` positions of
 /// `ranking`. Runs of equal scores are those of the full data; runs no row of the resample
 /// falls in add nothing, so every sum matches the metric on the copied resample.
+///
+/// The ROC area is summed in integers, twice the area of [`crate::metrics::roc_auc`]'s
+/// trapezoids. Those are multiples of one half, summed exactly in f64 as long as twice the
+/// area, at most `2 · positives · negatives`, stays below 2⁵³ (always for up to 2²⁷ rows),
+/// so the value is bit-identical; beyond, this one is the exact one.
 fn score_resample(ranking: &Ranking, cut: usize, counts: &[u32]) -> (Option<f64>, f64) {
     let packed = ranking.packed();
     let (head, tail) = packed.split_at(cut.min(packed.len()));
@@ -116,32 +121,57 @@ fn score_resample(ranking: &Ranking, cut: usize, counts: &[u32]) -> (Option<f64>
     let correct = tp_cut + (fp - fp_cut);
     let accuracy = correct as f64 / (tp + fp) as f64;
     let (n_pos, n_neg) = (tp as f64, fp as f64);
-    let auc = (tp > 0 && fp > 0).then(|| walk.area.value / (n_pos * n_neg));
+    let auc = (tp > 0 && fp > 0).then(|| (walk.area2 as f64 / 2.0) / (n_pos * n_neg));
     (auc, accuracy)
 }
 
-/// Weighted cumulative counts and ROC area along a ranking.
-#[derive(Debug, Default)]
+/// Weighted cumulative counts and twice the ROC area along a ranking, in integers: with
+/// at most 2³⁰ rows every sum fits in a u64.
+#[derive(Debug, Default, Clone, Copy)]
 struct Walk {
+    /// Positives so far.
     tp: u64,
+    /// Negatives so far.
     fp: u64,
-    area: AucArea,
+    /// Positives before the current run of equal scores.
+    tp_before: u64,
+    /// Negatives before the current run.
+    fp_before: u64,
+    /// Twice the area of the finished runs: a run adds its negatives times
+    /// `2 · tp before + its positives`, i.e. `(fp − fp_before) · (tp_before + tp)`.
+    area2: u64,
 }
 
 impl Walk {
-    /// Continue the walk over `rows` (packed), each weighted by its multiplicity.
+    /// Continue the walk over `rows` (packed), each weighted by its multiplicity. Labels
+    /// and run ends follow no pattern, so they are masks rather than branches, and every
+    /// running sum depends on its previous value by a single addition or selection.
     fn visit(&mut self, rows: &[u32], counts: &[u32]) {
+        let Walk {
+            mut tp,
+            mut fp,
+            mut tp_before,
+            mut fp_before,
+            mut area2,
+        } = *self;
         for &r in rows {
             let c = u64::from(counts[ranking::row(r)]);
-            if ranking::is_positive(r) {
-                self.tp += c;
-            } else {
-                self.fp += c;
-            }
-            if ranking::is_run_end(r) {
-                self.area.add_run(self.tp as f64, self.fp as f64);
-            }
+            let positive = 0u64.wrapping_sub(u64::from(ranking::is_positive(r)));
+            let end = ranking::is_run_end(r);
+            tp += c & positive;
+            fp += c & !positive;
+            let run = (fp - fp_before) * (tp_before + tp);
+            area2 += run & 0u64.wrapping_sub(u64::from(end));
+            tp_before = if end { tp } else { tp_before };
+            fp_before = if end { fp } else { fp_before };
         }
+        *self = Walk {
+            tp,
+            fp,
+            tp_before,
+            fp_before,
+            area2,
+        };
     }
 }
 
