@@ -335,4 +335,30 @@ mod tests {
         );
         assert!(json["models"]["m"]["confidence_intervals"]["roc_auc"][0].is_f64());
     }
+
+    #[test]
+    fn models_evaluated_together_equal_models_evaluated_alone() {
+        let y: Vec<bool> = (0..300).map(|i| (i * 7) % 10 < 4).collect();
+        let tied: Vec<f64> = (0..300).map(|i| ((i * 13) % 9) as f64 / 8.0).collect();
+        let smooth: Vec<f64> = (0..300).map(|i| ((i * 101) % 307) as f64 / 307.0).collect();
+        let config = EvalConfig {
+            bootstrap_samples: 120,
+            ..Default::default()
+        };
+        let together = evaluate_models(&y, &[&tied, &smooth], &config).unwrap();
+        assert_eq!(together[0], evaluate(&y, &tied, &config).unwrap());
+        assert_eq!(together[1], evaluate(&y, &smooth, &config).unwrap());
+        assert!(together[0].confidence_intervals.is_some());
+        let report =
+            MetricsReport::compute(&y, [("b", smooth.as_slice()), ("a", tied.as_slice())], &config).unwrap();
+        assert_eq!(report.models["a"], together[0]);
+        assert_eq!(report.models["b"], together[1]);
+        assert_eq!(
+            evaluate_models(&y, &[&tied, &smooth[..10]], &config),
+            Err(EvalError::Length {
+                labels: 300,
+                scores: 10
+            })
+        );
+    }
 }

@@ -436,3 +436,121 @@ fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
     );
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plots::Chart;
+    use crate::{EvalConfig, MetricsReport};
+    use plotters::prelude::*;
+
+    /// Labels and two models' probabilities: one with distinct scores, one with ties.
+    fn data(n: usize) -> (Vec<bool>, Vec<(String, Vec<f64>)>) {
+        let y: Vec<bool> = (0..n).map(|i| (i * 7919) % 10 < 3).collect();
+        let smooth = (0..n)
+            .map(|i| {
+                let noise = ((i * 104_729) % n) as f64 / n as f64;
+                (0.6 * noise + if y[i] { 0.35 } else { 0.05 }).min(1.0)
+            })
+            .collect();
+        let tied = (0..n)
+            .map(|i| (((i * 31) % 17) as f64 / 16.0 + if y[i] { 0.3 } else { 0.0 }).min(1.0))
+            .collect();
+        (y, vec![("smooth".into(), smooth), ("tied".into(), tied)])
+    }
+
+    /// The RGB pixels of `chart` at the report's size.
+    fn pixels(chart: &CurveChart) -> Vec<u8> {
+        plots::register_embedded_font();
+        let (w, h) = (900u32, 620u32);
+        let mut buffer = vec![0u8; (w * h * 3) as usize];
+        {
+            let area = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+            chart.draw(&area).unwrap();
+            area.present().unwrap();
+        }
+        buffer
+    }
+
+    #[test]
+    fn thinned_curves_draw_the_same_pixels_as_every_vertex() {
+        let (y, predictions) = data(60_000);
+        let chart = |thinned: bool| {
+            let curves = predictions
+                .iter()
+                .map(|(name, p)| {
+                    let ranking = Ranking::new(&y, p).unwrap();
+                    let points: Vec<_> = curves::precision_recall_curve(&ranking).collect();
+                    Curve {
+                        label: name.clone(),
+                        points: if thinned {
+                            curves::thin(points, CURVE_STEP)
+                        } else {
+                            points
+                        },
+                    }
+                })
+                .collect();
+            CurveChart {
+                title: String::new(),
+                x_label: String::new(),
+                y_label: String::new(),
+                curves,
+                reference: None,
+                markers: false,
+                legend_lower_right: false,
+            }
+        };
+        let (full, thin) = (chart(false), chart(true));
+        assert!(full.curves[0].points.len() > 40_000);
+        assert!(
+            thin.curves[0].points.len() < 8_000,
+            "{}",
+            thin.curves[0].points.len()
+        );
+        let (a, b) = (pixels(&full), pixels(&thin));
+        let differing = a.chunks(3).zip(b.chunks(3)).filter(|(p, q)| p != q).count();
+        let inked = a.chunks(3).filter(|p| p != &[255, 255, 255]).count();
+        assert!(
+            differing * 200 < inked,
+            "{differing} of {inked} inked pixels differ"
+        );
+    }
+
+    #[test]
+    fn the_report_of_many_rows_has_small_charts() {
+        let (y, predictions) = data(150_000);
+        let config = EvalConfig {
+            bootstrap_samples: 0,
+            ..Default::default()
+        };
+        let metrics = MetricsReport::compute(
+            &y,
+            predictions.iter().map(|(n, p)| (n.as_str(), p.as_slice())),
+            &config,
+        )
+        .unwrap();
+        let dataset = DatasetSummary::default();
+        let input = ReportInput {
+            title: "t",
+            dataset: &dataset,
+            metrics: &metrics,
+            labels: &y,
+            predictions: &predictions,
+            importances: &[],
+            calibration_bins: 10,
+            config: "",
+            cache_keys: &[],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let charts = write_report(&input, dir.path()).unwrap();
+        assert_eq!(charts.len(), 3 + 2 * 2);
+        for chart in &charts {
+            let svg = dir.path().join(PLOTS_DIR).join(format!("{}.svg", chart.stem));
+            let size = std::fs::metadata(&svg).unwrap().len();
+            assert!(size < 300_000, "{}: {size} bytes", chart.stem);
+        }
+        let html = std::fs::read_to_string(dir.path().join(HTML_FILE)).unwrap();
+        assert!(html.contains("data:image/png;base64,"));
+    }
+}
