@@ -173,8 +173,9 @@ pub fn evaluate_models(
         level: 0.95,
     };
     let intervals = bootstrap::intervals(&scored, &resampling)?;
+    // Models are independent: in parallel, collected in order (the first error wins).
     predictions
-        .iter()
+        .par_iter()
         .zip(&rankings)
         .zip(intervals)
         .map(|((p, ranking), intervals)| {
@@ -182,6 +183,8 @@ pub fn evaluate_models(
             m.confidence_intervals = confidence_intervals(&intervals, &resampling);
             Ok(m)
         })
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect()
 }
 

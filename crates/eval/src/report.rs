@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::curves;
@@ -111,11 +112,11 @@ pub const CURVE_STEP: f64 = 1.0 / 2000.0;
 /// A model's name, probabilities and their ranking (sorted once for both curves).
 type RankedModel<'a> = (&'a str, &'a [f64], Ranking);
 
-/// Rank every model's probabilities.
+/// Rank every model's probabilities (in parallel; the first error in order wins).
 fn rank_models<'a>(input: &ReportInput<'a>, dir: &Path) -> Result<Vec<RankedModel<'a>>, PlotError> {
     input
         .predictions
-        .iter()
+        .par_iter()
         .map(|(name, p)| {
             Ranking::new(input.labels, p)
                 .map(|ranking| (name.as_str(), p.as_slice(), ranking))
@@ -124,6 +125,8 @@ fn rank_models<'a>(input: &ReportInput<'a>, dir: &Path) -> Result<Vec<RankedMode
                     message: format!("predictions of {name}: {e}"),
                 })
         })
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect()
 }
 
