@@ -69,15 +69,8 @@ pub fn intervals(models: &[Scored<'_>], resampling: &Resampling) -> Result<Vec<I
     let per_resample: Vec<Vec<(Option<f64>, f64)>> = (0..resampling.samples)
         .into_par_iter()
         .map_init(
-            || vec![0u32; n],
-            |counts, b| {
-                resample_counts(resampling.seed, b, counts);
-                models
-                    .iter()
-                    .zip(&cuts)
-                    .map(|(m, &cut)| score_resample(m.ranking, cut, counts))
-                    .collect()
-            },
+            || CountBuffers::new(n),
+            |buffers, b| buffers.score(models, &cuts, resampling.seed, b),
         )
         .collect();
     let level = resampling.level;
@@ -89,16 +82,84 @@ pub fn intervals(models: &[Scored<'_>], resampling: &Resampling) -> Result<Vec<I
         .collect())
 }
 
+/// The multiplicities of one resample: in bytes when every one fits (nearly always, as a
+/// row is drawn about once), a quarter of the memory for the model walks to gather from;
+/// in `u32` otherwise.
+struct CountBuffers {
+    small: Vec<u8>,
+    wide: Vec<u32>,
+}
+
+impl CountBuffers {
+    fn new(n: usize) -> Self {
+        CountBuffers {
+            small: vec![0; n],
+            wide: Vec::new(),
+        }
+    }
+
+    /// ROC-AUC and accuracy of every model on resample `b`.
+    fn score(
+        &mut self,
+        models: &[Scored<'_>],
+        cuts: &[usize],
+        seed: u64,
+        b: usize,
+    ) -> Vec<(Option<f64>, f64)> {
+        if resample_counts_small(seed, b, &mut self.small) {
+            score_models(models, cuts, &self.small)
+        } else {
+            self.wide.resize(self.small.len(), 0);
+            resample_counts(seed, b, &mut self.wide);
+            score_models(models, cuts, &self.wide)
+        }
+    }
+}
+
+/// ROC-AUC and accuracy of every model on the resample with multiplicities `counts`.
+fn score_models<C: Copy + Into<u64>>(
+    models: &[Scored<'_>],
+    cuts: &[usize],
+    counts: &[C],
+) -> Vec<(Option<f64>, f64)> {
+    models
+        .iter()
+        .zip(cuts)
+        .map(|(m, &cut)| score_resample(m.ranking, cut, counts))
+        .collect()
+}
+
+/// Call `hit(i)` for each of the `n` rows drawn by resample `b`: `n` draws of
+/// `random_range(0..n)` from ChaCha8 seeded by `seed`, stream `b`.
+fn draw(seed: u64, b: usize, n: usize, mut hit: impl FnMut(usize)) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(b as u64);
+    for _ in 0..n {
+        hit(rng.random_range(0..n));
+    }
+}
+
 /// The multiplicity of every row in resample `b`: `counts.len()` draws of
 /// `random_range(0..counts.len())` from ChaCha8 seeded by `seed`, stream `b`.
 pub fn resample_counts(seed: u64, b: usize, counts: &mut [u32]) {
     counts.fill(0);
-    let n = counts.len();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(b as u64);
-    for _ in 0..n {
-        counts[rng.random_range(0..n)] += 1;
-    }
+    draw(seed, b, counts.len(), |i| counts[i] += 1);
+}
+
+/// [`resample_counts`] in bytes; false (and the counts unusable) when a row is drawn
+/// more than 255 times.
+pub fn resample_counts_small(seed: u64, b: usize, counts: &mut [u8]) -> bool {
+    counts.fill(0);
+    let mut fits = true;
+    draw(seed, b, counts.len(), |i| fits &= count_one(&mut counts[i]));
+    fits
+}
+
+/// Add one to a byte count; false when it overflows.
+fn count_one(count: &mut u8) -> bool {
+    let (value, overflow) = count.overflowing_add(1);
+    *count = value;
+    !overflow
 }
 
 /// ROC-AUC (`None` for a single class) and accuracy of the resample with row
@@ -110,7 +171,7 @@ pub fn resample_counts(seed: u64, b: usize, counts: &mut [u32]) {
 /// trapezoids. Those are multiples of one half, summed exactly in f64 as long as twice the
 /// area, at most `2 · positives · negatives`, stays below 2⁵³ (always for up to 2²⁷ rows),
 /// so the value is bit-identical; beyond, this one is the exact one.
-fn score_resample(ranking: &Ranking, cut: usize, counts: &[u32]) -> (Option<f64>, f64) {
+fn score_resample<C: Copy + Into<u64>>(ranking: &Ranking, cut: usize, counts: &[C]) -> (Option<f64>, f64) {
     let packed = ranking.packed();
     let (head, tail) = packed.split_at(cut.min(packed.len()));
     let mut walk = Walk::default();
@@ -146,7 +207,7 @@ impl Walk {
     /// Continue the walk over `rows` (packed), each weighted by its multiplicity. Labels
     /// and run ends follow no pattern, so they are masks rather than branches, and every
     /// running sum depends on its previous value by a single addition or selection.
-    fn visit(&mut self, rows: &[u32], counts: &[u32]) {
+    fn visit<C: Copy + Into<u64>>(&mut self, rows: &[u32], counts: &[C]) {
         let Walk {
             mut tp,
             mut fp,
@@ -155,7 +216,7 @@ impl Walk {
             mut area2,
         } = *self;
         for &r in rows {
-            let c = u64::from(counts[ranking::row(r)]);
+            let c: u64 = counts[ranking::row(r)].into();
             let positive = 0u64.wrapping_sub(u64::from(ranking::is_positive(r)));
             let end = ranking::is_run_end(r);
             tp += c & positive;
@@ -281,6 +342,42 @@ mod tests {
         }
         assert_eq!(counts, expected);
         assert_eq!(counts.iter().sum::<u32>(), n as u32);
+        let mut small = vec![3u8; n];
+        assert!(resample_counts_small(seed, b, &mut small));
+        assert!(small.iter().zip(&counts).all(|(&s, &c)| u32::from(s) == c));
+    }
+
+    #[test]
+    fn byte_counts_report_overflow() {
+        let mut count = 254u8;
+        assert!(count_one(&mut count));
+        assert_eq!(count, 255);
+        assert!(!count_one(&mut count), "the 256th draw of a row does not fit");
+    }
+
+    #[test]
+    fn byte_and_wide_counts_score_alike() {
+        let (y, p) = tied_data(200);
+        let ranking = Ranking::new(&y, &p).unwrap();
+        let models = [Scored {
+            ranking: &ranking,
+            threshold: 0.5,
+        }];
+        let cuts = [ranking.count_at_least(0.5)];
+        let (mut small, mut wide) = (vec![0u8; 200], vec![0u32; 200]);
+        for b in 0..20 {
+            assert!(resample_counts_small(4, b, &mut small));
+            resample_counts(4, b, &mut wide);
+            assert_eq!(
+                score_models(&models, &cuts, &small),
+                score_models(&models, &cuts, &wide)
+            );
+            let mut buffers = CountBuffers::new(200);
+            assert_eq!(
+                buffers.score(&models, &cuts, 4, b),
+                score_models(&models, &cuts, &wide)
+            );
+        }
     }
 
     #[test]
