@@ -30,7 +30,7 @@ pub struct Resampling {
 #[derive(Debug, Clone, Copy)]
 pub struct Scored<'a> {
     /// The model's rows by decreasing score.
-    pub ranking: &'a Ranking,
+    pub ranking: &'a Ranking<'a>,
     /// Predicted replayed when the score is at least this (for accuracy).
     pub threshold: f64,
 }
@@ -171,7 +171,11 @@ fn count_one(count: &mut u8) -> bool {
 /// trapezoids. Those are multiples of one half, summed exactly in f64 as long as twice the
 /// area, at most `2 · positives · negatives`, stays below 2⁵³ (always for up to 2²⁷ rows),
 /// so the value is bit-identical; beyond, this one is the exact one.
-fn score_resample<C: Copy + Into<u64>>(ranking: &Ranking, cut: usize, counts: &[C]) -> (Option<f64>, f64) {
+fn score_resample<C: Copy + Into<u64>>(
+    ranking: &Ranking<'_>,
+    cut: usize,
+    counts: &[C],
+) -> (Option<f64>, f64) {
     let packed = ranking.packed();
     let (head, tail) = packed.split_at(cut.min(packed.len()));
     let mut walk = Walk::default();

@@ -6,7 +6,7 @@ use crate::ranking::Ranking;
 
 /// Points `(false positive rate, true positive rate)` of the ROC curve, from (0, 0) to
 /// (1, 1), one per distinct threshold.
-pub fn roc_curve(ranking: &Ranking) -> impl Iterator<Item = (f64, f64)> + '_ {
+pub fn roc_curve<'r>(ranking: &'r Ranking<'_>) -> impl Iterator<Item = (f64, f64)> + 'r {
     let (pos, neg) = ranking.class_counts();
     std::iter::once((0.0, 0.0)).chain(
         ranking
@@ -17,7 +17,7 @@ pub fn roc_curve(ranking: &Ranking) -> impl Iterator<Item = (f64, f64)> + '_ {
 
 /// Points `(recall, precision)` of the precision-recall curve, one per distinct
 /// threshold, from the highest threshold down.
-pub fn precision_recall_curve(ranking: &Ranking) -> impl Iterator<Item = (f64, f64)> + '_ {
+pub fn precision_recall_curve<'r>(ranking: &'r Ranking<'_>) -> impl Iterator<Item = (f64, f64)> + 'r {
     let (pos, _) = ranking.class_counts();
     ranking
         .runs()

@@ -205,7 +205,7 @@ fn confidence_intervals(intervals: &Intervals, resampling: &Resampling) -> Optio
 fn point_metrics(
     y: &[bool],
     p: &[f64],
-    ranking: &Ranking,
+    ranking: &Ranking<'_>,
     config: &EvalConfig,
 ) -> Result<ModelMetrics, EvalError> {
     let at_threshold = ThresholdMetrics::at(y, p, config.threshold);

@@ -102,7 +102,7 @@ fn write(path: &Path, text: &str) -> Result<(), PlotError> {
 /// How a curve's legend label is made from a model's name and metrics.
 type LabelFn<'a> = &'a dyn Fn(&str, &ModelMetrics) -> String;
 /// How a curve's points are made from a model's probabilities and their ranking.
-type PointsFn<'a> = &'a dyn Fn(&[f64], &Ranking) -> Vec<(f64, f64)>;
+type PointsFn<'a> = &'a dyn Fn(&[f64], &Ranking<'_>) -> Vec<(f64, f64)>;
 
 /// Smallest move, in axis units, between the drawn vertices of a ROC or precision-recall
 /// curve (see [`curves::thin`]): under half a pixel, so the curves look the same while
@@ -110,7 +110,7 @@ type PointsFn<'a> = &'a dyn Fn(&[f64], &Ranking) -> Vec<(f64, f64)>;
 pub const CURVE_STEP: f64 = 1.0 / 2000.0;
 
 /// A model's name, probabilities and their ranking (sorted once for both curves).
-type RankedModel<'a> = (&'a str, &'a [f64], Ranking);
+type RankedModel<'a> = (&'a str, &'a [f64], Ranking<'a>);
 
 /// Rank every model's probabilities (in parallel; the first error in order wins).
 fn rank_models<'a>(input: &ReportInput<'a>, dir: &Path) -> Result<Vec<RankedModel<'a>>, PlotError> {
