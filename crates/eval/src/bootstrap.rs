@@ -47,6 +47,8 @@ pub struct Intervals {
 /// Bootstrap intervals of every model in `models`, all ranking the same rows, from the
 /// same resamples. Resamples run in parallel; the result does not depend on the thread
 /// count. Resamples where ROC-AUC is undefined (a single class) are skipped for it.
+/// Scores must hold no NaN (probabilities, as [`crate::metrics::check`] ensures): the rows
+/// at or above a threshold are then a prefix of the ranking.
 pub fn intervals(models: &[Scored<'_>], resampling: &Resampling) -> Result<Vec<Intervals>, EvalError> {
     let n = models.first().map_or(0, |m| m.ranking.len());
     if let Some(other) = models.iter().find(|m| m.ranking.len() != n) {
