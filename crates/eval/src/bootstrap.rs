@@ -1,38 +1,250 @@
-//! Seeded bootstrap confidence intervals.
+//! Seeded bootstrap confidence intervals of ROC-AUC and accuracy.
+//!
+//! Resample `b` draws `n` row indices with replacement from its own generator (ChaCha8
+//! seeded by the seed, stream `b`), so it is the same resample for every model and any
+//! thread count. Rather than copying the rows and sorting them again, a resample is kept
+//! as the multiplicity of every row, and each model is scored by one pass over its
+//! [`Ranking`] (sorted once), weighting each row by its multiplicity: O(n) per resample
+//! and model instead of O(n log n), with the same values as the metric recomputed on a
+//! copied resample.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-/// A percentile bootstrap interval of `metric(y, p)`: `samples` resamples of the rows with
-/// replacement, resample `b` drawn from its own generator seeded by `(seed, b)`, so the
-/// result does not depend on the thread count. Resamples where the metric is undefined
-/// (`None`, e.g. ROC-AUC of a single class) are skipped. Returns `[low, high]` at `level`.
-pub fn interval(
-    y: &[bool],
-    p: &[f64],
-    samples: usize,
-    seed: u64,
-    level: f64,
-    metric: impl Fn(&[bool], &[f64]) -> Option<f64> + Sync,
-) -> Option<[f64; 2]> {
-    if y.is_empty() || samples == 0 {
-        return None;
+use crate::metrics::EvalError;
+use crate::ranking::{self, Ranking};
+
+/// How to resample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resampling {
+    /// Resamples drawn (0 gives no intervals).
+    pub samples: usize,
+    /// Seed of every resample's generator.
+    pub seed: u64,
+    /// Confidence level of the intervals, e.g. 0.95.
+    pub level: f64,
+}
+
+/// A model to bootstrap: its ranking and its decision threshold.
+#[derive(Debug, Clone, Copy)]
+pub struct Scored<'a> {
+    /// The model's rows by decreasing score.
+    pub ranking: &'a Ranking<'a>,
+    /// Predicted replayed when the score is at least this (for accuracy).
+    pub threshold: f64,
+}
+
+/// The percentile bootstrap intervals of one model, `[low, high]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Intervals {
+    /// ROC-AUC over the resamples that hold both classes (`None` if none does).
+    pub roc_auc: Option<[f64; 2]>,
+    /// Accuracy at the threshold (`None` without rows or resamples).
+    pub accuracy: Option<[f64; 2]>,
+}
+
+/// Bootstrap intervals of every model in `models`, all ranking the same rows, from the
+/// same resamples. Resamples run in parallel; the result does not depend on the thread
+/// count. Resamples where ROC-AUC is undefined (a single class) are skipped for it.
+/// Scores must hold no NaN (probabilities, as [`crate::metrics::check`] ensures): the rows
+/// at or above a threshold are then a prefix of the ranking.
+pub fn intervals(models: &[Scored<'_>], resampling: &Resampling) -> Result<Vec<Intervals>, EvalError> {
+    let n = models.first().map_or(0, |m| m.ranking.len());
+    if let Some(other) = models.iter().find(|m| m.ranking.len() != n) {
+        return Err(EvalError::Length {
+            labels: n,
+            scores: other.ranking.len(),
+        });
     }
-    let mut values: Vec<f64> = (0..samples)
-        .into_par_iter()
-        .filter_map(|b| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(b as u64);
-            let (mut ys, mut ps) = (Vec::with_capacity(y.len()), Vec::with_capacity(y.len()));
-            for _ in 0..y.len() {
-                let i = rng.random_range(0..y.len());
-                ys.push(y[i]);
-                ps.push(p[i]);
-            }
-            metric(&ys, &ps)
-        })
+    let none = Intervals {
+        roc_auc: None,
+        accuracy: None,
+    };
+    if n == 0 || resampling.samples == 0 {
+        return Ok(vec![none; models.len()]);
+    }
+    let cuts: Vec<usize> = models
+        .iter()
+        .map(|m| m.ranking.count_at_least(m.threshold))
         .collect();
+    let per_resample: Vec<Vec<(Option<f64>, f64)>> = (0..resampling.samples)
+        .into_par_iter()
+        .map_init(
+            || CountBuffers::new(n),
+            |buffers, b| buffers.score(models, &cuts, resampling.seed, b),
+        )
+        .collect();
+    let level = resampling.level;
+    Ok((0..models.len())
+        .map(|k| Intervals {
+            roc_auc: percentile_interval(per_resample.iter().filter_map(|r| r[k].0), level),
+            accuracy: percentile_interval(per_resample.iter().map(|r| r[k].1), level),
+        })
+        .collect())
+}
+
+/// The multiplicities of one resample: in bytes when every one fits (nearly always, as a
+/// row is drawn about once), a quarter of the memory for the model walks to gather from;
+/// in `u32` otherwise.
+struct CountBuffers {
+    small: Vec<u8>,
+    wide: Vec<u32>,
+}
+
+impl CountBuffers {
+    fn new(n: usize) -> Self {
+        CountBuffers {
+            small: vec![0; n],
+            wide: Vec::new(),
+        }
+    }
+
+    /// ROC-AUC and accuracy of every model on resample `b`.
+    fn score(
+        &mut self,
+        models: &[Scored<'_>],
+        cuts: &[usize],
+        seed: u64,
+        b: usize,
+    ) -> Vec<(Option<f64>, f64)> {
+        if resample_counts_small(seed, b, &mut self.small) {
+            score_models(models, cuts, &self.small)
+        } else {
+            self.wide.resize(self.small.len(), 0);
+            resample_counts(seed, b, &mut self.wide);
+            score_models(models, cuts, &self.wide)
+        }
+    }
+}
+
+/// ROC-AUC and accuracy of every model on the resample with multiplicities `counts`.
+fn score_models<C: Copy + Into<u64>>(
+    models: &[Scored<'_>],
+    cuts: &[usize],
+    counts: &[C],
+) -> Vec<(Option<f64>, f64)> {
+    models
+        .iter()
+        .zip(cuts)
+        .map(|(m, &cut)| score_resample(m.ranking, cut, counts))
+        .collect()
+}
+
+/// Call `hit(i)` for each of the `n` rows drawn by resample `b`: `n` draws of
+/// `random_range(0..n)` from ChaCha8 seeded by `seed`, stream `b`.
+fn draw(seed: u64, b: usize, n: usize, mut hit: impl FnMut(usize)) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(b as u64);
+    for _ in 0..n {
+        hit(rng.random_range(0..n));
+    }
+}
+
+/// The multiplicity of every row in resample `b`: `counts.len()` draws of
+/// `random_range(0..counts.len())` from ChaCha8 seeded by `seed`, stream `b`.
+pub fn resample_counts(seed: u64, b: usize, counts: &mut [u32]) {
+    counts.fill(0);
+    draw(seed, b, counts.len(), |i| counts[i] += 1);
+}
+
+/// [`resample_counts`] in bytes; false (and the counts unusable) when a row is drawn
+/// more than 255 times.
+pub fn resample_counts_small(seed: u64, b: usize, counts: &mut [u8]) -> bool {
+    counts.fill(0);
+    let mut fits = true;
+    draw(seed, b, counts.len(), |i| fits &= count_one(&mut counts[i]));
+    fits
+}
+
+/// Add one to a byte count; false when it overflows.
+fn count_one(count: &mut u8) -> bool {
+    let (value, overflow) = count.overflowing_add(1);
+    *count = value;
+    !overflow
+}
+
+/// ROC-AUC (`None` for a single class) and accuracy of the resample with row
+/// multiplicities `counts`, predicting replayed for the first `cut` positions of
+/// `ranking`. Runs of equal scores are those of the full data; runs no row of the resample
+/// falls in add nothing, so every sum matches the metric on the copied resample.
+///
+/// The ROC area is summed in integers, twice the area of [`crate::metrics::roc_auc`]'s
+/// trapezoids. Those are multiples of one half, summed exactly in f64 as long as twice the
+/// area, at most `2 · positives · negatives`, stays below 2⁵³ (always for up to 2²⁷ rows),
+/// so the value is bit-identical; beyond, this one is the exact one.
+fn score_resample<C: Copy + Into<u64>>(
+    ranking: &Ranking<'_>,
+    cut: usize,
+    counts: &[C],
+) -> (Option<f64>, f64) {
+    let packed = ranking.packed();
+    let (head, tail) = packed.split_at(cut.min(packed.len()));
+    let mut walk = Walk::default();
+    walk.visit(head, counts);
+    let (tp_cut, fp_cut) = (walk.tp, walk.fp);
+    walk.visit(tail, counts);
+    let (tp, fp) = (walk.tp, walk.fp);
+    let correct = tp_cut + (fp - fp_cut);
+    let accuracy = correct as f64 / (tp + fp) as f64;
+    let (n_pos, n_neg) = (tp as f64, fp as f64);
+    let auc = (tp > 0 && fp > 0).then(|| (walk.area2 as f64 / 2.0) / (n_pos * n_neg));
+    (auc, accuracy)
+}
+
+/// Weighted cumulative counts and twice the ROC area along a ranking, in integers: with
+/// at most 2³⁰ rows every sum fits in a u64.
+#[derive(Debug, Default, Clone, Copy)]
+struct Walk {
+    /// Positives so far.
+    tp: u64,
+    /// Negatives so far.
+    fp: u64,
+    /// Positives before the current run of equal scores.
+    tp_before: u64,
+    /// Negatives before the current run.
+    fp_before: u64,
+    /// Twice the area of the finished runs: a run adds its negatives times
+    /// `2 · tp before + its positives`, i.e. `(fp − fp_before) · (tp_before + tp)`.
+    area2: u64,
+}
+
+impl Walk {
+    /// Continue the walk over `rows` (packed), each weighted by its multiplicity. Labels
+    /// and run ends follow no pattern, so they are masks rather than branches, and every
+    /// running sum depends on its previous value by a single addition or selection.
+    fn visit<C: Copy + Into<u64>>(&mut self, rows: &[u32], counts: &[C]) {
+        let Walk {
+            mut tp,
+            mut fp,
+            mut tp_before,
+            mut fp_before,
+            mut area2,
+        } = *self;
+        for &r in rows {
+            let c: u64 = counts[ranking::row(r)].into();
+            let positive = 0u64.wrapping_sub(u64::from(ranking::is_positive(r)));
+            let end = ranking::is_run_end(r);
+            tp += c & positive;
+            fp += c & !positive;
+            let run = (fp - fp_before) * (tp_before + tp);
+            area2 += run & 0u64.wrapping_sub(u64::from(end));
+            tp_before = if end { tp } else { tp_before };
+            fp_before = if end { fp } else { fp_before };
+        }
+        *self = Walk {
+            tp,
+            fp,
+            tp_before,
+            fp_before,
+            area2,
+        };
+    }
+}
+
+/// `[low, high]` percentiles at `level` of `values` (`None` when empty).
+fn percentile_interval(values: impl Iterator<Item = f64>, level: f64) -> Option<[f64; 2]> {
+    let mut values: Vec<f64> = values.collect();
     if values.is_empty() {
         return None;
     }
@@ -52,9 +264,69 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::{self, ThresholdMetrics};
 
-    fn accuracy(y: &[bool], p: &[f64]) -> Option<f64> {
-        Some(y.iter().zip(p).filter(|(&t, &q)| t == (q >= 0.5)).count() as f64 / y.len() as f64)
+    /// The former algorithm, kept as the reference: copy each resample and recompute the
+    /// metric on it (re-sorting for ROC-AUC).
+    fn reference_values(
+        y: &[bool],
+        p: &[f64],
+        samples: usize,
+        seed: u64,
+        metric: impl Fn(&[bool], &[f64]) -> Option<f64>,
+    ) -> Vec<Option<f64>> {
+        (0..samples)
+            .map(|b| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(b as u64);
+                let (mut ys, mut ps) = (Vec::with_capacity(y.len()), Vec::with_capacity(y.len()));
+                for _ in 0..y.len() {
+                    let i = rng.random_range(0..y.len());
+                    ys.push(y[i]);
+                    ps.push(p[i]);
+                }
+                metric(&ys, &ps)
+            })
+            .collect()
+    }
+
+    /// The former `interval`: percentiles of the defined reference values.
+    fn reference_interval(
+        y: &[bool],
+        p: &[f64],
+        samples: usize,
+        seed: u64,
+        level: f64,
+        metric: impl Fn(&[bool], &[f64]) -> Option<f64>,
+    ) -> Option<[f64; 2]> {
+        let values = reference_values(y, p, samples, seed, metric);
+        percentile_interval(values.into_iter().flatten(), level)
+    }
+
+    fn auc(y: &[bool], p: &[f64]) -> Option<f64> {
+        metrics::roc_auc(y, p).ok()
+    }
+
+    fn accuracy_at(threshold: f64) -> impl Fn(&[bool], &[f64]) -> Option<f64> {
+        move |y, p| Some(ThresholdMetrics::at(y, p, threshold).accuracy)
+    }
+
+    /// Small data with many ties (scores on a grid of 7 values) and an uneven class mix.
+    fn tied_data(n: usize) -> (Vec<bool>, Vec<f64>) {
+        let y = (0..n).map(|i| (i * 37 + 11) % 10 < 3).collect();
+        let p = (0..n)
+            .map(|i| ((i * 53 + 5) % 7) as f64 / 6.0)
+            .map(|q: f64| if q == 0.0 { -0.0 } else { q })
+            .collect();
+        (y, p)
+    }
+
+    fn resampling(samples: usize, seed: u64) -> Resampling {
+        Resampling {
+            samples,
+            seed,
+            level: 0.95,
+        }
     }
 
     #[test]
@@ -64,17 +336,180 @@ mod tests {
     }
 
     #[test]
-    fn intervals_contain_the_estimate_are_seeded_and_thread_count_free() {
-        let y: Vec<bool> = (0..400).map(|i| i % 3 == 0).collect();
-        let p: Vec<f64> = (0..400).map(|i| if i % 5 == 0 { 0.9 } else { 0.2 }).collect();
-        let estimate = accuracy(&y, &p).unwrap();
-        let [low, high] = interval(&y, &p, 300, 1, 0.95, accuracy).unwrap();
-        assert!(low < estimate && estimate < high, "{low} {estimate} {high}");
-        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let again = one_thread
-            .install(|| interval(&y, &p, 300, 1, 0.95, accuracy))
-            .unwrap();
-        assert_eq!(again, [low, high]);
-        assert_ne!(interval(&y, &p, 300, 2, 0.95, accuracy).unwrap(), [low, high]);
+    fn counts_are_the_rows_the_reference_draws() {
+        let (n, seed, b) = (50, 9, 3);
+        let mut counts = vec![7; n];
+        resample_counts(seed, b, &mut counts);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(b as u64);
+        let mut expected = vec![0u32; n];
+        for _ in 0..n {
+            expected[rng.random_range(0..n)] += 1;
+        }
+        assert_eq!(counts, expected);
+        assert_eq!(counts.iter().sum::<u32>(), n as u32);
+        let mut small = vec![3u8; n];
+        assert!(resample_counts_small(seed, b, &mut small));
+        assert!(small.iter().zip(&counts).all(|(&s, &c)| u32::from(s) == c));
+    }
+
+    #[test]
+    fn byte_counts_report_overflow() {
+        let mut count = 254u8;
+        assert!(count_one(&mut count));
+        assert_eq!(count, 255);
+        assert!(!count_one(&mut count), "the 256th draw of a row does not fit");
+    }
+
+    #[test]
+    fn byte_and_wide_counts_score_alike() {
+        let (y, p) = tied_data(200);
+        let ranking = Ranking::new(&y, &p).unwrap();
+        let models = [Scored {
+            ranking: &ranking,
+            threshold: 0.5,
+        }];
+        let cuts = [ranking.count_at_least(0.5)];
+        let (mut small, mut wide) = (vec![0u8; 200], vec![0u32; 200]);
+        for b in 0..20 {
+            assert!(resample_counts_small(4, b, &mut small));
+            resample_counts(4, b, &mut wide);
+            assert_eq!(
+                score_models(&models, &cuts, &small),
+                score_models(&models, &cuts, &wide)
+            );
+            let mut buffers = CountBuffers::new(200);
+            assert_eq!(
+                buffers.score(&models, &cuts, 4, b),
+                score_models(&models, &cuts, &wide)
+            );
+        }
+    }
+
+    #[test]
+    fn every_resample_scores_exactly_as_the_reference() {
+        for (n, seed) in [(40, 1), (97, 2), (300, 3)] {
+            let (y, p) = tied_data(n);
+            let ranking = Ranking::new(&y, &p).unwrap();
+            for threshold in [0.5, 0.0, 1.0, 2.0 / 6.0] {
+                let cut = ranking.count_at_least(threshold);
+                let auc_ref = reference_values(&y, &p, 60, seed, auc);
+                let acc_ref = reference_values(&y, &p, 60, seed, accuracy_at(threshold));
+                let mut counts = vec![0u32; n];
+                for b in 0..60 {
+                    resample_counts(seed, b, &mut counts);
+                    let (auc, accuracy) = score_resample(&ranking, cut, &counts);
+                    assert_eq!(auc.map(f64::to_bits), auc_ref[b].map(f64::to_bits), "{n} {b}");
+                    assert_eq!(Some(accuracy.to_bits()), acc_ref[b].map(f64::to_bits));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn intervals_equal_the_reference_for_several_models() {
+        let (y, tied) = tied_data(250);
+        let distinct: Vec<f64> = (0..250).map(|i| ((i * 101) % 251) as f64 / 251.0).collect();
+        let rankings = [
+            Ranking::new(&y, &tied).unwrap(),
+            Ranking::new(&y, &distinct).unwrap(),
+        ];
+        let models = [
+            Scored {
+                ranking: &rankings[0],
+                threshold: 0.5,
+            },
+            Scored {
+                ranking: &rankings[1],
+                threshold: 0.3,
+            },
+        ];
+        let got = intervals(&models, &resampling(200, 42)).unwrap();
+        for ((p, threshold), intervals) in [(&tied, 0.5), (&distinct, 0.3)].into_iter().zip(got) {
+            let auc_ref = reference_interval(&y, p, 200, 42, 0.95, auc);
+            let acc_ref = reference_interval(&y, p, 200, 42, 0.95, accuracy_at(threshold));
+            assert_eq!(intervals.roc_auc, auc_ref);
+            assert_eq!(intervals.accuracy, acc_ref);
+            assert!(auc_ref.is_some() && acc_ref.is_some());
+        }
+    }
+
+    #[test]
+    fn single_class_resamples_are_skipped_as_before() {
+        // One positive in five rows: some resamples miss it, some draw only it.
+        let y = [false, false, true, false, false];
+        let p = [0.1, 0.4, 0.35, 0.8, 0.4];
+        let values = reference_values(&y, &p, 100, 5, auc);
+        assert!(values.iter().any(Option::is_none) && values.iter().any(Option::is_some));
+        let ranking = Ranking::new(&y, &p).unwrap();
+        let models = [Scored {
+            ranking: &ranking,
+            threshold: 0.5,
+        }];
+        let got = intervals(&models, &resampling(100, 5)).unwrap();
+        assert_eq!(got[0].roc_auc, reference_interval(&y, &p, 100, 5, 0.95, auc));
+        // All negatives: no resample defines ROC-AUC, accuracy still has an interval.
+        let negatives = Ranking::new(&[false; 4], &[0.2, 0.7, 0.7, 0.1]).unwrap();
+        let models = [Scored {
+            ranking: &negatives,
+            threshold: 0.5,
+        }];
+        let got = intervals(&models, &resampling(30, 5)).unwrap();
+        assert_eq!(got[0].roc_auc, None);
+        assert!(got[0].accuracy.is_some());
+    }
+
+    #[test]
+    fn intervals_are_seeded_and_thread_count_free() {
+        let (y, p) = tied_data(400);
+        let ranking = Ranking::new(&y, &p).unwrap();
+        let models = [Scored {
+            ranking: &ranking,
+            threshold: 0.5,
+        }];
+        let run = |threads: usize, seed: u64| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| intervals(&models, &resampling(300, seed)).unwrap())
+        };
+        let bits = |v: Vec<Intervals>| {
+            v.iter()
+                .map(|i| {
+                    (
+                        i.roc_auc.map(|a| a.map(f64::to_bits)),
+                        i.accuracy.map(|a| a.map(f64::to_bits)),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let one = run(1, 1);
+        assert_eq!(bits(one.clone()), bits(run(2, 1)));
+        assert_eq!(bits(one.clone()), bits(run(3, 1)));
+        assert_ne!(one, run(2, 2));
+    }
+
+    #[test]
+    fn mismatched_rankings_and_empty_settings() {
+        let a = Ranking::new(&[true, false], &[0.2, 0.1]).unwrap();
+        let b = Ranking::new(&[true], &[0.2]).unwrap();
+        let models = [
+            Scored {
+                ranking: &a,
+                threshold: 0.5,
+            },
+            Scored {
+                ranking: &b,
+                threshold: 0.5,
+            },
+        ];
+        assert_eq!(
+            intervals(&models, &resampling(10, 1)),
+            Err(EvalError::Length { labels: 2, scores: 1 })
+        );
+        let none = intervals(&models[..1], &resampling(0, 1)).unwrap();
+        assert_eq!(none[0].roc_auc, None);
+        assert_eq!(none[0].accuracy, None);
     }
 }

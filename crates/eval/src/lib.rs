@@ -18,14 +18,18 @@ pub mod curves;
 pub mod metrics;
 #[cfg(feature = "report")]
 pub mod plots;
+pub mod ranking;
 #[cfg(feature = "report")]
 pub mod report;
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use bootstrap::{Intervals, Resampling, Scored};
 pub use metrics::{ClassScores, EvalError, ThresholdMetrics};
+pub use ranking::Ranking;
 
 /// File name of the metrics written by the eval stage.
 pub const METRICS_FILE: &str = "metrics.json";
@@ -132,37 +136,88 @@ pub struct ModelMetrics {
 
 /// Every metric of probabilities `p` against labels `y`.
 pub fn evaluate(y: &[bool], p: &[f64], config: &EvalConfig) -> Result<ModelMetrics, EvalError> {
-    let roc_auc = metrics::roc_auc(y, p)?;
-    let at_threshold = ThresholdMetrics::at(y, p, config.threshold);
-    let target_threshold = metrics::threshold_for_recall(y, p, config.target_recall);
-    let intervals = if config.bootstrap_samples == 0 {
-        None
-    } else {
-        let level = 0.95;
-        let (n, seed) = (config.bootstrap_samples, config.seed);
-        let auc = bootstrap::interval(y, p, n, seed, level, |y, p| metrics::roc_auc(y, p).ok());
-        let threshold = config.threshold;
-        let accuracy = bootstrap::interval(y, p, n, seed, level, |y, p| {
-            Some(ThresholdMetrics::at(y, p, threshold).accuracy)
-        });
-        match (auc, accuracy) {
-            (Some(roc_auc), Some(accuracy)) => Some(ConfidenceIntervals {
-                level,
-                samples: n,
-                roc_auc,
-                accuracy,
-            }),
-            _ => None,
-        }
+    let mut all = evaluate_models(y, &[p], config)?;
+    all.pop().ok_or(EvalError::Length {
+        labels: y.len(),
+        scores: 0,
+    })
+}
+
+/// Every metric of each model's probabilities against labels `y`, in the order given. The
+/// models share the bootstrap resamples (the same seed draws the same resamples for every
+/// model), so they are drawn once; each model's scores are sorted once.
+pub fn evaluate_models(
+    y: &[bool],
+    predictions: &[&[f64]],
+    config: &EvalConfig,
+) -> Result<Vec<ModelMetrics>, EvalError> {
+    for p in predictions {
+        metrics::check(y, p)?;
+    }
+    let rankings = predictions
+        .par_iter()
+        .map(|p| Ranking::new(y, p))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    let scored: Vec<Scored<'_>> = rankings
+        .iter()
+        .map(|ranking| Scored {
+            ranking,
+            threshold: config.threshold,
+        })
+        .collect();
+    let resampling = Resampling {
+        samples: config.bootstrap_samples,
+        seed: config.seed,
+        level: 0.95,
     };
+    let intervals = bootstrap::intervals(&scored, &resampling)?;
+    // Models are independent: in parallel, collected in order (the first error wins).
+    predictions
+        .par_iter()
+        .zip(&rankings)
+        .zip(intervals)
+        .map(|((p, ranking), intervals)| {
+            let mut m = point_metrics(y, p, ranking, config)?;
+            m.confidence_intervals = confidence_intervals(&intervals, &resampling);
+            Ok(m)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The intervals of the report: both metrics or none.
+fn confidence_intervals(intervals: &Intervals, resampling: &Resampling) -> Option<ConfidenceIntervals> {
+    match (intervals.roc_auc, intervals.accuracy) {
+        (Some(roc_auc), Some(accuracy)) => Some(ConfidenceIntervals {
+            level: resampling.level,
+            samples: resampling.samples,
+            roc_auc,
+            accuracy,
+        }),
+        _ => None,
+    }
+}
+
+/// Every metric but the intervals, from checked probabilities and their ranking.
+fn point_metrics(
+    y: &[bool],
+    p: &[f64],
+    ranking: &Ranking<'_>,
+    config: &EvalConfig,
+) -> Result<ModelMetrics, EvalError> {
+    let at_threshold = ThresholdMetrics::at(y, p, config.threshold);
+    let target_threshold = ranking.threshold_for_recall(config.target_recall);
     Ok(ModelMetrics {
         accuracy: at_threshold.accuracy,
         balanced_accuracy: at_threshold.balanced_accuracy,
         precision: at_threshold.replayed.precision,
         recall: at_threshold.replayed.recall,
         f1: at_threshold.replayed.f1,
-        roc_auc,
-        pr_auc: metrics::average_precision(y, p)?,
+        roc_auc: ranking.roc_auc()?,
+        pr_auc: ranking.average_precision()?,
         log_loss: metrics::log_loss(y, p),
         brier: metrics::brier(y, p),
         ece: metrics::expected_calibration_error(y, p, config.calibration_bins),
@@ -170,7 +225,7 @@ pub fn evaluate(y: &[bool], p: &[f64], config: &EvalConfig) -> Result<ModelMetri
         confusion_matrix: at_threshold.confusion_matrix,
         at_target_recall: ThresholdMetrics::at(y, p, target_threshold),
         at_threshold,
-        confidence_intervals: intervals,
+        confidence_intervals: None,
     })
 }
 
@@ -201,10 +256,9 @@ impl MetricsReport {
         predictions: impl IntoIterator<Item = (&'a str, &'a [f64])>,
         config: &EvalConfig,
     ) -> Result<Self, EvalError> {
-        let models = predictions
-            .into_iter()
-            .map(|(name, p)| Ok((name.to_string(), evaluate(y, p, config)?)))
-            .collect::<Result<_, EvalError>>()?;
+        let (names, scores): (Vec<&str>, Vec<&[f64]>) = predictions.into_iter().unzip();
+        let metrics = evaluate_models(y, &scores, config)?;
+        let models = names.into_iter().map(str::to_string).zip(metrics).collect();
         let positives = y.iter().filter(|&&v| v).count();
         Ok(MetricsReport {
             models,
@@ -283,5 +337,31 @@ mod tests {
                 >= 0.75
         );
         assert!(json["models"]["m"]["confidence_intervals"]["roc_auc"][0].is_f64());
+    }
+
+    #[test]
+    fn models_evaluated_together_equal_models_evaluated_alone() {
+        let y: Vec<bool> = (0..300).map(|i| (i * 7) % 10 < 4).collect();
+        let tied: Vec<f64> = (0..300).map(|i| ((i * 13) % 9) as f64 / 8.0).collect();
+        let smooth: Vec<f64> = (0..300).map(|i| ((i * 101) % 307) as f64 / 307.0).collect();
+        let config = EvalConfig {
+            bootstrap_samples: 120,
+            ..Default::default()
+        };
+        let together = evaluate_models(&y, &[&tied, &smooth], &config).unwrap();
+        assert_eq!(together[0], evaluate(&y, &tied, &config).unwrap());
+        assert_eq!(together[1], evaluate(&y, &smooth, &config).unwrap());
+        assert!(together[0].confidence_intervals.is_some());
+        let report =
+            MetricsReport::compute(&y, [("b", smooth.as_slice()), ("a", tied.as_slice())], &config).unwrap();
+        assert_eq!(report.models["a"], together[0]);
+        assert_eq!(report.models["b"], together[1]);
+        assert_eq!(
+            evaluate_models(&y, &[&tied, &smooth[..10]], &config),
+            Err(EvalError::Length {
+                labels: 300,
+                scores: 10
+            })
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ranking::Ranking;
+
 /// Why metrics could not be computed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvalError {
@@ -17,6 +19,14 @@ pub enum EvalError {
     /// The metric needs both classes among the labels.
     #[error("the labels hold a single class; ROC-AUC and PR-AUC are undefined")]
     SingleClass,
+    /// More rows than a ranking can index.
+    #[error("{rows} rows; at most {max} can be evaluated")]
+    TooManyRows {
+        /// Rows given.
+        rows: usize,
+        /// The limit, [`crate::ranking::MAX_ROWS`].
+        max: usize,
+    },
     /// A prediction is NaN or outside [0, 1].
     #[error("prediction {index} is {value}, not a probability")]
     NotAProbability {
@@ -29,6 +39,16 @@ pub enum EvalError {
 
 /// Check lengths, that both classes occur, and that every prediction is a probability.
 pub fn check(y: &[bool], p: &[f64]) -> Result<(), EvalError> {
+    check_probabilities(y, p)?;
+    let positives = y.iter().filter(|&&v| v).count();
+    if positives == 0 || positives == y.len() {
+        return Err(EvalError::SingleClass);
+    }
+    Ok(())
+}
+
+/// Check lengths and that every prediction is a probability.
+pub fn check_probabilities(y: &[bool], p: &[f64]) -> Result<(), EvalError> {
     if y.len() != p.len() {
         return Err(EvalError::Length {
             labels: y.len(),
@@ -40,10 +60,6 @@ pub fn check(y: &[bool], p: &[f64]) -> Result<(), EvalError> {
             index,
             value: p[index],
         });
-    }
-    let positives = y.iter().filter(|&&v| v).count();
-    if positives == 0 || positives == y.len() {
-        return Err(EvalError::SingleClass);
     }
     Ok(())
 }
@@ -57,56 +73,17 @@ pub fn confusion_matrix(y: &[bool], p: &[f64], threshold: f64) -> [[u64; 2]; 2] 
     cm
 }
 
-/// Call `visit(tp, fp)`, the cumulative counts of positives and negatives, after each run
-/// of equal scores, scores taken in decreasing order: one call per distinct threshold.
-/// Every ranking metric and curve is a walk over these points.
-pub(crate) fn threshold_walk(y: &[bool], p: &[f64], mut visit: impl FnMut(f64, f64)) {
-    let mut order: Vec<usize> = (0..p.len()).collect();
-    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    let (mut tp, mut fp) = (0.0, 0.0);
-    for (k, &i) in order.iter().enumerate() {
-        if y[i] {
-            tp += 1.0;
-        } else {
-            fp += 1.0;
-        }
-        if k + 1 == order.len() || p[order[k + 1]] != p[i] {
-            visit(tp, fp);
-        }
-    }
-}
-
 /// Area under the ROC curve; tied scores count one half (scikit-learn's `roc_auc_score`).
 pub fn roc_auc(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
     check(y, p)?;
-    let (n_pos, n_neg) = class_counts(y);
-    // Trapezoids between consecutive distinct thresholds.
-    let (mut area, mut previous) = (0.0, (0.0, 0.0));
-    threshold_walk(y, p, |tp, fp| {
-        let (run_pos, run_neg) = (tp - previous.0, fp - previous.1);
-        area += run_neg * (previous.0 + run_pos / 2.0);
-        previous = (tp, fp);
-    });
-    Ok(area / (n_pos * n_neg))
+    Ranking::new(y, p)?.roc_auc()
 }
 
 /// Average precision, `Σ (Rₙ − Rₙ₋₁) Pₙ` over distinct thresholds (scikit-learn's
 /// `average_precision_score`, the area under the precision-recall curve).
 pub fn average_precision(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
     check(y, p)?;
-    let (n_pos, _) = class_counts(y);
-    let (mut ap, mut previous_tp) = (0.0, 0.0);
-    threshold_walk(y, p, |tp, fp| {
-        ap += ((tp - previous_tp) / n_pos) * (tp / (tp + fp));
-        previous_tp = tp;
-    });
-    Ok(ap)
-}
-
-/// Numbers of positives and negatives.
-pub(crate) fn class_counts(y: &[bool]) -> (f64, f64) {
-    let pos = y.iter().filter(|&&v| v).count();
-    (pos as f64, (y.len() - pos) as f64)
+    Ranking::new(y, p)?.average_precision()
 }
 
 /// Mean negative log-likelihood, probabilities clipped to `[ε, 1 − ε]` with ε the f64

@@ -41,7 +41,8 @@ pub fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-fn register_embedded_font() {
+/// Register DejaVu Sans (embedded) as the charts' font, once.
+pub(crate) fn register_embedded_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");

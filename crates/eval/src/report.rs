@@ -6,12 +6,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::curves;
 use crate::plots::{
     self, calibration_points, ConfusionChart, Curve, CurveChart, HistogramChart, ImportanceChart, PlotError,
 };
+use crate::ranking::Ranking;
 use crate::{MetricsReport, ModelMetrics};
 
 /// File name of the HTML report.
@@ -99,19 +101,41 @@ fn write(path: &Path, text: &str) -> Result<(), PlotError> {
 
 /// How a curve's legend label is made from a model's name and metrics.
 type LabelFn<'a> = &'a dyn Fn(&str, &ModelMetrics) -> String;
-/// How a curve's points are made from a model's probabilities.
-type PointsFn<'a> = &'a dyn Fn(&[f64]) -> Vec<(f64, f64)>;
+/// How a curve's points are made from a model's probabilities and their ranking.
+type PointsFn<'a> = &'a dyn Fn(&[f64], &Ranking<'_>) -> Vec<(f64, f64)>;
+
+/// Smallest move, in axis units, between the drawn vertices of a ROC or precision-recall
+/// curve (see [`curves::thin`]): under half a pixel, so the curves look the same while
+/// their size no longer grows with the number of rows.
+pub const CURVE_STEP: f64 = 1.0 / 2000.0;
+
+/// A model's name, probabilities and their ranking (sorted once for both curves).
+type RankedModel<'a> = (&'a str, &'a [f64], Ranking<'a>);
+
+/// Rank every model's probabilities (in parallel; the first error in order wins).
+fn rank_models<'a>(input: &ReportInput<'a>, dir: &Path) -> Result<Vec<RankedModel<'a>>, PlotError> {
+    input
+        .predictions
+        .par_iter()
+        .map(|(name, p)| {
+            Ranking::new(input.labels, p)
+                .map(|ranking| (name.as_str(), p.as_slice(), ranking))
+                .map_err(|e| PlotError {
+                    path: dir.into(),
+                    message: format!("predictions of {name}: {e}"),
+                })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}
 
 fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, PlotError> {
     let y = input.labels;
     let ranked = input.metrics.ranked();
-    let probabilities = |name: &str| {
-        input
-            .predictions
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p.as_slice())
-    };
+    let models = rank_models(input, dir)?;
+    let model = |name: &str| models.iter().find(|(n, _, _)| *n == name);
+    let probabilities = |name: &str| model(name).map(|(_, p, _)| *p);
     let diagonal = vec![(0.0, 0.0), (1.0, 1.0)];
     let mut charts = Vec::new();
     let mut push = |stem: String, caption: String| charts.push(ChartRef { stem, caption });
@@ -120,9 +144,9 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         ranked
             .iter()
             .filter_map(|(name, m)| {
-                probabilities(name).map(|p| Curve {
+                model(name).map(|(_, p, ranking)| Curve {
                     label: label(name, m),
-                    points: points(p),
+                    points: points(p, ranking),
                 })
             })
             .collect::<Vec<_>>()
@@ -131,8 +155,8 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         title: "ROC curves (test set)".into(),
         x_label: "false positive rate".into(),
         y_label: "true positive rate (recall)".into(),
-        curves: curve_of(&|n, m| format!("{n} (AUC {:.3})", m.roc_auc), &|p| {
-            curves::roc_curve(y, p)
+        curves: curve_of(&|n, m| format!("{n} (AUC {:.3})", m.roc_auc), &|_, r| {
+            curves::thin(curves::roc_curve(r), CURVE_STEP)
         }),
         reference: Some(("random ranking".into(), diagonal.clone())),
         markers: false,
@@ -146,8 +170,8 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         title: "Precision-recall curves (test set)".into(),
         x_label: "recall of replayed".into(),
         y_label: "precision of replayed".into(),
-        curves: curve_of(&|n, m| format!("{n} (AP {:.3})", m.pr_auc), &|p| {
-            curves::precision_recall_curve(y, p)
+        curves: curve_of(&|n, m| format!("{n} (AP {:.3})", m.pr_auc), &|_, r| {
+            curves::thin(curves::precision_recall_curve(r), CURVE_STEP)
         }),
         reference: Some((format!("positive rate {rate:.3}"), vec![(0.0, rate), (1.0, rate)])),
         markers: false,
@@ -164,7 +188,7 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         title: "Calibration (reliability diagram)".into(),
         x_label: "mean predicted probability".into(),
         y_label: "share actually replayed".into(),
-        curves: curve_of(&|n, m| format!("{n} (ECE {:.3})", m.ece), &|p| {
+        curves: curve_of(&|n, m| format!("{n} (ECE {:.3})", m.ece), &|p, _| {
             calibration_points(&curves::calibration(y, p, bins))
         }),
         reference: Some(("perfect calibration".into(), diagonal)),
@@ -414,4 +438,122 @@ fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
         input.config.trim_end()
     );
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plots::Chart;
+    use crate::{EvalConfig, MetricsReport};
+    use plotters::prelude::*;
+
+    /// Labels and two models' probabilities: one with distinct scores, one with ties.
+    fn data(n: usize) -> (Vec<bool>, Vec<(String, Vec<f64>)>) {
+        let y: Vec<bool> = (0..n).map(|i| (i * 7919) % 10 < 3).collect();
+        let smooth = (0..n)
+            .map(|i| {
+                let noise = ((i * 104_729) % n) as f64 / n as f64;
+                (0.6 * noise + if y[i] { 0.35 } else { 0.05 }).min(1.0)
+            })
+            .collect();
+        let tied = (0..n)
+            .map(|i| (((i * 31) % 17) as f64 / 16.0 + if y[i] { 0.3 } else { 0.0 }).min(1.0))
+            .collect();
+        (y, vec![("smooth".into(), smooth), ("tied".into(), tied)])
+    }
+
+    /// The RGB pixels of `chart` at the report's size.
+    fn pixels(chart: &CurveChart) -> Vec<u8> {
+        plots::register_embedded_font();
+        let (w, h) = (900u32, 620u32);
+        let mut buffer = vec![0u8; (w * h * 3) as usize];
+        {
+            let area = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+            chart.draw(&area).unwrap();
+            area.present().unwrap();
+        }
+        buffer
+    }
+
+    #[test]
+    fn thinned_curves_draw_the_same_pixels_as_every_vertex() {
+        let (y, predictions) = data(60_000);
+        let chart = |thinned: bool| {
+            let curves = predictions
+                .iter()
+                .map(|(name, p)| {
+                    let ranking = Ranking::new(&y, p).unwrap();
+                    let points: Vec<_> = curves::precision_recall_curve(&ranking).collect();
+                    Curve {
+                        label: name.clone(),
+                        points: if thinned {
+                            curves::thin(points, CURVE_STEP)
+                        } else {
+                            points
+                        },
+                    }
+                })
+                .collect();
+            CurveChart {
+                title: String::new(),
+                x_label: String::new(),
+                y_label: String::new(),
+                curves,
+                reference: None,
+                markers: false,
+                legend_lower_right: false,
+            }
+        };
+        let (full, thin) = (chart(false), chart(true));
+        assert!(full.curves[0].points.len() > 40_000);
+        assert!(
+            thin.curves[0].points.len() < 8_000,
+            "{}",
+            thin.curves[0].points.len()
+        );
+        let (a, b) = (pixels(&full), pixels(&thin));
+        let differing = a.chunks(3).zip(b.chunks(3)).filter(|(p, q)| p != q).count();
+        let inked = a.chunks(3).filter(|p| p != &[255, 255, 255]).count();
+        assert!(
+            differing * 200 < inked,
+            "{differing} of {inked} inked pixels differ"
+        );
+    }
+
+    #[test]
+    fn the_report_of_many_rows_has_small_charts() {
+        let (y, predictions) = data(150_000);
+        let config = EvalConfig {
+            bootstrap_samples: 0,
+            ..Default::default()
+        };
+        let metrics = MetricsReport::compute(
+            &y,
+            predictions.iter().map(|(n, p)| (n.as_str(), p.as_slice())),
+            &config,
+        )
+        .unwrap();
+        let dataset = DatasetSummary::default();
+        let input = ReportInput {
+            title: "t",
+            dataset: &dataset,
+            metrics: &metrics,
+            labels: &y,
+            predictions: &predictions,
+            importances: &[],
+            calibration_bins: 10,
+            config: "",
+            cache_keys: &[],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let charts = write_report(&input, dir.path()).unwrap();
+        assert_eq!(charts.len(), 3 + 2 * 2);
+        for chart in &charts {
+            let svg = dir.path().join(PLOTS_DIR).join(format!("{}.svg", chart.stem));
+            let size = std::fs::metadata(&svg).unwrap().len();
+            assert!(size < 300_000, "{}: {size} bytes", chart.stem);
+        }
+        let html = std::fs::read_to_string(dir.path().join(HTML_FILE)).unwrap();
+        assert!(html.contains("data:image/png;base64,"));
+    }
 }
