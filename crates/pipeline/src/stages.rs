@@ -8,11 +8,11 @@ use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArra
 use arrow::datatypes::{DataType, Field, Schema};
 use indicatif::ProgressBar;
 use replay_core::{io, schema};
-use replay_eval::{MetricsReport, ModelMetrics};
+use replay_eval::MetricsReport;
 use replay_features::FeatureMatrix;
 use replay_models::{Model, ModelConfig, SavedModel};
 
-use crate::cache::{cache_key, hash_file, link_or_copy, Cache};
+use crate::cache::{cache_key, hash_file, link_or_copy, Cache, Lookup};
 
 use crate::graph::{StageKind, MODELS_DIR, PREDICTIONS_FILE, SOURCE};
 use crate::{PipelineConfig, PipelineError};
@@ -282,7 +282,8 @@ fn train(
 
 /// Score the test rows with every configured model; write metrics and predictions. With
 /// `reuse`, a model whose file and test rows are unchanged gets its scores and metrics
-/// from the cache.
+/// from the cache; the others are scored, evaluated together (one draw of the bootstrap
+/// resamples serves them all) and stored for next time.
 pub fn evaluate(
     config: &PipelineConfig,
     test: &Path,
@@ -293,55 +294,70 @@ pub fn evaluate(
     let data = FeatureMatrix::read(test)?;
     let y = data.y.to_vec();
     let mut report = MetricsReport::compute(&y, std::iter::empty(), &config.eval)?;
-    let mut predictions = Vec::new();
+    let mut predictions: Vec<(String, Vec<f64>)> = Vec::new();
+    // Models without a valid cache entry: name, probabilities, and their entry's key.
+    let mut fresh: Vec<(String, Vec<f64>, Option<String>)> = Vec::new();
     for name in config.models.keys() {
         let path = models_dir.join(SavedModel::file_name(name.as_str()));
-        let score = || -> Result<(ModelMetrics, Vec<f64>), PipelineError> {
-            let saved = SavedModel::load(&path)?;
-            check_inputs(&path, &saved, &data.names)?;
-            let x = data.select(&saved.feature_names)?;
-            let p = saved.predict_proba(x.view())?.to_vec();
-            Ok((replay_eval::evaluate(&y, &p, &config.eval)?, p))
-        };
-        let (metrics, p) = match reuse {
+        let key = match reuse {
             Some(r) => {
                 let mut inputs = r.input_hashes(&["features/test.parquet"]);
                 inputs.push(("model".into(), hash_file(&path)?.blake3));
+                let config = serde_json::json!({ "name": name, "eval": config.eval });
                 let key = cache_key(
                     MODEL_EVAL_ENTRIES,
                     &StageKind::Eval.code_version(),
-                    &serde_json::json!({ "name": name, "eval": config.eval }),
+                    &config,
                     &inputs,
                 );
-                let (dir, _) = r.cache.reuse_or_store(MODEL_EVAL_ENTRIES, &key, |dir| {
-                    let (metrics, p) = score()?;
-                    io::write_json(&dir.join(MODEL_METRICS_FILE), &metrics)?;
-                    write_scores(&dir.join(MODEL_SCORES_FILE), p)
-                })?;
-                (
-                    io::read_json(&dir.join(MODEL_METRICS_FILE))?,
-                    read_scores(&dir.join(MODEL_SCORES_FILE), y.len())?,
-                )
+                if let Lookup::Hit(_) = r.cache.lookup(MODEL_EVAL_ENTRIES, &key) {
+                    let dir = r.cache.entry_dir(MODEL_EVAL_ENTRIES, &key);
+                    let metrics = io::read_json(&dir.join(MODEL_METRICS_FILE))?;
+                    report.models.insert(name.to_string(), metrics);
+                    let scores = read_scores(&dir.join(MODEL_SCORES_FILE), y.len())?;
+                    predictions.push((name.to_string(), scores));
+                    continue;
+                }
+                Some(key)
             }
-            None => score()?,
+            None => None,
         };
-        report.models.insert(name.to_string(), metrics);
-        predictions.push((name.to_string(), p));
+        let saved = SavedModel::load(&path)?;
+        check_inputs(&path, &saved, &data.names)?;
+        let x = data.select(&saved.feature_names)?;
+        fresh.push((name.to_string(), saved.predict_proba(x.view())?.to_vec(), key));
     }
+    let scores: Vec<&[f64]> = fresh.iter().map(|(_, p, _)| p.as_slice()).collect();
+    let metrics = replay_eval::evaluate_models(&y, &scores, &config.eval)?;
+    for ((name, p, key), metrics) in fresh.into_iter().zip(metrics) {
+        if let (Some(r), Some(key)) = (reuse, key) {
+            r.cache.store(MODEL_EVAL_ENTRIES, &key, |dir| {
+                io::write_json(&dir.join(MODEL_METRICS_FILE), &metrics)?;
+                write_scores(&dir.join(MODEL_SCORES_FILE), &p)
+            })?;
+        }
+        report.models.insert(name.clone(), metrics);
+        predictions.push((name, p));
+    }
+    // predictions.parquet lists the models in config order.
+    predictions.sort_by(|a, b| a.0.cmp(&b.0));
     io::write_json(&out_dir.join(replay_eval::METRICS_FILE), &report)?;
     write_predictions(&out_dir.join(PREDICTIONS_FILE), &data, &predictions)?;
     Ok(report)
 }
 
 /// One model's test-set probabilities as a one-column Parquet file.
-fn write_scores(path: &Path, p: Vec<f64>) -> Result<(), PipelineError> {
+fn write_scores(path: &Path, p: &[f64]) -> Result<(), PipelineError> {
     let schema = Arc::new(Schema::new(vec![Field::new(
         "probability",
         DataType::Float64,
         false,
     )]));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Float64Array::from(p))])
-        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(Float64Array::from(p.to_vec()))],
+    )
+    .map_err(|e| PipelineError::Internal(e.to_string()))?;
     Ok(io::write_parquet(path, schema, &[batch])?)
 }
 
