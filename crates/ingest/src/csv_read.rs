@@ -310,13 +310,14 @@ impl RecordPlan {
             );
             return reject("", RejectReason::FieldCount, detail);
         }
+        let whole = std::str::from_utf8(record.as_slice()).ok();
         let mut cells = Vec::with_capacity(self.indices.len());
         for index in &self.indices {
             cells.push(match index {
                 None => Cell::Null,
-                Some(i) => match std::str::from_utf8(&record[*i]) {
-                    Ok(text) => Cell::Text(text),
-                    Err(_) => {
+                Some(i) => match field_text(record, whole, *i) {
+                    Some(text) => Cell::Text(text),
+                    None => {
                         let detail = "field is not valid UTF-8".to_string();
                         return reject(&self.header[*i], RejectReason::InvalidUtf8, detail);
                     }
@@ -328,6 +329,16 @@ impl RecordPlan {
             Err((target, reason, detail)) => reject(&self.targets[target].source, reason, detail),
         }
     }
+}
+
+/// Field `i` of `record` as text, if it is valid UTF-8. `whole` is the record's bytes as
+/// text when they all are valid (one check for the usual case; a field is then taken from
+/// it if it starts and ends on character boundaries).
+fn field_text<'r>(record: &'r ByteRecord, whole: Option<&'r str>, i: usize) -> Option<&'r str> {
+    whole
+        .zip(record.range(i))
+        .and_then(|(text, range)| text.get(range))
+        .or_else(|| record.get(i).and_then(|field| std::str::from_utf8(field).ok()))
 }
 
 #[cfg(test)]

@@ -301,10 +301,18 @@ fn validate(target: &Target, cell: Cell<'_>) -> Result<Value, Fault> {
     }
 }
 
+/// `s.trim()`, without its Unicode scan when `s` starts and ends with visible ASCII.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Text of a cell; empty text and nulls are `None`; numbers are written in full.
 fn text_of(cell: Cell<'_>) -> Option<Cow<'_, str>> {
     match cell {
-        Cell::Text(s) if s.trim().is_empty() => None,
+        Cell::Text(s) if trim(s).is_empty() => None,
         Cell::Text(s) => Some(Cow::Borrowed(s)),
         Cell::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => Some(Cow::Owned(format!("{}", x as i64))),
         Cell::Number(x) => Some(Cow::Owned(x.to_string())),
@@ -316,11 +324,12 @@ fn text_of(cell: Cell<'_>) -> Option<Cow<'_, str>> {
 fn number_of(cell: Cell<'_>) -> Result<Option<f64>, Fault> {
     let x = match cell {
         Cell::Null => return Ok(None),
-        Cell::Text(s) if s.trim().is_empty() => return Ok(None),
-        Cell::Text(s) => s
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| (RejectReason::BadNumber, format!("expected a number, got '{s}'")))?,
+        Cell::Text(s) => match trim(s) {
+            "" => return Ok(None),
+            text => text
+                .parse::<f64>()
+                .map_err(|_| (RejectReason::BadNumber, format!("expected a number, got '{s}'")))?,
+        },
         Cell::Number(x) => x,
     };
     if x.is_finite() {

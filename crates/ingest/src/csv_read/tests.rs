@@ -66,6 +66,14 @@ fn tricky_file(eol: &str) -> (Vec<u8>, Vec<(u64, RejectReason)>) {
                 r[0] = 0xff;
                 (r, Some(RejectReason::InvalidUtf8))
             }
+            9 => {
+                // Each half of a valid 'é' ends and starts two adjacent fields.
+                let text = row(&id, "['A']@", "N", "5", "2001").replace("@,0.6", "#");
+                let at = text.find('#').unwrap();
+                let mut r: Vec<u8> = text.into();
+                r.splice(at..=at, b"\xC3,\xA90.6".iter().copied());
+                (r, Some(RejectReason::InvalidUtf8))
+            }
             7 => (
                 row(
                     &id,
