@@ -1,9 +1,17 @@
 //! Ingest stage of the replay pipeline.
 //!
-//! Reads a table of tracks (CSV, gzip-compressed CSV or Parquet, recognised by content),
+//! Reads a table of tracks (CSV, gzip-compressed CSV or Parquet, recognised by content; a
+//! single file, a directory of part files or a `*`/`?` pattern, see [`source_files`]),
 //! validates every row against a [`ColumnMap`], and produces Arrow record batches with
 //! canonical column names (see [`replay_core::schema`]). Rows that fail validation are
-//! never coerced: they are returned as [`Rejection`]s with their line and reason.
+//! never coerced: they are returned as [`Rejection`]s with their file, line and reason.
+//!
+//! Everything streams: [`visit_tracks`] hands batches and rejections to a
+//! [`TracksVisitor`] while the source is read, so memory does not grow with the source.
+//! [`run`] (the stage) streams them into its files; [`read_tracks`] collects them.
+//! CSV is cut into blocks of whole records that rayon tasks parse in parallel, while a
+//! reader thread reads (and decompresses) the next blocks; results keep file order and
+//! exact line numbers.
 //!
 //! ```no_run
 //! use replay_ingest::{read_tracks, ColumnMap, IngestOptions};

@@ -53,7 +53,7 @@ pub(crate) fn read(
     visitor: &mut dyn TracksVisitor,
 ) -> Result<(IngestReport, Option<Rejection>), IngestError> {
     let files = source_files(source)?;
-    let format = common_format(&files)?;
+    let format = common_format(source, &files)?;
     let targets = targets(columns, options.require_popularity);
     let schema = schema_of(&targets);
     let report = IngestReport {
@@ -86,7 +86,7 @@ pub(crate) fn read(
 }
 
 /// The format of every file, which must be the same for all.
-fn common_format(files: &[PathBuf]) -> Result<Format, IngestError> {
+fn common_format(source: &Path, files: &[PathBuf]) -> Result<Format, IngestError> {
     let mut common = None;
     for file in files {
         let format = detect(file)?;
@@ -102,7 +102,9 @@ fn common_format(files: &[PathBuf]) -> Result<Format, IngestError> {
             Some(_) => {}
         }
     }
-    common.ok_or_else(|| IngestError::NoSourceFiles { path: PathBuf::new() })
+    common.ok_or_else(|| IngestError::NoSourceFiles {
+        path: source.to_path_buf(),
+    })
 }
 
 /// The files of `source` in the order they are read: the file itself; the data files of a
