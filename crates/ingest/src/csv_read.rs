@@ -1,13 +1,13 @@
 //! CSV and CSV.gz sources: a reader thread reads (and decompresses) the file and cuts it
 //! into blocks of whole records ([`crate::blocks`]); rayon tasks parse and validate the
-//! blocks in parallel; the calling thread hands their results to the [`Emitter`] in file
-//! order, fixing up line numbers. A bounded number of blocks is in flight at any time.
+//! blocks in parallel ([`map_in_order`]); the calling thread hands their results to the
+//! [`Emitter`] in file order, fixing up line numbers. A bounded number of blocks is in
+//! flight at any time.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -17,6 +17,7 @@ use indicatif::ProgressBar;
 use replay_core::ArtifactError;
 
 use crate::emit::Emitter;
+use crate::ordered::map_in_order;
 use crate::source::{csv_header, resolve, CsvReader};
 use crate::validate::{Cell, RowBuilder, Target};
 use crate::{blocks, ColumnMap, IngestError, RejectReason, Rejection};
@@ -121,8 +122,7 @@ pub(crate) fn csv_reader<R: Read>(input: R, has_headers: bool) -> CsvReader<R> {
         .from_reader(input)
 }
 
-/// Receive blocks, parse them on rayon (inline when already on a rayon thread), and emit
-/// their results in order.
+/// Receive blocks, parse them on rayon, and emit their results in order.
 fn consume(
     path: &Path,
     blocks: Receiver<std::io::Result<Vec<u8>>>,
@@ -130,84 +130,30 @@ fn consume(
     emit: &mut Emitter<'_>,
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
-    let next = |blocks: &Receiver<std::io::Result<Vec<u8>>>| match blocks.recv() {
-        Ok(block) => block
-            .map(Some)
-            .map_err(|e| IngestError::from(ArtifactError::io(path, e))),
-        Err(_) => Ok(None),
+    let next = || match blocks.recv() {
+        Ok(block) => Some(block.map_err(|e| IngestError::from(ArtifactError::io(path, e)))),
+        Err(_) => None,
     };
-    let mut first = Some(next(&blocks)?.unwrap_or_default());
-    let plan = Arc::new(make_plan(first.as_deref().unwrap_or_default())?);
-    let inline = rayon::current_thread_index().is_some();
-    let max_in_flight = rayon::current_num_threads() + 1;
-    let (done, results) = channel::<(usize, BlockOutput)>();
-    let mut order = Ordered::new(path);
-    let mut launched = 0;
-    loop {
-        while launched - order.emitted < max_in_flight {
-            let block = match first.take() {
-                Some(block) => block,
-                None => match next(&blocks)? {
-                    Some(block) => block,
-                    None => break,
-                },
-            };
-            let (plan, done, index) = (Arc::clone(&plan), done.clone(), launched);
-            let task = move || {
-                let _ = done.send((index, parse_block(&plan, &block, index == 0)));
-            };
-            if inline {
-                task();
-            } else {
-                rayon::spawn(task);
-            }
-            launched += 1;
-        }
-        if launched == order.emitted {
-            return Ok(());
-        }
-        let Ok((index, output)) = results.recv() else {
-            return Ok(());
-        };
-        order.arrived(index, output, emit)?;
+    let first = next().transpose()?.unwrap_or_default();
+    let plan = Arc::new(make_plan(&first)?);
+    let inputs = std::iter::once(Ok(first)).chain(std::iter::from_fn(next));
+    let parse = move |index, block: Vec<u8>| parse_block(&plan, &block, index == 0);
+    let mut lines = Lines { path, before: 0 };
+    map_in_order(inputs, parse, |output| {
+        lines.emit(output, emit)?;
         progress.set_position(emit.report.rows_read);
-    }
-}
-
-/// Block results put back in file order, with lines made absolute.
-struct Ordered<'p> {
-    path: &'p Path,
-    waiting: BTreeMap<usize, BlockOutput>,
-    emitted: usize,
-    /// Newlines in the blocks emitted so far.
-    lines_before: u64,
-}
-
-impl<'p> Ordered<'p> {
-    fn new(path: &'p Path) -> Self {
-        Ordered {
-            path,
-            waiting: BTreeMap::new(),
-            emitted: 0,
-            lines_before: 0,
-        }
-    }
-
-    /// Take block `index`'s output; emit every block that is now next in order.
-    fn arrived(
-        &mut self,
-        index: usize,
-        output: BlockOutput,
-        emit: &mut Emitter<'_>,
-    ) -> Result<(), IngestError> {
-        self.waiting.insert(index, output);
-        while let Some(output) = self.waiting.remove(&self.emitted) {
-            self.emit(output, emit)?;
-            self.emitted += 1;
-        }
         Ok(())
-    }
+    })
+}
 
+/// Makes the lines of block results absolute, block after block in file order.
+struct Lines<'p> {
+    path: &'p Path,
+    /// Newlines in the blocks emitted so far.
+    before: u64,
+}
+
+impl Lines<'_> {
     fn emit(&mut self, output: BlockOutput, emit: &mut Emitter<'_>) -> Result<(), IngestError> {
         let BlockOutput {
             batch,
@@ -216,18 +162,18 @@ impl<'p> Ordered<'p> {
             newlines,
         } = output;
         for mut rejection in rejections {
-            rejection.line += self.lines_before;
+            rejection.line += self.before;
             emit.reject(rejection)?;
         }
         emit.kept(batch)?;
         if let Some((line, message)) = error {
             return Err(IngestError::Csv {
                 path: self.path.into(),
-                line: line + self.lines_before,
+                line: line + self.before,
                 message,
             });
         }
-        self.lines_before += newlines;
+        self.before += newlines;
         Ok(())
     }
 }

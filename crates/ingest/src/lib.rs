@@ -28,6 +28,7 @@ mod columns;
 mod csv_read;
 mod emit;
 mod error;
+mod ordered;
 mod parquet_read;
 mod rejections;
 mod source;

@@ -1,7 +1,8 @@
 //! Parquet sources: read one batch at a time, only the mapped columns, and validated row
-//! by row like CSV (row numbers from 1 in each file).
+//! by row like CSV (row numbers from 1 in each file), batches in parallel.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -10,11 +11,13 @@ use indicatif::ProgressBar;
 use replay_core::io;
 
 use crate::emit::Emitter;
+use crate::ordered::map_in_order;
 use crate::source::resolve;
 use crate::validate::{Cell, RowBuilder, Target};
 use crate::{ColumnMap, IngestError, Rejection};
 
-/// Read the Parquet file `path` into `emit`, `batch_rows` rows at a time.
+/// Read the Parquet file `path` into `emit`, `batch_rows` rows at a time; batches are
+/// validated on rayon tasks ([`map_in_order`]).
 pub(crate) fn read(
     path: &Path,
     columns: &ColumnMap,
@@ -29,74 +32,89 @@ pub(crate) fn read(
     let indices = resolve(path, &header, columns, targets)?;
     let wanted: Vec<&str> = indices.iter().flatten().map(|&i| header[i].as_str()).collect();
     let (projected, batches) = io::parquet_batches(path, Some(&wanted), batch_rows)?;
-    let positions: Vec<Option<usize>> = indices
+    let positions = indices
         .iter()
         .map(|index| index.and_then(|i| projected.index_of(&header[i]).ok()))
         .collect();
-    let file = path.display().to_string();
+    let plan = Arc::new(BatchPlan {
+        path: path.to_path_buf(),
+        file: path.display().to_string(),
+        targets: targets.to_vec(),
+        schema: SchemaRef::clone(schema),
+        positions,
+    });
     let mut rows_before = 0u64;
-    for batch in batches {
+    let numbered = batches.map(|batch| {
         let batch = batch?;
-        let typed = typed_columns(path, targets, &positions, &batch)?;
         let first_row = rows_before + 1;
         rows_before += batch.num_rows() as u64;
-        validate_batch(&file, targets, schema, &typed, batch.num_rows(), first_row, emit)?;
-        progress.set_position(emit.report.rows_read);
-    }
-    Ok(())
-}
-
-/// Each target's column of `batch`, cast for validation (`None`: absent, optional).
-fn typed_columns(
-    path: &Path,
-    targets: &[Target],
-    positions: &[Option<usize>],
-    batch: &RecordBatch,
-) -> Result<Vec<Option<ArrayRef>>, IngestError> {
-    let schema = batch.schema();
-    targets
-        .iter()
-        .zip(positions)
-        .map(|(target, position)| match position {
-            None => Ok(None),
-            Some(i) => {
-                let name = schema.field(*i).name();
-                typed_column(path, name, batch.column(*i), target.is_numeric()).map(Some)
-            }
-        })
-        .collect()
-}
-
-/// Validate the `rows` rows of `arrays` (row `first_row` onwards) into `emit`.
-fn validate_batch(
-    file: &str,
-    targets: &[Target],
-    schema: &SchemaRef,
-    arrays: &[Option<ArrayRef>],
-    rows: usize,
-    first_row: u64,
-    emit: &mut Emitter<'_>,
-) -> Result<(), IngestError> {
-    let mut builder = RowBuilder::new(targets, SchemaRef::clone(schema), rows);
-    let mut rejections = Vec::new();
-    let mut cells = Vec::with_capacity(arrays.len());
-    for row in 0..rows {
-        cells.clear();
-        cells.extend(arrays.iter().map(|array| cell(array.as_deref(), row)));
-        if let Err((target, reason, detail)) = builder.push_row(targets, &cells) {
-            rejections.push(Rejection {
-                line: first_row + row as u64,
-                column: targets[target].source.clone(),
-                reason,
-                detail,
-                file: file.to_string(),
-            });
+        Ok((first_row, batch))
+    });
+    let validate = move |_, (first_row, batch)| plan.validate(first_row, &batch);
+    map_in_order(numbered, validate, |result| {
+        let (kept, rejections) = result?;
+        for rejection in rejections {
+            emit.reject(rejection)?;
         }
+        emit.kept(kept)?;
+        progress.set_position(emit.report.rows_read);
+        Ok(())
+    })
+}
+
+/// What validating a batch of one Parquet file needs.
+struct BatchPlan {
+    path: PathBuf,
+    file: String,
+    targets: Vec<Target>,
+    schema: SchemaRef,
+    /// For each target, its column in the projected batches (`None`: absent, optional).
+    positions: Vec<Option<usize>>,
+}
+
+impl BatchPlan {
+    /// The kept rows and the rejections of `batch`, whose first row is `first_row`.
+    fn validate(
+        &self,
+        first_row: u64,
+        batch: &RecordBatch,
+    ) -> Result<(RecordBatch, Vec<Rejection>), IngestError> {
+        let arrays = self.typed_columns(batch)?;
+        let rows = batch.num_rows();
+        let mut builder = RowBuilder::new(&self.targets, SchemaRef::clone(&self.schema), rows);
+        let mut rejections = Vec::new();
+        let mut cells = Vec::with_capacity(arrays.len());
+        for row in 0..rows {
+            cells.clear();
+            cells.extend(arrays.iter().map(|array| cell(array.as_deref(), row)));
+            if let Err((target, reason, detail)) = builder.push_row(&self.targets, &cells) {
+                rejections.push(Rejection {
+                    line: first_row + row as u64,
+                    column: self.targets[target].source.clone(),
+                    reason,
+                    detail,
+                    file: self.file.clone(),
+                });
+            }
+        }
+        Ok((builder.finish(), rejections))
     }
-    for rejection in rejections {
-        emit.reject(rejection)?;
+
+    /// Each target's column of `batch`, cast for validation (`None`: absent, optional).
+    fn typed_columns(&self, batch: &RecordBatch) -> Result<Vec<Option<ArrayRef>>, IngestError> {
+        let schema = batch.schema();
+        self.targets
+            .iter()
+            .zip(&self.positions)
+            .map(|(target, position)| match position {
+                None => Ok(None),
+                Some(i) => {
+                    let name = schema.field(*i).name();
+                    typed_column(&self.path, name, batch.column(*i), target.is_numeric()).map(Some)
+                }
+            })
+            .collect()
     }
-    emit.kept(builder.finish())
 }
 
 /// The cell of `row` in a column cast by [`typed_column`].
