@@ -19,8 +19,8 @@ use replay_core::ArtifactError;
 use crate::emit::Emitter;
 use crate::ordered::map_in_order;
 use crate::source::{csv_header, resolve, CsvReader};
-use crate::validate::{Cell, RowBuilder, Target};
-use crate::{blocks, ColumnMap, IngestError, RejectReason, Rejection};
+use crate::validate::{Cell, Layout, RowBuilder, Target};
+use crate::{blocks, IngestError, RejectReason, Rejection};
 
 /// Bytes per block handed to a parsing task.
 pub(crate) const BLOCK_BYTES: usize = 4 << 20;
@@ -51,24 +51,19 @@ pub(crate) struct BlockOutput {
 pub(crate) fn read(
     path: &Path,
     gzip: bool,
-    columns: &ColumnMap,
-    targets: &[Target],
-    schema: &SchemaRef,
+    layout: Layout<'_>,
     emit: &mut Emitter<'_>,
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
-    read_in_blocks(path, gzip, BLOCK_BYTES, columns, targets, schema, emit, progress)
+    read_in_blocks(path, gzip, BLOCK_BYTES, layout, emit, progress)
 }
 
 /// [`read`] with blocks of about `block_bytes` bytes.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_in_blocks(
     path: &Path,
     gzip: bool,
     block_bytes: usize,
-    columns: &ColumnMap,
-    targets: &[Target],
-    schema: &SchemaRef,
+    layout: Layout<'_>,
     emit: &mut Emitter<'_>,
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
@@ -89,27 +84,21 @@ pub(crate) fn read_in_blocks(
                 }
             })
             .map_err(|e| ArtifactError::io(path, e))?;
-        let make_plan = |first: &[u8]| plan(path, first, columns, targets, schema);
+        let make_plan = |first: &[u8]| plan(path, first, layout);
         consume(path, blocks, make_plan, emit, progress)
     })
 }
 
 /// Parse the header in the first block and find every target in it.
-fn plan(
-    path: &Path,
-    first: &[u8],
-    columns: &ColumnMap,
-    targets: &[Target],
-    schema: &SchemaRef,
-) -> Result<RecordPlan, IngestError> {
+fn plan(path: &Path, first: &[u8], layout: Layout<'_>) -> Result<RecordPlan, IngestError> {
     let mut reader: CsvReader<&[u8]> = csv_reader(first, true);
     let header = csv_header(path, &mut reader)?;
-    let indices = resolve(path, &header, columns, targets)?;
+    let indices = resolve(path, &header, layout.columns, layout.targets)?;
     Ok(RecordPlan {
         file: path.display().to_string(),
         header,
-        targets: targets.to_vec(),
-        schema: SchemaRef::clone(schema),
+        targets: layout.targets.to_vec(),
+        schema: SchemaRef::clone(layout.schema),
         indices,
     })
 }

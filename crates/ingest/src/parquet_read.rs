@@ -13,23 +13,21 @@ use replay_core::io;
 use crate::emit::Emitter;
 use crate::ordered::map_in_order;
 use crate::source::resolve;
-use crate::validate::{Cell, RowBuilder, Target};
-use crate::{ColumnMap, IngestError, Rejection};
+use crate::validate::{Cell, Layout, RowBuilder, Target};
+use crate::{IngestError, Rejection};
 
 /// Read the Parquet file `path` into `emit`, `batch_rows` rows at a time; batches are
 /// validated on rayon tasks ([`map_in_order`]).
 pub(crate) fn read(
     path: &Path,
-    columns: &ColumnMap,
-    targets: &[Target],
-    schema: &SchemaRef,
+    layout: Layout<'_>,
     batch_rows: usize,
     emit: &mut Emitter<'_>,
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
     let file_schema = io::read_parquet_schema(path)?;
     let header: Vec<String> = file_schema.fields().iter().map(|f| f.name().clone()).collect();
-    let indices = resolve(path, &header, columns, targets)?;
+    let indices = resolve(path, &header, layout.columns, layout.targets)?;
     let wanted: Vec<&str> = indices.iter().flatten().map(|&i| header[i].as_str()).collect();
     let (projected, batches) = io::parquet_batches(path, Some(&wanted), batch_rows)?;
     let positions = indices
@@ -39,8 +37,8 @@ pub(crate) fn read(
     let plan = Arc::new(BatchPlan {
         path: path.to_path_buf(),
         file: path.display().to_string(),
-        targets: targets.to_vec(),
-        schema: SchemaRef::clone(schema),
+        targets: layout.targets.to_vec(),
+        schema: SchemaRef::clone(layout.schema),
         positions,
     });
     let mut rows_before = 0u64;

@@ -10,7 +10,7 @@ use indicatif::ProgressBar;
 use replay_core::{io, ArtifactError};
 
 use crate::emit::Emitter;
-use crate::validate::{schema_of, targets, Target};
+use crate::validate::{schema_of, targets, Layout, Target};
 use crate::{csv_read, parquet_read};
 use crate::{ColumnMap, IngestError, IngestOptions, IngestReport, Rejection, TracksVisitor};
 
@@ -64,20 +64,16 @@ pub(crate) fn read(
         ..Default::default()
     };
     let mut emit = Emitter::new(visitor, SchemaRef::clone(&schema), options.batch_rows, report);
+    let layout = Layout {
+        columns,
+        targets: &targets,
+        schema: &schema,
+    };
     for file in &files {
         match format {
-            Format::Parquet => parquet_read::read(
-                file,
-                columns,
-                &targets,
-                &schema,
-                options.batch_rows,
-                &mut emit,
-                progress,
-            )?,
+            Format::Parquet => parquet_read::read(file, layout, options.batch_rows, &mut emit, progress)?,
             Format::Csv | Format::CsvGz => {
-                let gzip = format == Format::CsvGz;
-                csv_read::read(file, gzip, columns, &targets, &schema, &mut emit, progress)?
+                csv_read::read(file, format == Format::CsvGz, layout, &mut emit, progress)?
             }
         }
     }

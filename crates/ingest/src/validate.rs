@@ -187,6 +187,18 @@ enum Builder {
     Number(Float64Builder),
 }
 
+/// What every reader needs to know about its output: the mapping, the output columns it
+/// gives and their schema.
+#[derive(Clone, Copy)]
+pub(crate) struct Layout<'a> {
+    /// The column mapping.
+    pub columns: &'a ColumnMap,
+    /// The output columns, from [`targets`].
+    pub targets: &'a [Target],
+    /// Their schema, from [`schema_of`].
+    pub schema: &'a SchemaRef,
+}
+
 /// The output schema of `targets`: id and required popularity non-null, the rest nullable.
 pub(crate) fn schema_of(targets: &[Target]) -> SchemaRef {
     let fields: Vec<Field> = targets

@@ -5,8 +5,8 @@ use std::io::Write;
 use arrow::compute::concat_batches;
 
 use super::*;
-use crate::validate::{schema_of, targets};
-use crate::{IngestReport, TracksVisitor};
+use crate::validate::{schema_of, targets, Layout};
+use crate::{ColumnMap, IngestReport, TracksVisitor};
 
 const HEADER: &str = "valence,year,acousticness,artists,danceability,duration_ms,energy,explicit,id,\
 instrumentalness,key,liveness,loudness,mode,name,popularity,release_date,speechiness,tempo";
@@ -131,7 +131,13 @@ impl TracksVisitor for Collect {
 fn reference(path: &Path, text: &[u8]) -> (RecordBatch, Vec<Rejection>) {
     let targets = targets(&mapping(), true);
     let schema = schema_of(&targets);
-    let plan = plan(path, text, &mapping(), &targets, &schema).unwrap();
+    let columns = mapping();
+    let layout = Layout {
+        columns: &columns,
+        targets: &targets,
+        schema: &schema,
+    };
+    let plan = plan(path, text, layout).unwrap();
     let mut reader = csv_reader(text, true);
     let mut rows = RowBuilder::new(&targets, SchemaRef::clone(&schema), 16);
     let mut rejections = Vec::new();
@@ -155,17 +161,13 @@ fn fast(path: &Path, gzip: bool, block_bytes: usize) -> (RecordBatch, Vec<Reject
         IngestReport::default(),
     );
     let progress = ProgressBar::hidden();
-    read_in_blocks(
-        path,
-        gzip,
-        block_bytes,
-        &mapping(),
-        &targets,
-        &schema,
-        &mut emit,
-        &progress,
-    )
-    .unwrap();
+    let columns = mapping();
+    let layout = Layout {
+        columns: &columns,
+        targets: &targets,
+        schema: &schema,
+    };
+    read_in_blocks(path, gzip, block_bytes, layout, &mut emit, &progress).unwrap();
     let (report, _) = emit.finish().unwrap();
     let (last, full) = collect.batches.split_last().unwrap();
     assert!(full.iter().all(|b| b.num_rows() == 7) && last.num_rows() <= 7);
@@ -221,16 +223,12 @@ fn an_empty_file_has_no_header() {
         7,
         IngestReport::default(),
     );
-    let err = read_in_blocks(
-        &path,
-        false,
-        4,
-        &mapping(),
-        &targets,
-        &schema,
-        &mut emit,
-        &ProgressBar::hidden(),
-    )
-    .unwrap_err();
+    let columns = mapping();
+    let layout = Layout {
+        columns: &columns,
+        targets: &targets,
+        schema: &schema,
+    };
+    let err = read_in_blocks(&path, false, 4, layout, &mut emit, &ProgressBar::hidden()).unwrap_err();
     assert!(matches!(err, IngestError::Csv { line: 1, .. }), "{err}");
 }
