@@ -80,4 +80,36 @@ pub enum IngestError {
         /// The first rejection, for orientation.
         first: String,
     },
+    /// A directory or wildcard source holds no data file.
+    #[error("{path}: no data files (hidden and '_'-prefixed files such as _SUCCESS are skipped)")]
+    NoSourceFiles {
+        /// The directory or pattern.
+        path: PathBuf,
+    },
+    /// A source directory holds a directory (partitioned datasets are not read).
+    #[error(
+        "{path}: is a directory inside the source directory; nested (partitioned) datasets are not supported"
+    )]
+    NestedDirectory {
+        /// The nested directory.
+        path: PathBuf,
+    },
+    /// A wildcard source pattern cannot be used.
+    #[error("{path}: {message}")]
+    BadPattern {
+        /// The pattern.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The files of one source are not all of the same format.
+    #[error("{path}: is {found} but the first file of the source is {expected}; all files of a source must have one format")]
+    MixedFormats {
+        /// The file of another format.
+        path: PathBuf,
+        /// Its format.
+        found: &'static str,
+        /// The format of the first file.
+        expected: &'static str,
+    },
 }

@@ -1,20 +1,18 @@
-//! Reading a source file (CSV, CSV.gz or Parquet) row by row into the validator.
+//! Sources: their files, formats and headers, and the walk over their files.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type};
+use arrow::datatypes::SchemaRef;
 use indicatif::ProgressBar;
 use replay_core::{io, ArtifactError};
 
-use crate::validate::{targets, Cell, RejectReason, TableBuilder, Target};
-use crate::{ColumnMap, IngestError, IngestOptions, IngestReport, Tracks};
-
-const PROGRESS_EVERY: u64 = 8192;
+use crate::emit::Emitter;
+use crate::validate::{schema_of, targets, Layout, Target};
+use crate::{csv_read, parquet_read};
+use crate::{ColumnMap, IngestError, IngestOptions, IngestReport, Rejection, TracksVisitor};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Format {
@@ -45,38 +43,163 @@ fn detect(path: &Path) -> Result<Format, IngestError> {
     })
 }
 
+/// Read every file of `source` in order into `visitor`; return the counts and the first
+/// rejected row.
 pub(crate) fn read(
-    path: &Path,
+    source: &Path,
     columns: &ColumnMap,
     options: &IngestOptions,
     progress: &ProgressBar,
-) -> Result<Tracks, IngestError> {
-    let format = detect(path)?;
+    visitor: &mut dyn TracksVisitor,
+) -> Result<(IngestReport, Option<Rejection>), IngestError> {
+    let files = source_files(source)?;
+    let format = common_format(source, &files)?;
+    let targets = targets(columns, options.require_popularity);
+    let schema = schema_of(&targets);
     let report = IngestReport {
-        source: path.display().to_string(),
+        source: source.display().to_string(),
         format: format.name().into(),
+        columns: targets.iter().map(|t| t.output.clone()).collect(),
         dropped_columns: columns.drop.clone(),
         ..Default::default()
     };
-    let targets = targets(columns, options.require_popularity);
-    let table = TableBuilder::new(targets, options.batch_rows, report);
-    let table = match format {
-        Format::Parquet => read_parquet(path, columns, table, progress)?,
-        Format::Csv | Format::CsvGz => read_csv(path, format, columns, table, progress)?,
+    let mut emit = Emitter::new(visitor, SchemaRef::clone(&schema), options.batch_rows, report);
+    let layout = Layout {
+        columns,
+        targets: &targets,
+        schema: &schema,
     };
-    progress.set_position(table.report.rows_read);
-    let (schema, batches, report, rejections) = table.finish();
-    Ok(Tracks {
-        schema,
-        batches,
-        report,
-        rejections,
+    for file in &files {
+        match format {
+            Format::Parquet => parquet_read::read(file, layout, options.batch_rows, &mut emit, progress)?,
+            Format::Csv | Format::CsvGz => {
+                csv_read::read(file, format == Format::CsvGz, layout, &mut emit, progress)?
+            }
+        }
+    }
+    progress.set_position(emit.report.rows_read);
+    emit.finish()
+}
+
+/// The format of every file, which must be the same for all.
+fn common_format(source: &Path, files: &[PathBuf]) -> Result<Format, IngestError> {
+    let mut common = None;
+    for file in files {
+        let format = detect(file)?;
+        match common {
+            None => common = Some(format),
+            Some(first) if first != format => {
+                return Err(IngestError::MixedFormats {
+                    path: file.clone(),
+                    found: format.name(),
+                    expected: first.name(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    common.ok_or_else(|| IngestError::NoSourceFiles {
+        path: source.to_path_buf(),
     })
+}
+
+/// The files of `source` in the order they are read: the file itself; the data files of a
+/// directory (hidden and `_`-prefixed entries skipped); or the files matching a pattern
+/// whose file name holds `*` or `?` (same skips). Sorted by path.
+pub(crate) fn source_files(source: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    if source.is_dir() {
+        return directory_files(source);
+    }
+    let pattern = source.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if !source.exists() && pattern.contains(['*', '?']) {
+        return pattern_files(source, pattern);
+    }
+    Ok(vec![source.to_path_buf()])
+}
+
+/// Whether a directory entry is skipped: hidden files and `_SUCCESS`-like markers.
+fn skipped(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('_')
+}
+
+/// The entries of `dir` whose names pass `keep`, sorted; directories among them are an
+/// error; none is an error naming `source`.
+fn list(dir: &Path, source: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, IngestError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ArtifactError::io(dir, e))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| ArtifactError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| !skipped(n) && keep(n)) else {
+            continue;
+        };
+        let path = dir.join(name);
+        if path.is_dir() {
+            return Err(IngestError::NestedDirectory { path });
+        }
+        files.push(path);
+    }
+    if files.is_empty() {
+        return Err(IngestError::NoSourceFiles {
+            path: source.to_path_buf(),
+        });
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    list(dir, dir, |_| true)
+}
+
+fn pattern_files(source: &Path, pattern: &str) -> Result<Vec<PathBuf>, IngestError> {
+    let dir = match source.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.to_string_lossy().contains(['*', '?']) {
+        return Err(IngestError::BadPattern {
+            path: source.to_path_buf(),
+            message: "wildcards (* and ?) are supported in the file name only".into(),
+        });
+    }
+    let pattern: Vec<char> = pattern.chars().collect();
+    list(dir, source, |name| {
+        wildcard_match(&pattern, &name.chars().collect::<Vec<_>>())
+    })
+}
+
+/// Whether `name` matches `pattern`, where `*` matches any run of characters and `?` any
+/// one character.
+fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    star = Some((sp, sn + 1));
+                    p = sp + 1;
+                    n = sn + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
 }
 
 /// Find each target in the header. Columns the mapping does not name are an error, and so
 /// are missing mapped columns (except an optional popularity) and repeated header names.
-fn resolve(
+pub(crate) fn resolve(
     path: &Path,
     header: &[String],
     columns: &ColumnMap,
@@ -126,7 +249,14 @@ fn resolve(
 
 /// The column names of the source file `path` (CSV, CSV.gz or Parquet), as [`read`] sees
 /// them.
-pub(crate) fn read_header(path: &Path) -> Result<Vec<String>, IngestError> {
+pub(crate) fn read_header(source: &Path) -> Result<Vec<String>, IngestError> {
+    let files = source_files(source)?;
+    let Some(path) = files.first() else {
+        return Err(IngestError::NoSourceFiles {
+            path: source.to_path_buf(),
+        });
+    };
+    let path = path.as_path();
     match detect(path)? {
         Format::Parquet => {
             let schema = io::read_parquet_schema(path)?;
@@ -136,7 +266,8 @@ pub(crate) fn read_header(path: &Path) -> Result<Vec<String>, IngestError> {
     }
 }
 
-type CsvReader = csv::Reader<Box<dyn Read>>;
+/// A CSV reader as this crate configures it.
+pub(crate) type CsvReader<R = Box<dyn Read>> = csv::Reader<R>;
 
 fn csv_reader(path: &Path, format: Format) -> Result<CsvReader, IngestError> {
     let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
@@ -144,7 +275,7 @@ fn csv_reader(path: &Path, format: Format) -> Result<CsvReader, IngestError> {
         Format::CsvGz => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
         _ => Box::new(BufReader::new(file)),
     };
-    Ok(csv::ReaderBuilder::new().flexible(true).from_reader(input))
+    Ok(csv_read::csv_reader(input, true))
 }
 
 /// A CSV error of `path` as an [`IngestError`] with its line.
@@ -162,7 +293,10 @@ fn csv_error(path: &Path, e: csv::Error) -> IngestError {
 
 /// The header of a CSV file: UTF-8 names, a leading byte-order mark removed; an empty
 /// header is an error.
-fn csv_header(path: &Path, reader: &mut CsvReader) -> Result<Vec<String>, IngestError> {
+pub(crate) fn csv_header<R: Read>(
+    path: &Path,
+    reader: &mut CsvReader<R>,
+) -> Result<Vec<String>, IngestError> {
     let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
     let header: Vec<String> = header
         .iter()
@@ -184,121 +318,4 @@ fn csv_header(path: &Path, reader: &mut CsvReader) -> Result<Vec<String>, Ingest
         });
     }
     Ok(header)
-}
-
-fn read_csv(
-    path: &Path,
-    format: Format,
-    columns: &ColumnMap,
-    mut table: TableBuilder,
-    progress: &ProgressBar,
-) -> Result<TableBuilder, IngestError> {
-    let mut reader = csv_reader(path, format)?;
-    let csv_error = |e: csv::Error| csv_error(path, e);
-    let header = csv_header(path, &mut reader)?;
-    let targets = table.targets().to_vec();
-    let indices = resolve(path, &header, columns, &targets)?;
-    let mut record = csv::ByteRecord::new();
-    while reader.read_byte_record(&mut record).map_err(csv_error)? {
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.len() != header.len() {
-            let detail = format!(
-                "expected {} fields as in the header, found {}",
-                header.len(),
-                record.len()
-            );
-            table.reject(line, "", RejectReason::FieldCount, detail);
-            continue;
-        }
-        let mut cells = Vec::with_capacity(indices.len());
-        let mut bad_utf8 = None;
-        for index in &indices {
-            cells.push(match index {
-                None => Cell::Null,
-                Some(i) => match std::str::from_utf8(&record[*i]) {
-                    Ok(text) => Cell::Text(text),
-                    Err(_) => {
-                        bad_utf8 = Some(*i);
-                        break;
-                    }
-                },
-            });
-        }
-        match bad_utf8 {
-            Some(i) => table.reject(
-                line,
-                &header[i],
-                RejectReason::InvalidUtf8,
-                "field is not valid UTF-8".into(),
-            ),
-            None => table.push_row(line, &cells),
-        }
-        if table.report.rows_read % PROGRESS_EVERY == 0 {
-            progress.set_position(table.report.rows_read);
-        }
-    }
-    Ok(table)
-}
-
-fn read_parquet(
-    path: &Path,
-    columns: &ColumnMap,
-    mut table: TableBuilder,
-    progress: &ProgressBar,
-) -> Result<TableBuilder, IngestError> {
-    let (schema, batches) = io::read_parquet(path)?;
-    let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let targets = table.targets().to_vec();
-    let indices = resolve(path, &header, columns, &targets)?;
-    let mut row_number = 0u64;
-    for batch in &batches {
-        let arrays = targets
-            .iter()
-            .zip(&indices)
-            .map(|(target, index)| match index {
-                None => Ok(None),
-                Some(i) => typed_column(path, &header[*i], batch.column(*i), target.is_numeric()).map(Some),
-            })
-            .collect::<Result<Vec<_>, IngestError>>()?;
-        let mut cells = Vec::with_capacity(arrays.len());
-        for row in 0..batch.num_rows() {
-            row_number += 1;
-            cells.clear();
-            cells.extend(arrays.iter().map(|array| match array {
-                None => Cell::Null,
-                Some(a) if a.is_null(row) => Cell::Null,
-                Some(a) => match a.data_type() {
-                    DataType::Float64 => Cell::Number(a.as_primitive::<Float64Type>().value(row)),
-                    _ => Cell::Text(a.as_string::<i32>().value(row)),
-                },
-            }));
-            table.push_row(row_number, &cells);
-            if row_number % PROGRESS_EVERY == 0 {
-                progress.set_position(row_number);
-            }
-        }
-    }
-    Ok(table)
-}
-
-/// Cast a Parquet column to Float64 (numbers and booleans for a numeric role) or to Utf8
-/// (everything else; text in a numeric role is then parsed and rejected row by row).
-fn typed_column(
-    path: &Path,
-    name: &str,
-    array: &dyn Array,
-    numeric: bool,
-) -> Result<arrow::array::ArrayRef, IngestError> {
-    let data_type = array.data_type();
-    let target = if numeric && (data_type.is_numeric() || *data_type == DataType::Boolean) {
-        DataType::Float64
-    } else {
-        DataType::Utf8
-    };
-    cast(array, &target).map_err(|_| IngestError::ColumnType {
-        path: path.into(),
-        column: name.into(),
-        found: data_type.to_string(),
-        expected: if numeric { "numbers or text" } else { "text" },
-    })
 }

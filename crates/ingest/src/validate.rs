@@ -61,7 +61,8 @@ impl RejectReason {
 /// A row that was not kept, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
-    /// Line of the row in a CSV file (the header is line 1), or row number (from 1) in Parquet.
+    /// Line where the row starts in its CSV file (the header is line 1), or row number
+    /// (from 1) in its Parquet file.
     pub line: u64,
     /// The source column at fault (empty when the whole row is at fault).
     pub column: String,
@@ -69,6 +70,9 @@ pub struct Rejection {
     pub reason: RejectReason,
     /// What was found and what was expected.
     pub detail: String,
+    /// The file the row is in (one of [`crate::source_files`]).
+    #[serde(default)]
+    pub file: String,
 }
 
 impl fmt::Display for Rejection {
@@ -171,8 +175,10 @@ impl Target {
     }
 }
 
-enum Value<'a> {
-    Text(Option<Cow<'a, str>>),
+/// A cell that passed validation: text (taken again with [`text_of`] when appended) or
+/// its number.
+enum Value {
+    Text,
     Number(Option<f64>),
 }
 
@@ -181,146 +187,108 @@ enum Builder {
     Number(Float64Builder),
 }
 
-/// Accumulates validated rows into record batches and rejected rows into a list.
-pub(crate) struct TableBuilder {
-    targets: Vec<Target>,
-    schema: SchemaRef,
-    builders: Vec<Builder>,
-    rows_in_batch: usize,
-    batch_rows: usize,
-    pub batches: Vec<RecordBatch>,
-    pub report: IngestReport,
-    pub rejections: Vec<Rejection>,
+/// What every reader needs to know about its output: the mapping, the output columns it
+/// gives and their schema.
+#[derive(Clone, Copy)]
+pub(crate) struct Layout<'a> {
+    /// The column mapping.
+    pub columns: &'a ColumnMap,
+    /// The output columns, from [`targets`].
+    pub targets: &'a [Target],
+    /// Their schema, from [`schema_of`].
+    pub schema: &'a SchemaRef,
 }
 
-impl TableBuilder {
-    pub fn new(targets: Vec<Target>, batch_rows: usize, report: IngestReport) -> Self {
-        let fields: Vec<Field> = targets
-            .iter()
-            .map(|t| {
-                let data_type = if t.is_numeric() {
-                    DataType::Float64
-                } else {
-                    DataType::Utf8
-                };
-                let nullable = !matches!(t.role, Role::Id | Role::Popularity { required: true });
-                Field::new(&t.output, data_type, nullable)
-            })
-            .collect();
-        let schema = Arc::new(Schema::new(fields));
-        let mut table = TableBuilder {
-            builders: Vec::new(),
-            targets,
-            schema,
-            rows_in_batch: 0,
-            batch_rows,
-            batches: Vec::new(),
-            report: IngestReport {
-                columns: vec![],
-                ..report
-            },
-            rejections: Vec::new(),
-        };
-        table.report.columns = table.targets.iter().map(|t| t.output.clone()).collect();
-        table.builders = table.new_builders();
-        table
-    }
+/// The output schema of `targets`: id and required popularity non-null, the rest nullable.
+pub(crate) fn schema_of(targets: &[Target]) -> SchemaRef {
+    let fields: Vec<Field> = targets
+        .iter()
+        .map(|t| {
+            let data_type = if t.is_numeric() {
+                DataType::Float64
+            } else {
+                DataType::Utf8
+            };
+            let nullable = !matches!(t.role, Role::Id | Role::Popularity { required: true });
+            Field::new(&t.output, data_type, nullable)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
 
-    fn new_builders(&self) -> Vec<Builder> {
-        let n = self.batch_rows.min(1 << 16);
-        self.targets
+/// Why one row is rejected: the index of the target at fault, the reason and the detail.
+pub(crate) type RowFault = (usize, RejectReason, String);
+
+/// Validates rows and accumulates the kept ones into the columns of one record batch.
+/// A row is kept or rejected whole: nothing of a rejected row reaches the columns.
+pub(crate) struct RowBuilder {
+    schema: SchemaRef,
+    builders: Vec<Builder>,
+    numbers: Vec<Option<f64>>,
+}
+
+impl RowBuilder {
+    /// An empty batch of `schema` (made by [`schema_of`] from `targets`), with room for
+    /// `capacity` rows.
+    pub fn new(targets: &[Target], schema: SchemaRef, capacity: usize) -> Self {
+        let builders = targets
             .iter()
             .map(|t| {
                 if t.is_numeric() {
-                    Builder::Number(Float64Builder::with_capacity(n))
+                    Builder::Number(Float64Builder::with_capacity(capacity))
                 } else {
-                    Builder::Text(StringBuilder::with_capacity(n, n * 16))
+                    Builder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
                 }
             })
-            .collect()
-    }
-
-    /// The output columns, in order.
-    pub fn targets(&self) -> &[Target] {
-        &self.targets
-    }
-
-    pub fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-
-    /// Count a row that was rejected before its cells could be read.
-    pub fn reject(&mut self, line: u64, column: &str, reason: RejectReason, detail: String) {
-        self.report.rows_read += 1;
-        self.report.rows_rejected += 1;
-        *self.report.rejected_by_reason.entry(reason).or_default() += 1;
-        self.rejections.push(Rejection {
-            line,
-            column: column.to_string(),
-            reason,
-            detail,
-        });
-    }
-
-    /// Validate one row, given its cells in target order; keep it or reject it whole.
-    pub fn push_row(&mut self, line: u64, cells: &[Cell<'_>]) {
-        let validated: Result<Vec<Value<'_>>, (String, Fault)> = self
-            .targets
-            .iter()
-            .zip(cells)
-            .map(|(target, cell)| validate(target, *cell).map_err(|fault| (target.source.clone(), fault)))
             .collect();
-        let values = match validated {
-            Ok(values) => values,
-            Err((column, (reason, detail))) => return self.reject(line, &column, reason, detail),
-        };
-        for (builder, value) in self.builders.iter_mut().zip(values) {
-            match (builder, value) {
-                (Builder::Text(b), Value::Text(v)) => b.append_option(v),
-                (Builder::Number(b), Value::Number(v)) => b.append_option(v),
-                _ => unreachable!("builders and values are made from the same targets"),
+        RowBuilder {
+            schema,
+            builders,
+            numbers: Vec::with_capacity(targets.len()),
+        }
+    }
+
+    /// Validate one row, given its cells in target order; append it, or report the first
+    /// cell at fault (in target order) and append nothing.
+    pub fn push_row(&mut self, targets: &[Target], cells: &[Cell<'_>]) -> Result<(), RowFault> {
+        self.numbers.clear();
+        for (i, (target, cell)) in targets.iter().zip(cells).enumerate() {
+            match validate(target, *cell) {
+                Ok(Value::Number(x)) => self.numbers.push(x),
+                Ok(Value::Text) => self.numbers.push(None),
+                Err((reason, detail)) => return Err((i, reason, detail)),
             }
         }
-        self.report.rows_read += 1;
-        self.report.rows_kept += 1;
-        self.rows_in_batch += 1;
-        if self.rows_in_batch == self.batch_rows {
-            self.flush();
+        for ((builder, cell), number) in self.builders.iter_mut().zip(cells).zip(&self.numbers) {
+            match builder {
+                Builder::Text(b) => b.append_option(text_of(*cell)),
+                Builder::Number(b) => b.append_option(*number),
+            }
         }
+        Ok(())
     }
 
-    fn flush(&mut self) {
-        if self.rows_in_batch == 0 {
-            return;
-        }
-        let fresh = self.new_builders();
-        let builders = std::mem::replace(&mut self.builders, fresh);
-        let arrays: Vec<ArrayRef> = builders
-            .into_iter()
+    /// The rows kept so far as one record batch; the builder starts empty again.
+    pub fn finish(&mut self) -> RecordBatch {
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
             .map(|b| match b {
-                Builder::Text(mut b) => Arc::new(b.finish()) as ArrayRef,
-                Builder::Number(mut b) => Arc::new(b.finish()) as ArrayRef,
+                Builder::Text(b) => Arc::new(b.finish()) as ArrayRef,
+                Builder::Number(b) => Arc::new(b.finish()) as ArrayRef,
             })
             .collect();
-        let batch = RecordBatch::try_new(self.schema(), arrays)
-            .unwrap_or_else(|e| unreachable!("validated columns always match the schema: {e}"));
-        self.batches.push(batch);
-        self.rows_in_batch = 0;
-    }
-
-    /// Flush the last partial batch and hand back the results.
-    pub fn finish(mut self) -> (SchemaRef, Vec<RecordBatch>, IngestReport, Vec<Rejection>) {
-        self.flush();
-        (self.schema, self.batches, self.report, self.rejections)
+        RecordBatch::try_new(Arc::clone(&self.schema), arrays)
+            .unwrap_or_else(|e| unreachable!("validated columns always match the schema: {e}"))
     }
 }
 
 type Fault = (RejectReason, String);
 
-fn validate<'a>(target: &Target, cell: Cell<'a>) -> Result<Value<'a>, Fault> {
+fn validate(target: &Target, cell: Cell<'_>) -> Result<Value, Fault> {
     match target.role {
         Role::Id => match text_of(cell) {
-            Some(id) => Ok(Value::Text(Some(id))),
+            Some(_) => Ok(Value::Text),
             None => Err((RejectReason::MissingId, "empty id".into())),
         },
         Role::Popularity { required } => match number_of(cell)? {
@@ -333,22 +301,30 @@ fn validate<'a>(target: &Target, cell: Cell<'a>) -> Result<Value<'a>, Fault> {
             None => Ok(Value::Number(None)),
         },
         Role::ReleaseDate => match text_of(cell) {
-            None => Ok(Value::Text(None)),
-            Some(date) if schema::parse_release_date(&date).is_some() => Ok(Value::Text(Some(date))),
+            None => Ok(Value::Text),
+            Some(date) if schema::parse_release_date(&date).is_some() => Ok(Value::Text),
             Some(date) => Err((
                 RejectReason::BadReleaseDate,
                 format!("expected a date as YYYY, YYYY-MM or YYYY-MM-DD, got '{date}'"),
             )),
         },
         Role::Numeric => Ok(Value::Number(number_of(cell)?)),
-        Role::Categorical => Ok(Value::Text(text_of(cell))),
+        Role::Categorical => Ok(Value::Text),
+    }
+}
+
+/// `s.trim()`, without its Unicode scan when `s` starts and ends with visible ASCII.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
     }
 }
 
 /// Text of a cell; empty text and nulls are `None`; numbers are written in full.
 fn text_of(cell: Cell<'_>) -> Option<Cow<'_, str>> {
     match cell {
-        Cell::Text(s) if s.trim().is_empty() => None,
+        Cell::Text(s) if trim(s).is_empty() => None,
         Cell::Text(s) => Some(Cow::Borrowed(s)),
         Cell::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => Some(Cow::Owned(format!("{}", x as i64))),
         Cell::Number(x) => Some(Cow::Owned(x.to_string())),
@@ -360,11 +336,12 @@ fn text_of(cell: Cell<'_>) -> Option<Cow<'_, str>> {
 fn number_of(cell: Cell<'_>) -> Result<Option<f64>, Fault> {
     let x = match cell {
         Cell::Null => return Ok(None),
-        Cell::Text(s) if s.trim().is_empty() => return Ok(None),
-        Cell::Text(s) => s
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| (RejectReason::BadNumber, format!("expected a number, got '{s}'")))?,
+        Cell::Text(s) => match trim(s) {
+            "" => return Ok(None),
+            text => text
+                .parse::<f64>()
+                .map_err(|_| (RejectReason::BadNumber, format!("expected a number, got '{s}'")))?,
+        },
         Cell::Number(x) => x,
     };
     if x.is_finite() {
