@@ -97,8 +97,13 @@ impl ParquetSink {
         }
         let tmp = atomic::temp_path_for(path);
         let file = File::create(&tmp).map_err(|e| ArtifactError::io(&tmp, e))?;
+        // Row groups of 128k rows bound what the writer buffers; dictionaries cost time
+        // and memory on columns of mostly distinct values (ids, measurements), and Snappy
+        // already shrinks the repeated text of the others.
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(128 * 1024))
+            .set_dictionary_enabled(false)
             .build();
         let writer = ArrowWriter::try_new(std::io::BufWriter::new(file), schema, Some(props))
             .map_err(|e| ArtifactError::parquet(path, e))?;

@@ -87,10 +87,8 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
         .clone()
         .or_else(|| config.source.as_ref().map(|s| s.path.clone()))
         .ok_or(PipelineError::NoSource)?;
-    if !source.is_file() {
-        let error = std::io::Error::new(std::io::ErrorKind::NotFound, "data source not found");
-        return Err(ArtifactError::io(&source, error).into());
-    }
+    // Fails clearly when the source (file, part directory or pattern) has no files.
+    let source_hash = hash_source(&source)?;
     let wanted = match options.only {
         Some(kind) => ancestors_and_self(&graph, kind)?,
         None => graph.stages.iter().map(|s| s.kind).collect(),
@@ -102,7 +100,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
     for stage in graph.stages.iter().filter(|s| wanted.contains(&s.kind)) {
         let measured = crate::memory::reset_peak();
         let started = Instant::now();
-        let (inputs, paths) = resolve_inputs(stage, &source, &done)?;
+        let (inputs, paths) = resolve_inputs(stage, &source, &source_hash, &done)?;
         let name = stage.kind.name();
         let key = cache_key(
             name,
@@ -182,6 +180,31 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
     })
 }
 
+/// The content hash of a source: of its one file, or of the names and contents of all its
+/// part files in the order ingest reads them (`replay_ingest::source_files`).
+fn hash_source(source: &Path) -> Result<String, PipelineError> {
+    let pattern = source.to_string_lossy().contains(['*', '?']);
+    if !pattern && !source.exists() {
+        let error = std::io::Error::new(std::io::ErrorKind::NotFound, "data source not found");
+        return Err(ArtifactError::io(source, error).into());
+    }
+    let files = replay_ingest::source_files(source)?;
+    if let [file] = files.as_slice() {
+        if file == source {
+            return Ok(hash_file(file)?.blake3);
+        }
+    }
+    let mut hasher = blake3::Hasher::new();
+    for file in &files {
+        let name = file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        hasher.update(name.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(hash_file(file)?.blake3.as_bytes());
+        hasher.update(b"\n");
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
 /// `kind` and every stage it reads from, directly or not.
 fn ancestors_and_self(graph: &StageGraph, kind: StageKind) -> Result<BTreeSet<StageKind>, PipelineError> {
     let mut wanted = BTreeSet::new();
@@ -206,6 +229,7 @@ type ResolvedInputs = (Vec<(String, String)>, BTreeMap<String, PathBuf>);
 fn resolve_inputs(
     stage: &Stage,
     source: &Path,
+    source_hash: &str,
     done: &BTreeMap<StageKind, (PathBuf, Manifest)>,
 ) -> Result<ResolvedInputs, PipelineError> {
     let mut hashes = Vec::new();
@@ -213,7 +237,7 @@ fn resolve_inputs(
     for input in &stage.inputs {
         match input {
             InputRef::Source => {
-                hashes.push((crate::graph::SOURCE.to_string(), hash_file(source)?.blake3));
+                hashes.push((crate::graph::SOURCE.to_string(), source_hash.to_string()));
                 paths.insert(crate::graph::SOURCE.to_string(), source.to_path_buf());
             }
             InputRef::Output {

@@ -134,6 +134,40 @@ fn changing_one_models_hyperparameters_refits_and_rescores_only_that_model() {
 }
 
 #[test]
+fn a_directory_of_part_files_is_one_source_whose_parts_are_all_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = fs::read_to_string(synthetic(dir.path(), 3000)).unwrap();
+    let (header, rows) = whole.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let parts = dir.path().join("parts");
+    fs::create_dir(&parts).unwrap();
+    let write_part = |name: &str, rows: &[&str]| {
+        fs::write(parts.join(name), format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    };
+    write_part("part-00000.csv", &rows[..1000]);
+    write_part("part-00001.csv", &rows[1000..]);
+    fs::write(parts.join("_SUCCESS"), "").unwrap();
+    let config = config_for(&parts);
+    let artifacts = dir.path().join("artifacts");
+    let first = run(&config, &artifacts);
+    assert!(
+        first.stages[0].summary.starts_with("3000 rows read"),
+        "{}",
+        first.stages[0].summary
+    );
+    assert_eq!(statuses(&run(&config, &artifacts))[0], ("ingest", Cached));
+    // Changing any part changes the source.
+    write_part("part-00001.csv", &rows[1000..2500]);
+    let third = run(&config, &artifacts);
+    assert_eq!(statuses(&third)[0], ("ingest", Ran));
+    assert!(
+        third.stages[0].summary.starts_with("2500 rows read"),
+        "{}",
+        third.stages[0].summary
+    );
+}
+
+#[test]
 fn a_truncated_cached_artifact_is_recomputed() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(&synthetic(dir.path(), 2000));
