@@ -2,7 +2,8 @@
 //!
 //! Each feature's values are cut into at most [`MAX_VALUE_BINS`] bins holding about the
 //! same number of training rows (every distinct value gets its own bin when there are few
-//! enough). Bin `b` of feature `f` holds the values `v` with `edge[b-1] < v <= edge[b]`;
+//! enough). The edges are placed from at most [`BIN_SAMPLE_ROWS`] rows (a fixed random
+//! sample beyond that, as LightGBM does), then every row is binned in one pass. Bin `b` of feature `f` holds the values `v` with `edge[b-1] < v <= edge[b]`;
 //! the edges are midpoints between neighbouring training values, as scikit-learn's split
 //! thresholds, and the last value bin is unbounded above. Missing values (NaN) get their
 //! own bin, numbered right after the value bins. So for every value `v` (training or not)
@@ -45,10 +46,15 @@ impl BinMapper {
                 message: format!("must be between 2 and {MAX_VALUE_BINS}, got {max_bins}"),
             });
         }
+        let rows = sample_rows(x.nrows());
         let edges = (0..x.ncols())
             .into_par_iter()
             .map(|f| {
-                let mut values: Vec<f64> = x.column(f).iter().copied().filter(|v| !v.is_nan()).collect();
+                let column = x.column(f);
+                let mut values: Vec<f64> = match &rows {
+                    Some(rows) => rows.iter().map(|&r| column[r]).filter(|v| !v.is_nan()).collect(),
+                    None => column.iter().copied().filter(|v| !v.is_nan()).collect(),
+                };
                 values.sort_unstable_by(f64::total_cmp);
                 feature_edges(&values, max_bins)
             })
@@ -97,6 +103,22 @@ impl BinMapper {
             n_rows: x.nrows(),
         }
     }
+}
+
+/// Rows whose values place the bin edges, as LightGBM's `bin_construct_sample_cnt`: all
+/// rows up to this many, else a fixed random sample of this many.
+pub const BIN_SAMPLE_ROWS: usize = 200_000;
+
+/// The rows [`BinMapper::fit`] reads (sorted), or `None` for all of them. The sample is
+/// drawn with a fixed seed, so the bins depend on the data only.
+fn sample_rows(n: usize) -> Option<Vec<usize>> {
+    use rand::SeedableRng;
+    (n > BIN_SAMPLE_ROWS).then(|| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6269_6e73);
+        let mut rows = rand::seq::index::sample(&mut rng, n, BIN_SAMPLE_ROWS).into_vec();
+        rows.sort_unstable();
+        rows
+    })
 }
 
 impl BinnedMatrix {
@@ -203,6 +225,35 @@ mod tests {
             for &v in &probes {
                 assert_eq!(m.bin(0, v) <= b, v <= t, "value {v}, bin {b}, threshold {t}");
             }
+        }
+    }
+
+    #[test]
+    fn edges_from_a_sample_still_balance_the_bins_and_map_back_to_raw_values() {
+        // More rows than the sample: skewed values so that quantiles matter.
+        let n = BIN_SAMPLE_ROWS + 50_000;
+        let x = Array2::from_shape_fn((n, 1), |(i, _)| ((i * 7919) % n) as f64 / n as f64);
+        let x = x.mapv(|v: f64| v.powi(3));
+        let mapper = BinMapper::fit(x.view(), 255).unwrap();
+        assert_eq!(
+            mapper,
+            BinMapper::fit(x.view(), 255).unwrap(),
+            "the sample is fixed"
+        );
+        let binned = mapper.transform(x.view());
+        let mut counts = vec![0usize; binned.n_bins[0]];
+        for (&b, &v) in binned.columns[0].iter().zip(x.column(0)) {
+            counts[usize::from(b)] += 1;
+            // Every row, sampled or not, is in the bin its raw value says.
+            assert!(v <= mapper.threshold(0, b));
+            assert!(b == 0 || v > mapper.threshold(0, b - 1));
+        }
+        let expected = n / 255;
+        for &c in &counts[..255] {
+            assert!(
+                c > expected / 2 && c < expected * 2,
+                "{c} rows in a bin, expected ~{expected}"
+            );
         }
     }
 
