@@ -58,7 +58,8 @@ pub struct ForestParams {
     /// min_samples_leaf` leaves).
     #[serde(deserialize_with = "params::opt_at_least_one")]
     pub max_samples: Option<usize>,
-    /// Compute the out-of-bag ROC-AUC (needs `bootstrap`).
+    /// Compute the out-of-bag ROC-AUC (needs `bootstrap`), on at most [`OOB_ROWS`]
+    /// training rows.
     pub oob_score: bool,
     /// Seed of all random draws.
     pub seed: u64,
@@ -181,7 +182,7 @@ pub fn fit(
         stop_when_pure: true,
         sampling: FeatureSampling::PerSplit(params.max_features.resolve(x.ncols())),
     };
-    let oob = params.oob_score.then(|| OobSums::new(data.n_rows));
+    let oob = params.oob_score.then(|| OobSums::new(data.n_rows, params.seed));
     let grown: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
         .into_par_iter()
         .map(|t| {
@@ -221,9 +222,16 @@ pub fn fit(
     })
 }
 
-/// Out-of-bag prediction sums of every training row, in fixed point (`2^-32` units) so
-/// that adding them in any order (trees finish in any order) gives the same result.
+/// Most training rows the out-of-bag score is measured on: all rows up to this many, else
+/// a fixed random sample, so that its cost (every tree predicts every out-of-bag row it
+/// covers) stays bounded when trees are grown on `max_samples` draws of millions of rows.
+pub const OOB_ROWS: usize = 200_000;
+
+/// Out-of-bag prediction sums of the scored training rows, in fixed point (`2^-32` units)
+/// so that adding them in any order (trees finish in any order) gives the same result.
 struct OobSums {
+    /// The scored rows, increasing.
+    rows: Vec<u32>,
     sums: Vec<AtomicU64>,
     counts: Vec<AtomicU32>,
 }
@@ -231,27 +239,49 @@ struct OobSums {
 impl OobSums {
     const ONE: f64 = 4_294_967_296.0;
 
-    fn new(n: usize) -> Self {
+    fn new(n: usize, seed: u64) -> Self {
+        let rows: Vec<u32> = if n > OOB_ROWS {
+            let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, u64::MAX - 1));
+            let mut rows: Vec<u32> = index::sample(&mut rng, n, OOB_ROWS)
+                .into_iter()
+                .map(|r| r as u32)
+                .collect();
+            rows.sort_unstable();
+            rows
+        } else {
+            (0..n as u32).collect()
+        };
         OobSums {
-            sums: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            counts: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            sums: rows.iter().map(|_| AtomicU64::new(0)).collect(),
+            counts: rows.iter().map(|_| AtomicU32::new(0)).collect(),
+            rows,
         }
     }
 
-    fn add(&self, row: usize, probability: f64) {
-        self.sums[row].fetch_add((probability.clamp(0.0, 1.0) * Self::ONE).round() as u64, Relaxed);
-        self.counts[row].fetch_add(1, Relaxed);
+    /// Add `probability(row)` for every scored row that tree's bootstrap left out.
+    fn add_out_of_bag(&self, counts: &[u32], probability: impl Fn(usize) -> f64) {
+        for (i, &r) in self.rows.iter().enumerate() {
+            let r = r as usize;
+            if counts[r] == 0 {
+                let p = probability(r).clamp(0.0, 1.0);
+                self.sums[i].fetch_add((p * Self::ONE).round() as u64, Relaxed);
+                self.counts[i].fetch_add(1, Relaxed);
+            }
+        }
     }
 
-    /// ROC-AUC of the mean out-of-bag prediction of every row that is out of bag somewhere.
+    /// ROC-AUC of the mean out-of-bag prediction of every scored row that is out of bag
+    /// somewhere.
     fn auc(&self, y: ArrayView1<'_, bool>) -> Option<f64> {
         let (scores, labels): (Vec<f64>, Vec<bool>) = self
-            .sums
+            .rows
             .iter()
-            .zip(&self.counts)
-            .zip(y)
-            .filter(|((_, k), _)| k.load(Relaxed) > 0)
-            .map(|((s, k), &l)| (s.load(Relaxed) as f64 / Self::ONE / f64::from(k.load(Relaxed)), l))
+            .zip(self.sums.iter().zip(&self.counts))
+            .filter(|(_, (_, k))| k.load(Relaxed) > 0)
+            .map(|(&r, (s, k))| {
+                let mean = s.load(Relaxed) as f64 / Self::ONE / f64::from(k.load(Relaxed));
+                (mean, y[r as usize])
+            })
             .unzip();
         replay_eval::metrics::roc_auc(&labels, &scores).ok()
     }
@@ -307,11 +337,10 @@ fn grow_tree(
         }
     };
     if let Some(oob) = oob {
-        for r in (0..n).filter(|&r| counts[r] == 0) {
-            if let GrownNode::Leaf { sums, .. } = grown.nodes[grown.leaf_of(data, r)] {
-                oob.add(r, share(sums));
-            }
-        }
+        oob.add_out_of_bag(&counts, |r| match grown.nodes[grown.leaf_of(data, r)] {
+            GrownNode::Leaf { sums, .. } => share(sums),
+            GrownNode::Split { .. } => 0.0,
+        });
     }
     (grown.to_tree(mapper, share), gains)
 }
