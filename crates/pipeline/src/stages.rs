@@ -119,11 +119,12 @@ fn report(
     let models_dir = input(inputs, MODELS_DIR)?;
     let mut importances = Vec::new();
     for name in metrics.models.keys() {
-        let saved = SavedModel::load(&models_dir.join(SavedModel::file_name(name)))?;
-        if let Some(values) = saved.model.feature_importances() {
+        // The header alone holds the importances; the trees are not loaded.
+        let summary = SavedModel::read_summary(&models_dir.join(SavedModel::file_name(name)))?;
+        if let Some(values) = summary.feature_importances {
             importances.push((
                 name.clone(),
-                saved.feature_names.iter().cloned().zip(values).collect(),
+                summary.feature_names.into_iter().zip(values).collect(),
             ));
         }
     }
@@ -185,7 +186,7 @@ fn read_predictions(path: &Path) -> Result<(Vec<bool>, ModelProbabilities), Pipe
     Ok((labels, predictions))
 }
 
-/// Fit every configured model on the training rows; write `models/<name>.json`.
+/// Fit every configured model on the training rows; write `models/<name>.model.bin`.
 fn train(
     config: &PipelineConfig,
     train: &Path,
