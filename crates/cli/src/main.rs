@@ -3,6 +3,7 @@
 //!
 //! Every subcommand calls the same library code as `cargo xtask run-pipeline`; `--config`
 //! optionally reads the column mapping and settings from a pipeline config.
+//! `replay model inspect FILE` describes a saved model from its file header.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,7 +47,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Fit every configured model on train.parquet; writes OUT/models/<name>.json.
+    /// Fit every configured model on train.parquet; writes OUT/models/<name>.model.bin.
     Train {
         /// train.parquet from `replay features`.
         #[arg(long)]
@@ -103,6 +104,21 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Look at saved model files.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Print a model file's kind, name, tree totals, size, inputs and config (from its
+    /// header; the trees are not loaded).
+    Inspect {
+        /// A model file (`<name>.model.bin`, or an older `<name>.model.json.gz`).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -149,6 +165,13 @@ fn run(cli: Cli) -> Result<()> {
             progress.finish_and_clear();
             return write_scores(&scored, out.as_deref());
         }
+        Command::Model {
+            command: ModelCommand::Inspect { file },
+        } => {
+            let summary = replay_models::SavedModel::read_summary(&file)?;
+            print!("{}", describe(&file, &summary)?);
+            return Ok(());
+        }
     };
     let inputs: BTreeMap<String, PathBuf> = kind
         .inputs()
@@ -175,4 +198,36 @@ fn write_scores(scored: &[replay_pipeline::stages::Scored], out: Option<&Path>) 
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(())
+}
+
+/// A human-readable description of a model file.
+fn describe(file: &Path, s: &replay_models::ModelSummary) -> Result<String> {
+    let mut out = String::new();
+    let mut line = |key: &str, value: String| out.push_str(&format!("{key:<11} {value}\n"));
+    line("file:", file.display().to_string());
+    line("format:", s.format_version.to_string());
+    line("kind:", s.kind.to_string());
+    line("name:", s.name.clone());
+    line("trees:", s.trees.to_string());
+    line("nodes:", s.nodes.to_string());
+    line("leaves:", s.leaves.to_string());
+    line("max depth:", s.max_depth.to_string());
+    line(
+        "bytes:",
+        format!("{} ({:.1} MiB)", s.bytes, s.bytes as f64 / (1 << 20) as f64),
+    );
+    out.push_str(&format!("features ({}):\n", s.feature_names.len()));
+    let width = s.feature_names.iter().map(|n| n.len()).max().unwrap_or(0);
+    for (i, name) in s.feature_names.iter().enumerate() {
+        match s.feature_importances.as_ref().and_then(|imp| imp.get(i)) {
+            Some(v) => out.push_str(&format!("  {name:<width$}  importance {v:.4}\n")),
+            None => out.push_str(&format!("  {name}\n")),
+        }
+    }
+    out.push_str("config:\n");
+    let config = toml::to_string(&s.config).context("formatting the config")?;
+    for l in config.lines() {
+        out.push_str(&format!("  {l}\n"));
+    }
+    Ok(out)
 }

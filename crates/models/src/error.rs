@@ -32,6 +32,9 @@ pub enum ModelError {
     /// Training needs both classes.
     #[error("training data must contain both classes")]
     SingleClass,
+    /// Nodes given to [`crate::tree::Tree::from_nodes`] do not form a valid tree.
+    #[error("invalid tree: {0}")]
+    InvalidTree(String),
     /// linfa refused to fit.
     #[error("linfa: {0}")]
     Linfa(String),

@@ -34,7 +34,7 @@ use rand::Rng;
 use crate::binning::{BinMapper, BinnedMatrix};
 use crate::hist::{self, Bin, Candidate, GradHess, NodeSums, SplitRule};
 use crate::team::Team;
-use crate::tree::{Node, Tree};
+use crate::tree::Tree;
 
 /// Nodes with at most this many rows sort their rows per feature instead of building a
 /// histogram (per-split sampling only).
@@ -122,48 +122,21 @@ pub(crate) struct GrownTree {
 }
 
 impl GrownTree {
-    /// The tree on raw values, nodes in pre-order (a left child right after its parent,
-    /// which keeps the top of the tree together in memory); leaves get `leaf_value(sums)`.
+    /// The tree on raw values, laid out breadth-first with adjacent children (see
+    /// [`Tree`]); leaves get `leaf_value(sums)`.
     pub fn to_tree(&self, mapper: &BinMapper, leaf_value: impl Fn(Bin) -> f64) -> Tree {
-        let mut order = Vec::with_capacity(self.nodes.len());
-        let mut stack = vec![0];
-        while let Some(i) = stack.pop() {
-            order.push(i);
-            if let GrownNode::Split { left, right, .. } = self.nodes[i] {
-                stack.push(right);
-                stack.push(left);
-            }
-        }
-        let mut new_index = vec![0; self.nodes.len()];
-        for (new, &old) in order.iter().enumerate() {
-            new_index[old] = new;
-        }
-        let nodes = order
-            .iter()
-            .map(|&old| match self.nodes[old] {
-                GrownNode::Split {
-                    feature,
-                    bin,
-                    missing_left,
-                    left,
-                    right,
-                    ..
-                } => Node::Split {
-                    feature,
-                    threshold: mapper.threshold(feature, bin),
-                    missing_left,
-                    left: new_index[left],
-                    right: new_index[right],
-                },
-                GrownNode::Leaf { sums, .. } => Node::Leaf {
-                    value: leaf_value(sums),
-                },
-            })
-            .collect();
-        Tree {
-            n_features: mapper.n_features(),
-            nodes,
-        }
+        let nodes = crate::tree::breadth_first(self.nodes.len(), 0, |i| match self.nodes[i] {
+            GrownNode::Split {
+                feature,
+                bin,
+                missing_left,
+                left,
+                right,
+                ..
+            } => Err((feature, mapper.threshold(feature, bin), missing_left, left, right)),
+            GrownNode::Leaf { sums, .. } => Ok(leaf_value(sums)),
+        });
+        Tree::from_packed_unchecked(mapper.n_features(), nodes)
     }
 
     /// Add every split's gain to its feature's entry.

@@ -2,17 +2,22 @@
 //!
 //! - [`logistic`]: L2-regularised logistic regression with scikit-learn's
 //!   `class_weight="balanced"` weighting, fitted by Newton's method.
-//! - [`tree`]: a decision tree grown by `linfa-trees`, kept as a flat [`tree::Tree`] whose
-//!   leaves hold the training share of replayed tracks (a probability, as scikit-learn's
-//!   `predict_proba`).
+//! - [`tree`]: the compact [`tree::Tree`] every tree model is stored and predicts as
+//!   (16-byte nodes, breadth-first, adjacent children, checked structure), and a decision
+//!   tree grown by `linfa-trees` converted into it, whose leaves hold the training share
+//!   of replayed tracks (a probability, as scikit-learn's `predict_proba`).
 //! - [`forest`]: a random forest and [`boosting`]: gradient boosting, both grown by one
 //!   histogram tree learner on quantile-binned inputs ([`binning`]) and stored as
 //!   [`tree::Tree`]s on raw values. Both are deterministic for a given seed whatever the
 //!   number of rayon threads, and plug into linfa (`Fit`, `PredictInplace`).
 //!
 //! Every model is configured by a [`ModelConfig`], fitted with [`fit`] on a matrix of
-//! inputs and boolean labels, and saved as a versioned [`SavedModel`] that loads back to
-//! identical predictions.
+//! inputs and boolean labels, and saved as a versioned [`SavedModel`]: a binary
+//! `<name>.model.bin` file (format 2: JSON header, little-endian node arrays, BLAKE3
+//! hashes; see [`SavedModel::save`]) that loads back, fully checked, to bit-identical
+//! predictions. [`SavedModel::read_summary`] reads only the header. Tree models predict
+//! blocks of rows on all of rayon's threads, several rows walking a tree in lockstep;
+//! results do not depend on the number of threads.
 
 pub mod binning;
 pub mod boosting;
@@ -38,7 +43,7 @@ pub use error::ModelError;
 pub use forest::{ForestParams, RandomForest};
 pub use params::MaxFeatures;
 pub use replay_core::schema::ModelFamily;
-pub use saved::{SavedModel, MODEL_EXTENSION, MODEL_FORMAT};
+pub use saved::{ModelSummary, SavedModel, MAX_HEADER_BYTES, MODEL_EXTENSION, MODEL_FORMAT, MODEL_MAGIC};
 
 /// A model kind and its hyperparameters, as written under `[models.<name>.<kind>]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,11 +108,21 @@ impl Model {
         }
     }
 
+    /// The model kind, as in config files (the same as [`ModelConfig::kind`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Model::LogisticRegression(_) => "logistic_regression",
+            Model::DecisionTree(_) => "decision_tree",
+            Model::RandomForest(_) => "random_forest",
+            Model::GradientBoosting(_) => "gradient_boosting",
+        }
+    }
+
     /// Number of inputs the model expects.
     pub fn n_features(&self) -> usize {
         match self {
             Model::LogisticRegression(m) => m.coefficients.len(),
-            Model::DecisionTree(t) => t.n_features,
+            Model::DecisionTree(t) => t.n_features(),
             Model::RandomForest(m) => m.n_features,
             Model::GradientBoosting(m) => m.n_features,
         }

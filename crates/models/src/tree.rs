@@ -1,5 +1,17 @@
-//! Decision trees: a flat, serialisable tree that predicts probabilities, and the
+//! Decision trees: a compact, flat tree that predicts probabilities or raw scores, and the
 //! decision-tree baseline grown by linfa-trees and converted into it.
+//!
+//! A [`Tree`] keeps its nodes as 16-byte records in breadth-first order: a threshold (or,
+//! for a leaf, the leaf value), the tested feature with the missing-value direction in its
+//! top bit, and the index of the first child; the two children of a split are adjacent
+//! (`first_child`, `first_child + 1`), so one cache line holds both and a traversal step
+//! is branch-free. Every constructor checks the structure (children in range and after
+//! their parent, every node reached exactly once, features below `n_features`, no NaN
+//! threshold, finite leaves), so traversal always ends on a leaf. [`Node`] is the public
+//! view of one node, used to build trees ([`Tree::from_nodes`]) and to look at them
+//! ([`Tree::node`]).
+
+use std::collections::VecDeque;
 
 use linfa::prelude::*;
 use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
@@ -8,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 
-/// One node of a [`Tree`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One node of a [`Tree`], as built by [`Tree::from_nodes`] and returned by [`Tree::node`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Node {
     /// Rows with `x[feature] <= threshold` go to `left`, the others to `right`; a missing
@@ -17,83 +29,366 @@ pub enum Node {
     Split {
         /// Input column tested.
         feature: usize,
-        /// Split value.
+        /// Split value (never NaN).
         threshold: f64,
-        /// Where missing (NaN) values go; absent in older files, meaning right.
+        /// Where missing (NaN) values go; absent in format-1 files, meaning right.
         #[serde(default)]
         missing_left: bool,
-        /// Index of the left child in [`Tree::nodes`].
+        /// Index of the left child (always greater than the split's own index).
         left: usize,
-        /// Index of the right child.
+        /// Index of the right child (always greater than the split's own index).
         right: usize,
     },
     /// A leaf predicting `value`.
     Leaf {
-        /// The predicted probability of the replayed class.
+        /// The leaf's prediction: a probability of the replayed class (decision tree,
+        /// forest) or a raw-score contribution (boosting). Always finite.
         value: f64,
     },
 }
 
-/// A binary tree stored as a flat list of nodes; node 0 is the root.
+/// Largest number of inputs a [`Tree`] can test: feature indices are stored in 31 bits.
+pub const MAX_TREE_FEATURES: usize = 1 << 31;
+
+/// Largest number of nodes of a [`Tree`]: child indices are stored in 32 bits.
+pub const MAX_TREE_NODES: usize = u32::MAX as usize;
+
+/// The missing-value direction bit of [`PackedNode::meta`].
+pub(crate) const MISSING_LEFT: u32 = 1 << 31;
+/// The feature bits of [`PackedNode::meta`].
+pub(crate) const FEATURE_MASK: u32 = !MISSING_LEFT;
+
+/// A node as stored: 16 bytes. A split has `first_child > 0` (its children are
+/// `first_child` and `first_child + 1`), its threshold in `value` and its feature and
+/// missing-value direction in `meta`; a leaf has `first_child == 0`, `meta == 0` and its
+/// prediction in `value`. The model file stores exactly these three fields, little-endian.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
+pub(crate) struct PackedNode {
+    /// Threshold of a split, value of a leaf.
+    pub value: f64,
+    /// Feature index (low 31 bits) and [`MISSING_LEFT`].
+    pub meta: u32,
+    /// Index of the left child; the right child follows it. 0 for a leaf.
+    pub first_child: u32,
+}
+
+impl PackedNode {
+    /// A leaf predicting `value`.
+    pub fn leaf(value: f64) -> Self {
+        PackedNode {
+            value,
+            meta: 0,
+            first_child: 0,
+        }
+    }
+
+    /// Whether the node is a leaf.
+    #[inline(always)]
+    pub fn is_leaf(&self) -> bool {
+        self.first_child == 0
+    }
+
+    /// The feature a split tests.
+    #[inline(always)]
+    pub fn feature(&self) -> usize {
+        (self.meta & FEATURE_MASK) as usize
+    }
+
+    /// The child a row goes to from this split: `v <= threshold` goes left, NaN goes
+    /// where `missing_left` says, anything else right. Branch-free.
+    #[inline(always)]
+    // `!(v <= t)` is meant: it is true for NaN, which `v > t` is not.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    pub fn child_for(&self, row: &[f64]) -> u32 {
+        let v = row[self.feature()];
+        let missing_left = self.meta & MISSING_LEFT != 0;
+        let go_right = !(v <= self.value) & !(v.is_nan() & missing_left);
+        self.first_child + u32::from(go_right)
+    }
+
+    /// The public view of the node.
+    fn view(&self) -> Node {
+        if self.is_leaf() {
+            Node::Leaf { value: self.value }
+        } else {
+            let left = self.first_child as usize;
+            Node::Split {
+                feature: self.feature(),
+                threshold: self.value,
+                missing_left: self.meta & MISSING_LEFT != 0,
+                left,
+                right: left + 1,
+            }
+        }
+    }
+}
+
+/// A binary tree stored as a flat array of compact nodes in breadth-first order; node 0
+/// is the root and the children of a split are adjacent.
+///
+/// Built by [`Tree::from_nodes`] (checked) or by the learners; serialises (serde) as
+/// `{ n_features, nodes: [Node] }`, the layout of model format 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TreeRepr", into = "TreeRepr")]
 pub struct Tree {
-    /// Number of inputs the tree was fitted on.
-    pub n_features: usize,
-    /// The nodes; children always come after their parent.
-    pub nodes: Vec<Node>,
+    n_features: usize,
+    nodes: Vec<PackedNode>,
+}
+
+/// The serde form of a [`Tree`].
+#[derive(Serialize, Deserialize)]
+struct TreeRepr {
+    n_features: usize,
+    nodes: Vec<Node>,
+}
+
+impl TryFrom<TreeRepr> for Tree {
+    type Error = ModelError;
+
+    fn try_from(r: TreeRepr) -> Result<Self, ModelError> {
+        Tree::from_nodes(r.n_features, r.nodes)
+    }
+}
+
+impl From<Tree> for TreeRepr {
+    fn from(t: Tree) -> Self {
+        TreeRepr {
+            n_features: t.n_features,
+            nodes: t.nodes().collect(),
+        }
+    }
+}
+
+/// Why a node array is not a valid tree; `None` if it is. `nodes` must be a breadth-first
+/// or any other layout where children come after their parent.
+pub(crate) fn check_packed(n_features: usize, nodes: &[PackedNode]) -> Option<String> {
+    if nodes.is_empty() {
+        return Some("a tree has no nodes".into());
+    }
+    if nodes.len() > MAX_TREE_NODES {
+        return Some(format!(
+            "a tree has {} nodes, more than {MAX_TREE_NODES}",
+            nodes.len()
+        ));
+    }
+    if n_features > MAX_TREE_FEATURES {
+        return Some(format!("{n_features} inputs, more than {MAX_TREE_FEATURES}"));
+    }
+    // Children claimed so far: every node but the root must be claimed exactly once, and
+    // children come after their parent, so node i is settled when the scan reaches it.
+    let mut claimed = vec![false; nodes.len()];
+    for (i, node) in nodes.iter().enumerate() {
+        if i > 0 && !claimed[i] {
+            return Some(format!("node {i} is not the child of any node"));
+        }
+        if node.is_leaf() {
+            if node.meta != 0 {
+                return Some(format!("leaf {i} has flags {:#x}", node.meta));
+            }
+            if !node.value.is_finite() {
+                return Some(format!("leaf {i} has the non-finite value {}", node.value));
+            }
+            continue;
+        }
+        let left = node.first_child as usize;
+        if left <= i {
+            return Some(format!("node {i} has child {left}, which is not after it"));
+        }
+        if left + 1 >= nodes.len() {
+            return Some(format!(
+                "node {i} has children {left} and {}, beyond the {} nodes",
+                left + 1,
+                nodes.len()
+            ));
+        }
+        if node.feature() >= n_features {
+            return Some(format!(
+                "node {i} tests input {}, but there are {n_features} inputs",
+                node.feature()
+            ));
+        }
+        if node.value.is_nan() {
+            return Some(format!("node {i} has a NaN threshold"));
+        }
+        for c in [left, left + 1] {
+            if std::mem::replace(&mut claimed[c], true) {
+                return Some(format!("node {c} is the child of two nodes"));
+            }
+        }
+    }
+    None
 }
 
 impl Tree {
-    /// Index of the leaf that `row` falls into.
-    pub fn leaf_of(&self, row: ArrayView1<'_, f64>) -> usize {
-        let mut i = 0;
-        while let Node::Split {
-            feature,
-            threshold,
-            missing_left,
-            left,
-            right,
-        } = self.nodes[i]
-        {
-            let v = row[feature];
-            let go_left = if v.is_nan() { missing_left } else { v <= threshold };
-            i = if go_left { left } else { right };
+    /// A tree of `n_features` inputs from its nodes, root first, as the learners produce
+    /// them: every split's children come after it, every node but the root is the child
+    /// of exactly one split, features are below `n_features`, thresholds are not NaN and
+    /// leaf values are finite. The nodes are re-laid out breadth-first, so indices seen by
+    /// [`Tree::node`] may differ from the input's; predictions do not.
+    pub fn from_nodes(n_features: usize, nodes: Vec<Node>) -> Result<Tree, ModelError> {
+        let invalid = |message: String| Err(ModelError::InvalidTree(message));
+        if nodes.is_empty() {
+            return invalid("a tree needs at least one node".into());
         }
-        i
-    }
-
-    /// The value of the leaf that a row given as a slice of its inputs falls into.
-    pub fn value_of_slice(&self, row: &[f64]) -> f64 {
-        let mut i = 0;
-        loop {
-            match self.nodes[i] {
+        if nodes.len() > MAX_TREE_NODES {
+            return invalid(format!("{} nodes, more than {MAX_TREE_NODES}", nodes.len()));
+        }
+        if n_features > MAX_TREE_FEATURES {
+            return invalid(format!("{n_features} inputs, more than {MAX_TREE_FEATURES}"));
+        }
+        let mut parents = vec![0u8; nodes.len()];
+        for (i, node) in nodes.iter().enumerate() {
+            match *node {
                 Node::Split {
                     feature,
                     threshold,
-                    missing_left,
                     left,
                     right,
+                    ..
                 } => {
-                    let v = row[feature];
-                    let go_left = if v.is_nan() { missing_left } else { v <= threshold };
-                    i = if go_left { left } else { right };
+                    if feature >= n_features {
+                        return invalid(format!(
+                            "node {i} tests input {feature}, but there are {n_features} inputs"
+                        ));
+                    }
+                    if threshold.is_nan() {
+                        return invalid(format!("node {i} has a NaN threshold"));
+                    }
+                    for c in [left, right] {
+                        if c <= i || c >= nodes.len() {
+                            return invalid(format!(
+                                "node {i} has child {c}, which is not after it among the {} nodes",
+                                nodes.len()
+                            ));
+                        }
+                        parents[c] = parents[c].saturating_add(1);
+                    }
                 }
-                Node::Leaf { value } => return value,
+                Node::Leaf { value } => {
+                    if !value.is_finite() {
+                        return invalid(format!("leaf {i} has the non-finite value {value}"));
+                    }
+                }
             }
         }
+        if let Some(i) = (1..nodes.len()).find(|&i| parents[i] != 1) {
+            return invalid(format!(
+                "node {i} is the child of {} nodes, not exactly one",
+                parents[i]
+            ));
+        }
+        let packed = breadth_first(nodes.len(), 0, |i| match nodes[i] {
+            Node::Split {
+                feature,
+                threshold,
+                missing_left,
+                left,
+                right,
+            } => Err((feature, threshold, missing_left, left, right)),
+            Node::Leaf { value } => Ok(value),
+        });
+        Ok(Tree {
+            n_features,
+            nodes: packed,
+        })
+    }
+
+    /// A tree from nodes laid out and checked by the caller (the learners, the file
+    /// reader after [`check_packed`]).
+    pub(crate) fn from_packed_unchecked(n_features: usize, nodes: Vec<PackedNode>) -> Tree {
+        debug_assert_eq!(check_packed(n_features, &nodes), None);
+        Tree { n_features, nodes }
+    }
+
+    /// The stored nodes.
+    pub(crate) fn packed(&self) -> &[PackedNode] {
+        &self.nodes
+    }
+
+    /// Number of inputs the tree was fitted on.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Number of nodes (splits and leaves); at least 1.
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Number of leaves.
+    pub fn n_leaves(&self) -> usize {
+        self.nodes.iter().filter(|n| n.is_leaf()).count()
+    }
+
+    /// Depth of the deepest leaf (a lone root leaf has depth 0).
+    pub fn depth(&self) -> usize {
+        // Breadth-first order: a node's depth is known before its children are reached.
+        let mut depth = vec![0u32; self.nodes.len()];
+        let mut deepest = 0;
+        for (i, n) in self.nodes.iter().enumerate() {
+            deepest = deepest.max(depth[i]);
+            if !n.is_leaf() {
+                let c = n.first_child as usize;
+                depth[c] = depth[i] + 1;
+                depth[c + 1] = depth[i] + 1;
+            }
+        }
+        deepest as usize
+    }
+
+    /// Node `i` (0 is the root).
+    ///
+    /// # Panics
+    /// If `i >= self.n_nodes()`.
+    pub fn node(&self, i: usize) -> Node {
+        self.nodes[i].view()
+    }
+
+    /// Every node, in index order.
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = Node> + '_ {
+        self.nodes.iter().map(PackedNode::view)
+    }
+
+    /// Index of the leaf that a row given as a slice of its inputs falls into.
+    ///
+    /// # Panics
+    /// If `row` is shorter than a tested feature index.
+    #[inline]
+    pub fn leaf_of_slice(&self, row: &[f64]) -> usize {
+        let mut i = 0;
+        loop {
+            let node = &self.nodes[i];
+            if node.is_leaf() {
+                return i;
+            }
+            i = node.child_for(row) as usize;
+        }
+    }
+
+    /// Index of the leaf that `row` falls into.
+    pub fn leaf_of(&self, row: ArrayView1<'_, f64>) -> usize {
+        match row.as_slice() {
+            Some(r) => self.leaf_of_slice(r),
+            None => self.leaf_of_slice(&row.to_vec()),
+        }
+    }
+
+    /// The value of the leaf that a row given as a slice of its inputs falls into.
+    #[inline]
+    pub fn value_of_slice(&self, row: &[f64]) -> f64 {
+        self.nodes[self.leaf_of_slice(row)].value
     }
 
     /// The value of the leaf that `row` falls into.
     pub fn value_of(&self, row: ArrayView1<'_, f64>) -> f64 {
-        match self.nodes[self.leaf_of(row)] {
-            Node::Leaf { value } => value,
-            Node::Split { .. } => unreachable!("leaf_of always ends on a leaf"),
-        }
+        self.nodes[self.leaf_of(row)].value
     }
 
-    /// The leaf value of every row of `x` (rows are spread over rayon's threads).
+    /// The leaf value of every row of `x` (blocks of rows are spread over rayon's
+    /// threads; the result does not depend on their number).
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
-        crate::predict::par_map_rows(x, |row| self.value_of(row))
+        crate::predict::par_tree_values(x, self)
     }
 
     /// Set every leaf to the share of positive rows of (`x`, `y`) that reach it; a leaf
@@ -107,8 +402,8 @@ impl Tree {
         }
         let overall = y.iter().filter(|&&v| v).count() as f64 / y.len().max(1) as f64;
         for (node, (pos, total)) in self.nodes.iter_mut().zip(counts) {
-            if let Node::Leaf { value } = node {
-                *value = if total > 0 {
+            if node.is_leaf() {
+                node.value = if total > 0 {
                     pos as f64 / total as f64
                 } else {
                     overall
@@ -116,6 +411,42 @@ impl Tree {
             }
         }
     }
+}
+
+/// A split's fields as returned by the `visit` function of [`breadth_first`]: feature,
+/// threshold, missing_left, left and right child (as the source numbers them).
+pub(crate) type SourceSplit = (usize, f64, bool, usize, usize);
+
+/// Lay out a source tree of `n` nodes (root `root`) breadth-first with adjacent children.
+/// `visit(i)` gives a source node: `Ok(value)` for a leaf, `Err(split)` for a split. The
+/// source must be a tree (every node reached once), which the callers guarantee.
+pub(crate) fn breadth_first(
+    n: usize,
+    root: usize,
+    visit: impl Fn(usize) -> Result<f64, SourceSplit>,
+) -> Vec<PackedNode> {
+    let mut packed = Vec::with_capacity(n);
+    let mut queue = VecDeque::with_capacity(n.min(1 << 16));
+    queue.push_back(root);
+    // Children are given slots in the order their parents are laid out, which is the
+    // order they are dequeued: slot of the next child = packed.len() + queue.len().
+    while let Some(source) = queue.pop_front() {
+        let node = match visit(source) {
+            Ok(value) => PackedNode::leaf(value),
+            Err((feature, threshold, missing_left, left, right)) => {
+                let first_child = (packed.len() + 1 + queue.len()) as u32;
+                queue.push_back(left);
+                queue.push_back(right);
+                PackedNode {
+                    value: threshold,
+                    meta: feature as u32 | if missing_left { MISSING_LEFT } else { 0 },
+                    first_child,
+                }
+            }
+        };
+        packed.push(node);
+    }
+    packed
 }
 
 /// Split criterion of the decision tree.
@@ -226,11 +557,9 @@ pub fn fit_linfa(
         .split_quality(quality)
         .fit(&dataset)
         .map_err(|e| ModelError::Linfa(e.to_string()))?;
-    let mut tree = Tree {
-        n_features: x.ncols(),
-        nodes: Vec::new(),
-    };
-    push_linfa_node(fitted.root_node(), &mut tree.nodes);
+    let mut nodes = Vec::new();
+    push_linfa_node(fitted.root_node(), &mut nodes);
+    let mut tree = Tree::from_nodes(x.ncols(), nodes)?;
     tree.set_leaf_shares(x, y);
     Ok(tree)
 }

@@ -143,18 +143,18 @@ fn boosting_stump_has_newton_leaf_values() {
     let m = boosting::fit(&params, x.view(), y.view()).unwrap();
     assert_eq!(m.init_score, 0.0);
     assert_eq!(m.trees.len(), 1);
-    let nodes = &m.trees[0].nodes;
+    let tree = &m.trees[0];
     let Node::Split {
         threshold,
         left,
         right,
         ..
-    } = nodes[0]
+    } = tree.node(0)
     else {
-        panic!("root must split: {nodes:?}");
+        panic!("root must split: {tree:?}");
     };
     assert_eq!(threshold, 1.5);
-    let value = |i: usize| match nodes[i] {
+    let value = |i: usize| match tree.node(i) {
         Node::Leaf { value } => value,
         Node::Split { .. } => panic!("leaf expected"),
     };
@@ -189,7 +189,7 @@ fn forest_tree_finds_the_pure_split_and_leaf_shares() {
     let m = forest::fit(&params, x.view(), y.view()).unwrap();
     let Node::Split {
         feature, threshold, ..
-    } = m.trees[0].nodes[0]
+    } = m.trees[0].node(0)
     else {
         panic!("root must split");
     };
@@ -263,7 +263,7 @@ fn save_and_load_give_identical_predictions() {
         let model = fit(&config, x.view(), y.view()).unwrap();
         let names = (0..6).map(|i| format!("x{i}")).collect();
         let saved = SavedModel::new("m", config.clone(), names, model.clone());
-        let path = dir.path().join(format!("{}.json", config.kind()));
+        let path = dir.path().join(SavedModel::file_name(config.kind()));
         saved.save(&path).unwrap();
         let loaded = SavedModel::load(&path).unwrap();
         assert_eq!(loaded, saved);

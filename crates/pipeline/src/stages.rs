@@ -154,11 +154,12 @@ fn report(
     let models_dir = input(inputs, MODELS_DIR)?;
     let mut importances = Vec::new();
     for name in metrics.models.keys() {
-        let saved = SavedModel::load(&models_dir.join(SavedModel::file_name(name)))?;
-        if let Some(values) = saved.model.feature_importances() {
+        // The header alone holds the importances; the trees are not loaded.
+        let summary = SavedModel::read_summary(&models_dir.join(SavedModel::file_name(name)))?;
+        if let Some(values) = summary.feature_importances {
             importances.push((
                 name.clone(),
-                saved.feature_names.iter().cloned().zip(values).collect(),
+                summary.feature_names.into_iter().zip(values).collect(),
             ));
         }
     }
@@ -220,7 +221,7 @@ fn read_predictions(path: &Path) -> Result<(Vec<bool>, ModelProbabilities), Pipe
     Ok((labels, predictions))
 }
 
-/// Fit every configured model on the training rows; write `models/<name>.<ext>`. With
+/// Fit every configured model on the training rows; write `models/<name>.model.bin`. With
 /// `reuse`, a model fitted earlier on the same rows with the same hyperparameters and
 /// code is linked from the cache instead of fitted again.
 fn train(

@@ -68,7 +68,7 @@ fn unchanged_stages_are_cached_and_a_label_change_reruns_only_what_depends_on_it
         "tracks.parquet",
         "train.parquet",
         "feature_spec.json",
-        "models/decision_tree.model.json.gz",
+        "models/decision_tree.model.bin",
     ] {
         assert!(latest.join(file).is_file(), "latest/{file} missing");
     }
@@ -219,8 +219,8 @@ fn the_same_seed_gives_bit_identical_models_and_metrics() {
     run(&config, &dir.path().join("b"));
     for file in [
         "metrics.json",
-        "models/logistic_regression.model.json.gz",
-        "models/decision_tree.model.json.gz",
+        "models/logistic_regression.model.bin",
+        "models/decision_tree.model.bin",
         "test.parquet",
     ] {
         let a = fs::read(dir.path().join("a/latest").join(file)).unwrap();
@@ -298,7 +298,7 @@ fn new_songs_without_popularity_can_be_scored() {
     let scored = score(
         &config,
         &latest.join("feature_spec.json"),
-        &latest.join("models/logistic_regression.model.json.gz"),
+        &latest.join("models/logistic_regression.model.bin"),
         &new_songs,
         &ProgressBar::hidden(),
     )

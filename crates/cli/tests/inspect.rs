@@ -1,0 +1,78 @@
+//! `replay model inspect` on a small saved model.
+
+use std::process::Command;
+
+use ndarray::{array, Array1};
+use replay_models::{fit, ForestParams, ModelConfig, SavedModel};
+
+#[test]
+fn inspect_prints_kind_totals_features_and_config() {
+    let x = array![
+        [1.0, 5.0],
+        [2.0, 1.0],
+        [3.0, 4.0],
+        [4.0, 2.0],
+        [5.0, 3.0],
+        [6.0, 3.0]
+    ];
+    let y: Array1<bool> = array![false, false, true, true, true, false];
+    let config = ModelConfig::RandomForest(ForestParams {
+        n_trees: 3,
+        ..Default::default()
+    });
+    let model = fit(&config, x.view(), y.view()).unwrap();
+    let saved = SavedModel::new(
+        "small_forest",
+        config,
+        vec!["tempo".into(), "energy".into()],
+        model,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(SavedModel::file_name("small_forest"));
+    saved.save(&path).unwrap();
+    let summary = SavedModel::read_summary(&path).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_replay"))
+        .args(["model", "inspect"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no '{key}' line in:\n{text}"))
+            .to_string()
+    };
+    assert_eq!(field("kind:"), "random_forest");
+    assert_eq!(field("name:"), "small_forest");
+    assert_eq!(field("format:"), "2");
+    assert_eq!(field("trees:"), "3");
+    assert_eq!(field("nodes:"), summary.nodes.to_string());
+    assert_eq!(field("leaves:"), summary.leaves.to_string());
+    assert_eq!(field("max depth:"), summary.max_depth.to_string());
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    assert!(field("bytes:").starts_with(&bytes.to_string()), "{text}");
+    assert!(text.contains("features (2):") && text.contains("tempo") && text.contains("energy"));
+    assert!(
+        text.contains("[random_forest]") && text.contains("n_trees = 3"),
+        "{text}"
+    );
+
+    // A damaged file is an error naming it.
+    std::fs::write(&path, b"not a model").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_replay"))
+        .args(["model", "inspect"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("small_forest.model.bin"), "{err}");
+}
