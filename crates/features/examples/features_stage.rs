@@ -8,6 +8,8 @@
 //! features_stage matrix OUT_DIR/train.parquet linear|trees
 //! # N copies of a tracks file with distinct ids (copy k > 0 appends "#k" to every id):
 //! features_stage repeat TRACKS.parquet N OUT.parquet
+//! # same schema, rows and values (floats bit for bit) in two Parquet files:
+//! features_stage compare A.parquet B.parquet
 //! ```
 
 use std::collections::BTreeMap;
@@ -15,7 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::Float64Type;
 use replay_core::io::{self, ParquetSink};
 use replay_core::schema::{self, ModelFamily};
 use replay_features::{Encoding, FeatureMatrix, FeatureOptions, FeaturesConfig, Ids, InputColumns};
@@ -47,6 +50,7 @@ fn main() -> Result<(), Error> {
             println!("{} rows x {} inputs", m.x.nrows(), m.x.ncols());
         }
         "repeat" => repeat(Path::new(arg(1)?), arg(2)?.parse()?, Path::new(arg(3)?))?,
+        "compare" => compare(Path::new(arg(1)?), Path::new(arg(2)?))?,
         other => return Err(format!("unknown command {other}").into()),
     }
     eprintln!("elapsed {:.2} s", started.elapsed().as_secs_f64());
@@ -85,5 +89,34 @@ fn repeat(tracks: &Path, copies: usize, out: &Path) -> Result<(), Error> {
         }
     }
     sink.finish()?;
+    Ok(())
+}
+
+/// Fail unless `a` and `b` hold the same schema, rows and values (floats bit for bit).
+fn compare(a: &Path, b: &Path) -> Result<(), Error> {
+    let read = |p: &Path| -> Result<RecordBatch, Error> {
+        let (schema, batches) = io::read_parquet(p)?;
+        Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    };
+    let (a, b) = (read(a)?, read(b)?);
+    if a.schema() != b.schema() || a.num_rows() != b.num_rows() {
+        return Err("schemas or row counts differ".into());
+    }
+    for (j, field) in a.schema().fields().iter().enumerate() {
+        let same = match (
+            a.column(j).as_primitive_opt::<Float64Type>(),
+            b.column(j).as_primitive_opt::<Float64Type>(),
+        ) {
+            (Some(x), Some(y)) => x
+                .iter()
+                .map(|v| v.map(f64::to_bits))
+                .eq(y.iter().map(|v| v.map(f64::to_bits))),
+            _ => a.column(j).to_data() == b.column(j).to_data(),
+        };
+        if !same {
+            return Err(format!("column {} differs", field.name()).into());
+        }
+    }
+    println!("same: {} rows x {} columns", a.num_rows(), a.num_columns());
     Ok(())
 }
