@@ -210,6 +210,28 @@ pub fn fold_of_rows(n: usize, folds: usize, seed: u64) -> Vec<usize> {
     fold
 }
 
+/// [`fold_of_rows`] with 4-byte folds and row indices (the shuffle draws the same numbers
+/// whatever the index type): the same folds for at most `u32::MAX` rows.
+pub(crate) fn fold_of_rows_compact(n: usize, folds: usize, seed: u64) -> Vec<u32> {
+    let folds = folds.max(1);
+    let rows = u32::try_from(n).unwrap_or(u32::MAX);
+    let mut order: Vec<u32> = (0..rows).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(FOLDS_STREAM);
+    order.shuffle(&mut rng);
+    let mut fold = vec![0; order.len()];
+    let mut start = 0;
+    // Folds past the n-th get no rows.
+    for f in 0..folds.min(order.len()) {
+        let size = n / folds + usize::from(f < n % folds);
+        for &row in &order[start..start + size] {
+            fold[row as usize] = f as u32;
+        }
+        start += size;
+    }
+    fold
+}
+
 /// Out-of-fold smoothed target means of the training rows: each row is encoded with the
 /// statistics of the rows of the other folds (`fold[i]` from [`fold_of_rows`]), so no row
 /// sees its own label. `prior` and `smoothing` are those of the full training set.
@@ -311,6 +333,17 @@ mod tests {
         assert_eq!(sizes, [3, 2, 2, 2, 2]);
         assert_eq!(fold, fold_of_rows(11, 5, 7));
         assert_ne!(fold, fold_of_rows(11, 5, 8));
+    }
+
+    #[test]
+    fn compact_folds_are_the_same_folds() {
+        for (n, folds, seed) in [(11, 5, 7), (1000, 5, 42), (3, 10, 1), (0, 5, 2), (1, 2, 9)] {
+            let compact: Vec<usize> = fold_of_rows_compact(n, folds, seed)
+                .into_iter()
+                .map(|f| f as usize)
+                .collect();
+            assert_eq!(compact, fold_of_rows(n, folds, seed), "{n} {folds}");
+        }
     }
 
     #[test]

@@ -53,4 +53,12 @@ pub enum FeatureError {
     /// Inputs asked for by name are not among the features.
     #[error("no model input named '{0}' among the features")]
     UnknownFeature(String),
+    /// The tracks have more rows than the streaming stage indexes (row numbers are `u32`).
+    #[error("the tracks have {rows} rows; the feature stage handles at most {max}")]
+    TooManyRows {
+        /// Rows in the tracks.
+        rows: usize,
+        /// The most rows the stage handles.
+        max: usize,
+    },
 }

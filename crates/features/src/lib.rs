@@ -14,6 +14,7 @@ mod error;
 mod matrix;
 mod spec;
 mod split;
+mod stream;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -26,14 +27,15 @@ use arrow::datatypes::{Float64Type, SchemaRef};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use replay_core::{io, schema};
+use replay_core::schema;
 use serde::{Deserialize, Serialize};
 
 pub use config::{Encoding, FeatureOptions, FeaturesConfig, LabelConfig, SplitConfig, TargetEncodingOptions};
 pub use error::FeatureError;
-pub use matrix::FeatureMatrix;
+pub use matrix::{FeatureMatrix, Ids, InputColumns};
 pub use spec::{FeatureColumn, FeatureSource, FeatureSpec, KeyColumn};
 pub use split::stratified_split;
+pub use stream::DEFAULT_BATCH_ROWS;
 
 /// Training rows: id, popularity, label and the transformed features.
 pub const TRAIN_FILE: &str = "train.parquet";
@@ -148,14 +150,27 @@ fn split_rows(all: &RecordBatch, config: &FeaturesConfig) -> Result<SplitRows, F
 
 /// Run the stage: read ingested tracks from `tracks` and write [`TRAIN_FILE`],
 /// [`TEST_FILE`], [`SPEC_FILE`] and [`SPLIT_REPORT_FILE`] into `out_dir`.
+///
+/// The same outputs as [`build`] on the whole file, but streamed: the tracks are read
+/// [`DEFAULT_BATCH_ROWS`] rows at a time, a column at a time while fitting, so memory
+/// holds a few bytes per track plus one input's training values (see [`run_in_batches`]).
 pub fn run(tracks: &Path, config: &FeaturesConfig, out_dir: &Path) -> Result<SplitReport, FeatureError> {
-    let (schema, batches) = io::read_parquet(tracks)?;
-    let set = build(schema, &batches, config)?;
-    io::write_parquet(&out_dir.join(TRAIN_FILE), set.train.schema(), &[set.train])?;
-    io::write_parquet(&out_dir.join(TEST_FILE), set.test.schema(), &[set.test])?;
-    io::write_json(&out_dir.join(SPEC_FILE), &set.spec)?;
-    io::write_json(&out_dir.join(SPLIT_REPORT_FILE), &set.report)?;
-    Ok(set.report)
+    run_in_batches(tracks, config, out_dir, DEFAULT_BATCH_ROWS)
+}
+
+/// [`run`], reading `batch_rows` rows at a time (the outputs do not depend on it).
+///
+/// Passes over the file: `id` and `popularity` (dedup by id, labels, split; `id` once
+/// more when two ids share a 64-bit hash, to compare them in full); each source column
+/// once to fit its inputs (categorical and release-date columns twice: their categories
+/// and newest year name the inputs); then every column to write the outputs.
+pub fn run_in_batches(
+    tracks: &Path,
+    config: &FeaturesConfig,
+    out_dir: &Path,
+    batch_rows: usize,
+) -> Result<SplitReport, FeatureError> {
+    stream::run(tracks, config, out_dir, batch_rows)
 }
 
 /// Indices of the first row of every distinct id, in order.
@@ -172,7 +187,7 @@ fn first_of_each_id(batch: &RecordBatch) -> Result<Vec<usize>, FeatureError> {
 }
 
 /// ChaCha8 stream of the leakage check's label permutation.
-const SHUFFLE_LABELS_STREAM: u64 = 1;
+pub(crate) const SHUFFLE_LABELS_STREAM: u64 = 1;
 
 /// `batch` with its popularity column permuted (seeded).
 fn shuffle_popularity(batch: &RecordBatch, seed: u64) -> Result<RecordBatch, FeatureError> {

@@ -1,13 +1,14 @@
 //! Reading train/test Parquet back into the matrices models need.
 
+use std::fs::File;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::compute::concat_batches;
-use arrow::datatypes::Float64Type;
-use ndarray::{Array1, Array2};
+use arrow::array::{Array, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{Field, FieldRef, Float64Type, Schema};
+use ndarray::{s, Array1, Array2};
+use parquet::file::reader::{FileReader, SerializedFileReader};
 use replay_core::schema::ModelFamily;
-use replay_core::{io, schema};
+use replay_core::{io, schema, ArtifactError};
 
 use crate::spec::column;
 use crate::FeatureError;
@@ -15,7 +16,7 @@ use crate::FeatureError;
 /// Labelled model inputs: one row per track.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureMatrix {
-    /// Track ids, in row order.
+    /// Track ids, in row order (empty when read with [`Ids::Skip`]).
     pub ids: Vec<String>,
     /// Input names, in column order.
     pub names: Vec<String>,
@@ -28,55 +29,167 @@ pub struct FeatureMatrix {
     pub y: Array1<bool>,
 }
 
-impl FeatureMatrix {
-    /// Read a train or test Parquet file written by the feature stage.
+/// Whether [`FeatureMatrix::read_columns`] reads the track ids (training needs none: at
+/// 13.6M rows they would take about 0.7 GB as `String`s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ids {
+    /// Read the ids into [`FeatureMatrix::ids`].
+    Read,
+    /// Leave [`FeatureMatrix::ids`] empty.
+    Skip,
+}
+
+/// The model inputs of a train or test file and the families that read them, from the
+/// file's metadata only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputColumns {
+    /// Input names, in column order.
+    pub names: Vec<String>,
+    /// The model families that read each input (see [`FeatureMatrix::used_by`]).
+    pub used_by: Vec<Vec<ModelFamily>>,
+}
+
+impl InputColumns {
+    /// The inputs of a train or test Parquet file written by the feature stage.
     pub fn read(path: &Path) -> Result<Self, FeatureError> {
-        let (schema, batches) = io::read_parquet(path)?;
-        Self::from_batch(&concat_batches(&schema, &batches)?)
+        let schema = io::read_parquet_schema(path)?;
+        Ok(Self::of_schema(&schema))
+    }
+
+    /// The inputs of a schema in the layout of [`crate::FeatureSpec::apply`].
+    fn of_schema(schema: &Schema) -> Self {
+        let fields: Vec<&FieldRef> = schema.fields().iter().skip(3).collect();
+        InputColumns {
+            names: fields.iter().map(|f| f.name().clone()).collect(),
+            used_by: fields.iter().map(|f| used_by(f)).collect(),
+        }
+    }
+
+    /// Names of the inputs read by models of `family`, in column order.
+    pub fn names_for(&self, family: ModelFamily) -> Vec<String> {
+        self.names
+            .iter()
+            .zip(&self.used_by)
+            .filter(|(_, used_by)| used_by.contains(&family))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Families of the input `name`; an unknown name is an error.
+    fn families(&self, name: &str) -> Result<Vec<ModelFamily>, FeatureError> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|k| self.used_by[k].clone())
+            .ok_or_else(|| FeatureError::UnknownFeature(name.to_string()))
+    }
+}
+
+/// The families of a field, from its [`schema::USED_BY_METADATA`] (both when absent).
+fn used_by(field: &Field) -> Vec<ModelFamily> {
+    match field.metadata().get(schema::USED_BY_METADATA) {
+        Some(text) => text.split(',').filter_map(ModelFamily::from_name).collect(),
+        None => ModelFamily::ALL.to_vec(),
+    }
+}
+
+/// Rows read at a time by [`FeatureMatrix::read_columns`].
+const READ_BATCH_ROWS: usize = 64 * 1024;
+
+impl FeatureMatrix {
+    /// Read a train or test Parquet file written by the feature stage: ids, labels and
+    /// every input.
+    pub fn read(path: &Path) -> Result<Self, FeatureError> {
+        let inputs = InputColumns::read(path)?;
+        Self::read_columns(path, &inputs.names, Ids::Read)
+    }
+
+    /// Read the labels, the inputs called `names` (in that order: `x` is rows x names) and,
+    /// with [`Ids::Read`], the ids of a train or test Parquet file, batch by batch straight
+    /// into one matrix: only those columns are read, and no other copy of them is made.
+    /// An unknown name is an error ([`FeatureError::UnknownFeature`]).
+    pub fn read_columns(path: &Path, names: &[String], ids: Ids) -> Result<Self, FeatureError> {
+        let inputs = InputColumns::read(path)?;
+        let used_by = names
+            .iter()
+            .map(|n| inputs.families(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = parquet_rows(path)?;
+        let mut projection: Vec<&str> = vec![schema::LABEL];
+        if ids == Ids::Read {
+            projection.push(schema::ID);
+        }
+        projection.extend(names.iter().map(String::as_str));
+        let (_, batches) = io::parquet_batches(path, Some(&projection), READ_BATCH_ROWS)?;
+        let mut matrix = FeatureMatrix {
+            ids: Vec::with_capacity(if ids == Ids::Read { rows } else { 0 }),
+            names: names.to_vec(),
+            used_by,
+            x: Array2::zeros((rows, names.len())),
+            y: Array1::from_elem(rows, false),
+        };
+        let mut first = 0;
+        for batch in batches {
+            let batch = batch?;
+            let end = first + batch.num_rows();
+            if end > rows {
+                return Err(row_count_mismatch(path, rows).into());
+            }
+            matrix.fill(&batch, first, ids)?;
+            first = end;
+        }
+        if first != rows {
+            return Err(row_count_mismatch(path, rows).into());
+        }
+        Ok(matrix)
+    }
+
+    /// Copy the rows of `batch` (labels, inputs and maybe ids) into rows `first..`.
+    fn fill(&mut self, batch: &RecordBatch, first: usize, ids: Ids) -> Result<(), FeatureError> {
+        let rows = first..first + batch.num_rows();
+        let labels = label_column(batch)?;
+        if let Some(row) = (0..labels.len()).find(|&i| labels.is_null(i)) {
+            return Err(FeatureError::MissingPopularity { row: first + row });
+        }
+        let y = self.y.slice_mut(s![rows.clone()]);
+        for (cell, label) in y.into_iter().zip(labels.values().iter()) {
+            *cell = label;
+        }
+        if ids == Ids::Read {
+            let column = id_column(batch)?;
+            self.ids
+                .extend(column.iter().map(|s| s.unwrap_or_default().to_string()));
+        }
+        for (j, name) in self.names.iter().enumerate() {
+            let values = feature_column(batch, name)?;
+            let x = self.x.slice_mut(s![rows.clone(), j]);
+            for (cell, v) in x.into_iter().zip(values.values().iter()) {
+                *cell = *v;
+            }
+        }
+        Ok(())
     }
 
     /// Convert a batch in the layout of [`crate::FeatureSpec::apply`]; every label must be present.
     pub fn from_batch(batch: &RecordBatch) -> Result<Self, FeatureError> {
-        let ids = column(batch, schema::ID)?
-            .as_string_opt::<i32>()
-            .ok_or(FeatureError::ColumnType {
-                column: schema::ID,
-                expected: "Utf8",
-            })?;
-        let labels = column(batch, schema::LABEL)?
-            .as_boolean_opt()
-            .ok_or(FeatureError::ColumnType {
-                column: schema::LABEL,
-                expected: "Boolean",
-            })?;
+        let ids = id_column(batch)?;
+        let labels = label_column(batch)?;
         if let Some(row) = (0..labels.len()).find(|&i| labels.is_null(i)) {
             return Err(FeatureError::MissingPopularity { row });
         }
         let schema = batch.schema();
-        let feature_fields: Vec<_> = schema.fields().iter().skip(3).collect();
-        let mut x = Array2::zeros((batch.num_rows(), feature_fields.len()));
-        for (j, field) in feature_fields.iter().enumerate() {
-            let values = column(batch, field.name())?
-                .as_primitive_opt::<Float64Type>()
-                .ok_or(FeatureError::ColumnType {
-                    column: "feature",
-                    expected: "Float64",
-                })?;
+        let inputs = InputColumns::of_schema(&schema);
+        let mut x = Array2::zeros((batch.num_rows(), inputs.names.len()));
+        for (j, name) in inputs.names.iter().enumerate() {
+            let values = feature_column(batch, name)?;
             for (cell, v) in x.column_mut(j).iter_mut().zip(values.values().iter()) {
                 *cell = *v;
             }
         }
-        let used_by = feature_fields
-            .iter()
-            .map(|f| match f.metadata().get(schema::USED_BY_METADATA) {
-                Some(text) => text.split(',').filter_map(ModelFamily::from_name).collect(),
-                None => ModelFamily::ALL.to_vec(),
-            })
-            .collect();
         Ok(FeatureMatrix {
             ids: ids.iter().map(|s| s.unwrap_or_default().to_string()).collect(),
-            names: feature_fields.iter().map(|f| f.name().clone()).collect(),
-            used_by,
+            names: inputs.names,
+            used_by: inputs.used_by,
             x,
             y: labels.iter().map(|l| l.unwrap_or(false)).collect(),
         })
@@ -104,5 +217,55 @@ impl FeatureMatrix {
             x.column_mut(j).assign(&self.x.column(k));
         }
         Ok(x)
+    }
+}
+
+/// The Utf8 id column of a batch.
+fn id_column(batch: &RecordBatch) -> Result<&StringArray, FeatureError> {
+    column(batch, schema::ID)?
+        .as_string_opt::<i32>()
+        .ok_or(FeatureError::ColumnType {
+            column: schema::ID,
+            expected: "Utf8",
+        })
+}
+
+/// The Boolean label column of a batch.
+fn label_column(batch: &RecordBatch) -> Result<&BooleanArray, FeatureError> {
+    column(batch, schema::LABEL)?
+        .as_boolean_opt()
+        .ok_or(FeatureError::ColumnType {
+            column: schema::LABEL,
+            expected: "Boolean",
+        })
+}
+
+/// The Float64 input column `name` of a batch.
+fn feature_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array, FeatureError> {
+    column(batch, name)?
+        .as_primitive_opt::<Float64Type>()
+        .ok_or(FeatureError::ColumnType {
+            column: "feature",
+            expected: "Float64",
+        })
+}
+
+/// Rows of a Parquet file, from its metadata.
+fn parquet_rows(path: &Path) -> Result<usize, FeatureError> {
+    let parquet = |source| ArtifactError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(parquet)?;
+    let rows = reader.metadata().file_metadata().num_rows();
+    usize::try_from(rows).map_err(|_| row_count_mismatch(path, 0).into())
+}
+
+/// The file's batches do not add up to the row count of its metadata.
+fn row_count_mismatch(path: &Path, rows: usize) -> ArtifactError {
+    ArtifactError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("the row groups do not add up to the {rows} rows of the metadata"),
     }
 }

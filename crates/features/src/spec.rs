@@ -4,13 +4,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use ndarray::Array2;
 use replay_core::schema::{self, ModelFamily};
 use serde::{Deserialize, Serialize};
 
 use crate::encode::{fold_of_rows, out_of_fold_target_means, Categories, KeyParse, KeyStats};
-use crate::{Encoding, FeatureError, FeaturesConfig};
+use crate::{Encoding, FeatureError, FeatureOptions, FeaturesConfig};
 
 /// Format version of [`FeatureSpec`] files.
 pub const SPEC_FORMAT: u32 = 2;
@@ -71,6 +71,9 @@ pub struct KeyColumn {
     pub stats: KeyStats,
 }
 
+/// The raw values of a source in some tracks (missing values are `None`).
+type RawValues<'a> = dyn Fn(&FeatureSource) -> Result<Vec<Option<f64>>, FeatureError> + 'a;
+
 /// One model input: its raw source, the model families that read it, the value that
 /// replaces a missing one, and the affine scaling `(raw - center) / scale`, all fitted on
 /// the training rows.
@@ -95,6 +98,17 @@ impl FeatureColumn {
     /// The model input from a raw value: imputed, centred and scaled.
     fn finish(&self, raw: Option<f64>) -> f64 {
         (raw.unwrap_or(self.impute) - self.center) / self.scale
+    }
+
+    /// Fit `impute` (median of the present training values) and, with `standardize`,
+    /// `center` and `scale` (mean and standard deviation of the imputed values, summed in
+    /// row order) on the raw training values of this input.
+    pub(crate) fn fit_statistics(&mut self, raw: &[Option<f64>], standardize: bool) {
+        self.impute = median(raw);
+        if standardize {
+            let values: Vec<f64> = raw.iter().map(|v| v.unwrap_or(self.impute)).collect();
+            (self.center, self.scale) = mean_std(&values);
+        }
     }
 }
 
@@ -127,73 +141,21 @@ impl FeatureSpec {
         let options = &config.features;
         let labels = labels(train, config.label.threshold)?;
         let schema = train.schema();
-        let both = || ModelFamily::ALL.to_vec();
-        let mut sources: Vec<(String, FeatureSource, Vec<ModelFamily>)> = schema
-            .fields()
-            .iter()
-            .filter(|f| f.data_type() == &DataType::Float64 && f.name() != schema::POPULARITY)
-            .map(|f| {
-                let column = f.name().clone();
-                (column.clone(), FeatureSource::Column { column }, both())
-            })
-            .collect();
-        if schema.field_with_name(schema::RELEASE_DATE).is_ok() {
-            let has_year = sources.iter().any(|(name, ..)| name == schema::YEAR);
-            if options.derive_year && !has_year {
-                sources.push((schema::YEAR.into(), FeatureSource::ReleaseYear, both()));
-            }
-            if options.derive_month {
-                sources.push((schema::MONTH.into(), FeatureSource::ReleaseMonth, both()));
-            }
-            let newest_year = release_dates(train)?.iter().flatten().map(|(y, _)| *y).max();
-            if let (true, Some(newest_year)) = (options.derive_age, newest_year) {
-                sources.push((
-                    schema::AGE.into(),
-                    FeatureSource::ReleaseAge { newest_year },
-                    both(),
-                ));
-            }
-        }
-
-        let prior = labels.iter().filter(|&&l| l).count() as f64 / labels.len().max(1) as f64;
+        let newest_year = match schema.field_with_name(schema::RELEASE_DATE) {
+            Ok(_) => release_dates(train)?.iter().flatten().map(|(y, _)| *y).max(),
+            Err(_) => None,
+        };
+        let encodings = encodings(&schema, options)?;
+        let prior = positive_rate(&labels);
         let mut categories = BTreeMap::new();
         let mut keys = BTreeMap::new();
-        let text_columns: Vec<String> = schema
-            .fields()
-            .iter()
-            .filter(|f| f.data_type() == &DataType::Utf8)
-            .map(|f| f.name().clone())
-            .filter(|name| name != schema::ID && name != schema::RELEASE_DATE)
-            .collect();
-        for column in &text_columns {
-            let encoding = options.encode.get(column).ok_or_else(|| FeatureError::Encoding {
-                column: column.clone(),
-                message:
-                    "a categorical column needs an encoding: \"category\", \"target\" or \"target_list\""
-                        .into(),
-            })?;
+        for (column, encoding) in &encodings {
             let cells = strings(train, column)?;
-            match encoding {
-                Encoding::Category => {
-                    let fitted = Categories::fit(cells.iter().copied());
-                    for category in fitted.as_slice() {
-                        let source = FeatureSource::Indicator {
-                            column: column.clone(),
-                            category: category.clone(),
-                        };
-                        sources.push((format!("{column}={category}"), source, vec![ModelFamily::Linear]));
-                    }
-                    let source = FeatureSource::CategoryCode {
-                        column: column.clone(),
-                    };
-                    sources.push((format!("{column}_code"), source, vec![ModelFamily::Trees]));
-                    categories.insert(column.clone(), fitted);
+            match key_parse(*encoding) {
+                None => {
+                    categories.insert(column.clone(), Categories::fit(cells.iter().copied()));
                 }
-                Encoding::Target | Encoding::TargetList => {
-                    let parse = match encoding {
-                        Encoding::TargetList => KeyParse::PythonList,
-                        _ => KeyParse::Plain,
-                    };
+                Some(parse) => {
                     let row_keys: Vec<Option<String>> = cells.iter().map(|c| parse.key(*c)).collect();
                     let stats = KeyStats::fit(
                         row_keys.iter().map(Option::as_deref).zip(labels.iter().copied()),
@@ -201,58 +163,16 @@ impl FeatureSpec {
                         options.target_encoding.smoothing,
                     );
                     keys.insert(column.clone(), KeyColumn { parse, stats });
-                    let c = || column.clone();
-                    sources.push((
-                        format!("{column}_target_mean"),
-                        FeatureSource::TargetMean { column: c() },
-                        both(),
-                    ));
-                    sources.push((
-                        format!("{column}_count"),
-                        FeatureSource::KeyCount { column: c() },
-                        both(),
-                    ));
-                    if parse == KeyParse::PythonList {
-                        sources.push((
-                            format!("{column}_length"),
-                            FeatureSource::ListLength { column: c() },
-                            both(),
-                        ));
-                    }
                 }
             }
         }
-        if let Some(column) = options.encode.keys().find(|c| !text_columns.contains(c)) {
-            return Err(FeatureError::Encoding {
-                column: column.clone(),
-                message: "not a categorical column of the tracks (list it under [columns] categorical)"
-                    .into(),
-            });
-        }
-        if sources.is_empty() {
-            return Err(FeatureError::NoFeatures);
-        }
-        let mut seen = HashSet::new();
-        if let Some((name, ..)) = sources.iter().find(|(name, ..)| !seen.insert(name.as_str())) {
-            return Err(FeatureError::DuplicateFeature(name.clone()));
-        }
-
+        let features = layout(&schema, options, newest_year, &encodings, &categories)?;
         let mut spec = FeatureSpec {
             format_version: SPEC_FORMAT,
             label_threshold: config.label.threshold,
             categories,
             keys,
-            features: sources
-                .into_iter()
-                .map(|(name, source, used_by)| FeatureColumn {
-                    name,
-                    source,
-                    used_by,
-                    impute: 0.0,
-                    center: 0.0,
-                    scale: 1.0,
-                })
-                .collect(),
+            features,
         };
         let fold = fold_of_rows(
             train.num_rows(),
@@ -276,11 +196,7 @@ impl FeatureSpec {
                 source => spec.raw_values(train, source)?,
             };
             let feature = &mut spec.features[j];
-            feature.impute = median(&raw);
-            if options.standardize {
-                let values: Vec<f64> = raw.iter().map(|v| v.unwrap_or(feature.impute)).collect();
-                (feature.center, feature.scale) = mean_std(&values);
-            }
+            feature.fit_statistics(&raw, options.standardize);
             for (cell, v) in x.column_mut(j).iter_mut().zip(raw) {
                 *cell = feature.finish(v);
             }
@@ -325,9 +241,19 @@ impl FeatureSpec {
         tracks: &RecordBatch,
         features: &[&FeatureColumn],
     ) -> Result<Array2<f64>, FeatureError> {
+        self.transform_with(tracks, features, &|source| self.raw_values(tracks, source))
+    }
+
+    /// Model inputs of `features` from the raw values given by `raw`.
+    fn transform_with(
+        &self,
+        tracks: &RecordBatch,
+        features: &[&FeatureColumn],
+        raw: &RawValues<'_>,
+    ) -> Result<Array2<f64>, FeatureError> {
         let mut x = Array2::zeros((tracks.num_rows(), features.len()));
         for (j, feature) in features.iter().enumerate() {
-            let raw = self.raw_values(tracks, &feature.source)?;
+            let raw = raw(&feature.source)?;
             for (cell, v) in x.column_mut(j).iter_mut().zip(raw) {
                 *cell = feature.finish(v);
             }
@@ -342,6 +268,37 @@ impl FeatureSpec {
         self.assemble(tracks, &self.transform(tracks)?)
     }
 
+    /// Training rows in the layout of [`FeatureSpec::apply`], except that every target
+    /// mean comes from `target_means(column)` (out of fold) instead of the statistics of
+    /// the whole training set.
+    pub(crate) fn apply_training(
+        &self,
+        tracks: &RecordBatch,
+        target_means: &dyn Fn(&str) -> Result<Vec<f64>, FeatureError>,
+    ) -> Result<RecordBatch, FeatureError> {
+        let features: Vec<&FeatureColumn> = self.features.iter().collect();
+        let x = self.transform_with(tracks, &features, &|source| match source {
+            FeatureSource::TargetMean { column } => Ok(target_means(column)?.into_iter().map(Some).collect()),
+            source => self.raw_values(tracks, source),
+        })?;
+        self.assemble(tracks, &x)
+    }
+
+    /// The Arrow schema of [`FeatureSpec::apply`]'s output.
+    pub fn output_schema(&self) -> SchemaRef {
+        let mut fields = vec![
+            Field::new(schema::ID, DataType::Utf8, false),
+            Field::new(schema::POPULARITY, DataType::Float64, true),
+            Field::new(schema::LABEL, DataType::Boolean, true),
+        ];
+        for feature in &self.features {
+            let used_by: Vec<&str> = feature.used_by.iter().map(|f| f.as_str()).collect();
+            let metadata = HashMap::from([(schema::USED_BY_METADATA.to_string(), used_by.join(","))]);
+            fields.push(Field::new(&feature.name, DataType::Float64, false).with_metadata(metadata));
+        }
+        Arc::new(Schema::new(fields))
+    }
+
     /// The layout of [`FeatureSpec::apply`] from the tracks and their inputs `x`.
     fn assemble(&self, tracks: &RecordBatch, x: &Array2<f64>) -> Result<RecordBatch, FeatureError> {
         let popularity = crate::popularity(tracks)?;
@@ -349,26 +306,18 @@ impl FeatureSpec {
             .iter()
             .map(|&p| (!p.is_nan()).then_some(p >= self.label_threshold))
             .collect();
-        let mut fields = vec![
-            Field::new(schema::ID, DataType::Utf8, false),
-            Field::new(schema::POPULARITY, DataType::Float64, true),
-            Field::new(schema::LABEL, DataType::Boolean, true),
-        ];
         let mut columns: Vec<ArrayRef> = vec![
             Arc::clone(column(tracks, schema::ID)?),
             Arc::clone(column(tracks, schema::POPULARITY)?),
             Arc::new(label),
         ];
-        for (j, feature) in self.features.iter().enumerate() {
-            let used_by: Vec<&str> = feature.used_by.iter().map(|f| f.as_str()).collect();
-            let metadata = HashMap::from([(schema::USED_BY_METADATA.to_string(), used_by.join(","))]);
-            fields.push(Field::new(&feature.name, DataType::Float64, false).with_metadata(metadata));
+        for j in 0..self.features.len() {
             columns.push(Arc::new(Float64Array::from(x.column(j).to_vec())));
         }
-        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+        Ok(RecordBatch::try_new(self.output_schema(), columns)?)
     }
 
-    fn key_column(&self, column: &str) -> Result<&KeyColumn, FeatureError> {
+    pub(crate) fn key_column(&self, column: &str) -> Result<&KeyColumn, FeatureError> {
         self.keys.get(column).ok_or_else(|| FeatureError::Encoding {
             column: column.to_string(),
             message: "the feature spec has no key statistics for it".into(),
@@ -436,8 +385,142 @@ impl FeatureSpec {
     }
 }
 
+/// The categorical columns of `schema` (Utf8, but not the id or the release date) with
+/// their encodings, in schema order. A categorical column without an encoding, or an
+/// encoding of a column that is not categorical, is an error.
+pub(crate) fn encodings(
+    schema: &Schema,
+    options: &FeatureOptions,
+) -> Result<Vec<(String, Encoding)>, FeatureError> {
+    let text_columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.data_type() == &DataType::Utf8)
+        .map(|f| f.name().clone())
+        .filter(|name| name != schema::ID && name != schema::RELEASE_DATE)
+        .collect();
+    let mut encodings = Vec::with_capacity(text_columns.len());
+    for column in &text_columns {
+        let encoding = options.encode.get(column).ok_or_else(|| FeatureError::Encoding {
+            column: column.clone(),
+            message: "a categorical column needs an encoding: \"category\", \"target\" or \"target_list\""
+                .into(),
+        })?;
+        encodings.push((column.clone(), *encoding));
+    }
+    if let Some(column) = options.encode.keys().find(|c| !text_columns.contains(c)) {
+        return Err(FeatureError::Encoding {
+            column: column.clone(),
+            message: "not a categorical column of the tracks (list it under [columns] categorical)".into(),
+        });
+    }
+    Ok(encodings)
+}
+
+/// How the key of a `target` / `target_list` column is read; `None` for a `category` column.
+pub(crate) fn key_parse(encoding: Encoding) -> Option<KeyParse> {
+    match encoding {
+        Encoding::Category => None,
+        Encoding::Target => Some(KeyParse::Plain),
+        Encoding::TargetList => Some(KeyParse::PythonList),
+    }
+}
+
+/// Share of `true` among `labels` (0 when empty).
+pub(crate) fn positive_rate(labels: &[bool]) -> f64 {
+    labels.iter().filter(|&&l| l).count() as f64 / labels.len().max(1) as f64
+}
+
+/// The model inputs of tracks with `schema`, in order, before any statistics (impute 0,
+/// center 0, scale 1): every Float64 column but popularity; `year`, `month`, `age` (as
+/// configured, when there is a release date; `age` needs `newest_year`); then, per
+/// categorical column, the inputs of its encoding (`categories` must hold the fitted
+/// categories of every `category` column).
+pub(crate) fn layout(
+    schema: &Schema,
+    options: &FeatureOptions,
+    newest_year: Option<i32>,
+    encodings: &[(String, Encoding)],
+    categories: &BTreeMap<String, Categories>,
+) -> Result<Vec<FeatureColumn>, FeatureError> {
+    let both = || ModelFamily::ALL.to_vec();
+    let mut sources: Vec<(String, FeatureSource, Vec<ModelFamily>)> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.data_type() == &DataType::Float64 && f.name() != schema::POPULARITY)
+        .map(|f| {
+            let column = f.name().clone();
+            (column.clone(), FeatureSource::Column { column }, both())
+        })
+        .collect();
+    if schema.field_with_name(schema::RELEASE_DATE).is_ok() {
+        let has_year = sources.iter().any(|(name, ..)| name == schema::YEAR);
+        if options.derive_year && !has_year {
+            sources.push((schema::YEAR.into(), FeatureSource::ReleaseYear, both()));
+        }
+        if options.derive_month {
+            sources.push((schema::MONTH.into(), FeatureSource::ReleaseMonth, both()));
+        }
+        if let (true, Some(newest_year)) = (options.derive_age, newest_year) {
+            sources.push((
+                schema::AGE.into(),
+                FeatureSource::ReleaseAge { newest_year },
+                both(),
+            ));
+        }
+    }
+    for (column, encoding) in encodings {
+        let c = || column.clone();
+        match encoding {
+            Encoding::Category => {
+                let fitted = categories.get(column).ok_or_else(|| FeatureError::Encoding {
+                    column: c(),
+                    message: "no fitted categories".into(),
+                })?;
+                for category in fitted.as_slice() {
+                    let source = FeatureSource::Indicator {
+                        column: c(),
+                        category: category.clone(),
+                    };
+                    sources.push((format!("{column}={category}"), source, vec![ModelFamily::Linear]));
+                }
+                let source = FeatureSource::CategoryCode { column: c() };
+                sources.push((format!("{column}_code"), source, vec![ModelFamily::Trees]));
+            }
+            Encoding::Target | Encoding::TargetList => {
+                let mean = FeatureSource::TargetMean { column: c() };
+                sources.push((format!("{column}_target_mean"), mean, both()));
+                let count = FeatureSource::KeyCount { column: c() };
+                sources.push((format!("{column}_count"), count, both()));
+                if *encoding == Encoding::TargetList {
+                    let length = FeatureSource::ListLength { column: c() };
+                    sources.push((format!("{column}_length"), length, both()));
+                }
+            }
+        }
+    }
+    if sources.is_empty() {
+        return Err(FeatureError::NoFeatures);
+    }
+    let mut seen = HashSet::new();
+    if let Some((name, ..)) = sources.iter().find(|(name, ..)| !seen.insert(name.as_str())) {
+        return Err(FeatureError::DuplicateFeature(name.clone()));
+    }
+    Ok(sources
+        .into_iter()
+        .map(|(name, source, used_by)| FeatureColumn {
+            name,
+            source,
+            used_by,
+            impute: 0.0,
+            center: 0.0,
+            scale: 1.0,
+        })
+        .collect())
+}
+
 /// The text cells of the Utf8 `name` column (missing as `None`).
-fn strings<'a>(tracks: &'a RecordBatch, name: &str) -> Result<Vec<Option<&'a str>>, FeatureError> {
+pub(crate) fn strings<'a>(tracks: &'a RecordBatch, name: &str) -> Result<Vec<Option<&'a str>>, FeatureError> {
     let array = column(tracks, name)?;
     let values = array.as_string_opt::<i32>().ok_or_else(|| {
         FeatureError::MissingColumn(format!("{name} (as Utf8; found {})", array.data_type()))
@@ -446,10 +529,10 @@ fn strings<'a>(tracks: &'a RecordBatch, name: &str) -> Result<Vec<Option<&'a str
 }
 
 /// A parsed release date: year and, when given, month.
-type YearMonth = (i32, Option<u32>);
+pub(crate) type YearMonth = (i32, Option<u32>);
 
 /// `(year, month)` of every release date (`None` when missing).
-fn release_dates(tracks: &RecordBatch) -> Result<Vec<Option<YearMonth>>, FeatureError> {
+pub(crate) fn release_dates(tracks: &RecordBatch) -> Result<Vec<Option<YearMonth>>, FeatureError> {
     let array = column(tracks, schema::RELEASE_DATE)?;
     let dates = array.as_string_opt::<i32>().ok_or(FeatureError::ColumnType {
         column: schema::RELEASE_DATE,
@@ -486,15 +569,19 @@ pub(crate) fn labels(tracks: &RecordBatch, threshold: f64) -> Result<Vec<bool>, 
 /// Median of the present values (mean of the two middle ones for an even count); 0 if none.
 fn median(values: &[Option<f64>]) -> f64 {
     let mut present: Vec<f64> = values.iter().flatten().copied().collect();
-    if present.is_empty() {
+    let n = present.len();
+    if n == 0 {
         return 0.0;
     }
-    present.sort_by(f64::total_cmp);
-    let n = present.len();
+    // The (n/2)-th value in `total_cmp` order, and the largest before it: exactly the
+    // middle values of a full sort (values equal under `total_cmp` have the same bits).
+    let (below, middle, _) = present.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let middle = *middle;
     if n % 2 == 1 {
-        present[n / 2]
+        middle
     } else {
-        (present[n / 2 - 1] + present[n / 2]) / 2.0
+        let lower = below.iter().copied().max_by(f64::total_cmp).unwrap_or(middle);
+        (lower + middle) / 2.0
     }
 }
 
@@ -516,6 +603,40 @@ mod tests {
         assert_eq!(median(&[Some(3.0), None, Some(1.0), Some(2.0)]), 2.0);
         assert_eq!(median(&[Some(4.0), Some(1.0), Some(2.0), Some(3.0)]), 2.5);
         assert_eq!(median(&[None]), 0.0);
+    }
+
+    #[test]
+    fn median_by_selection_is_the_median_of_a_full_sort() {
+        let sorted_median = |values: &[Option<f64>]| {
+            let mut present: Vec<f64> = values.iter().flatten().copied().collect();
+            present.sort_by(f64::total_cmp);
+            let n = present.len();
+            if n % 2 == 1 {
+                present[n / 2]
+            } else {
+                (present[n / 2 - 1] + present[n / 2]) / 2.0
+            }
+        };
+        let pool = [0.0, -0.0, 1.5, -2.25, 3.0, 1.5, f64::NAN, 1e300, -1e-300, 7.0];
+        let mut state = 12345u64;
+        for n in 1..60 {
+            let values: Vec<Option<f64>> = (0..n)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let i = (state >> 33) as usize % (pool.len() + 1);
+                    pool.get(i).copied()
+                })
+                .collect();
+            if values.iter().flatten().next().is_some() {
+                assert_eq!(
+                    median(&values).to_bits(),
+                    sorted_median(&values).to_bits(),
+                    "{values:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -33,6 +33,31 @@ pub fn stratified_split(labels: &[bool], config: &SplitConfig) -> (Vec<usize>, V
     (train, test)
 }
 
+/// For each row, whether [`stratified_split`] puts it in the test set: the same split
+/// (the shuffles draw the same numbers whatever the index type), with 4-byte row indices
+/// and one byte of output per row. At most `u32::MAX` rows.
+pub(crate) fn test_mask(labels: &[bool], config: &SplitConfig) -> Vec<bool> {
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let n = u32::try_from(labels.len()).unwrap_or(u32::MAX);
+    let groups: Vec<Vec<u32>> = if config.stratify {
+        [false, true]
+            .iter()
+            .map(|&c| (0..n).filter(|&i| labels[i as usize] == c).collect())
+            .collect()
+    } else {
+        vec![(0..n).collect()]
+    };
+    let mut test = vec![false; labels.len()];
+    for mut group in groups {
+        group.shuffle(&mut rng);
+        let n_test = ((group.len() as f64 * config.test_fraction).round() as usize).min(group.len());
+        for &i in &group[..n_test] {
+            test[i as usize] = true;
+        }
+    }
+    test
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +87,26 @@ mod tests {
             stratified_split(&y, &SplitConfig::default()).1,
             stratified_split(&y, &other).1
         );
+    }
+
+    #[test]
+    fn test_mask_is_the_stratified_split() {
+        for (n, every, stratify, seed) in [
+            (1000, 4, true, 42),
+            (777, 3, false, 7),
+            (5, 2, true, 1),
+            (0, 2, true, 3),
+        ] {
+            let y = labels(n, every);
+            let config = SplitConfig {
+                stratify,
+                seed,
+                ..SplitConfig::default()
+            };
+            let (_, test) = stratified_split(&y, &config);
+            let mask = test_mask(&y, &config);
+            let from_mask: Vec<usize> = (0..n).filter(|&i| mask[i]).collect();
+            assert_eq!(from_mask, test);
+        }
     }
 }
