@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use indicatif::ProgressBar;
 use replay_core::{io, schema};
 use replay_eval::MetricsReport;
-use replay_features::FeatureMatrix;
+use replay_features::{FeatureMatrix, Ids, InputColumns};
 use replay_models::{Model, ModelConfig, SavedModel};
 
 use crate::cache::{cache_key, hash_file, link_or_copy, Cache, Lookup};
@@ -231,7 +231,8 @@ fn train(
     progress: &ProgressBar,
     reuse: Option<&ModelReuse<'_>>,
 ) -> Result<String, PipelineError> {
-    let data = FeatureMatrix::read(train)?;
+    // Each model reads only its own columns, so one dense copy of its inputs is in memory.
+    let inputs = InputColumns::read(train)?;
     progress.set_length(config.models.len() as u64);
     let mut notes = Vec::new();
     let mut reused = 0;
@@ -239,9 +240,10 @@ fn train(
         progress.set_message(format!("fitting {name}"));
         let file = SavedModel::file_name(name.as_str());
         let fit_into = |dir: &Path| -> Result<(), PipelineError> {
-            let names = data.names_for(model_config.family());
-            let x = data.select(&names)?;
-            let model = replay_models::fit(model_config, x.view(), data.y.view())?;
+            let names = inputs.names_for(model_config.family());
+            let data = FeatureMatrix::read_columns(train, &names, Ids::Skip)?;
+            let model = replay_models::fit(model_config, data.x.view(), data.y.view())?;
+            drop(data);
             SavedModel::new(name.as_str(), model_config.clone(), names, model).save(&dir.join(&file))?;
             Ok(())
         };
@@ -270,7 +272,7 @@ fn train(
         }
         progress.inc(1);
     }
-    let mut summary = format!("{} models on {} rows", config.models.len(), data.x.nrows());
+    let mut summary = format!("{} models fitted", config.models.len());
     if reused > 0 {
         summary.push_str(&format!(" ({reused} unchanged, reused)"));
     }
@@ -292,7 +294,9 @@ pub fn evaluate(
     out_dir: &Path,
     reuse: Option<&ModelReuse<'_>>,
 ) -> Result<MetricsReport, PipelineError> {
-    let data = FeatureMatrix::read(test)?;
+    // Ids and labels once; each model to score reads only its own columns.
+    let data = FeatureMatrix::read_columns(test, &[], Ids::Read)?;
+    let available = InputColumns::read(test)?.names;
     let y = data.y.to_vec();
     let mut report = MetricsReport::compute(&y, std::iter::empty(), &config.eval)?;
     let mut predictions: Vec<(String, Vec<f64>)> = Vec::new();
@@ -324,8 +328,8 @@ pub fn evaluate(
             None => None,
         };
         let saved = SavedModel::load(&path)?;
-        check_inputs(&path, &saved, &data.names)?;
-        let x = data.select(&saved.feature_names)?;
+        check_inputs(&path, &saved, &available)?;
+        let x = FeatureMatrix::read_columns(test, &saved.feature_names, Ids::Skip)?.x;
         fresh.push((name.to_string(), saved.predict_proba(x.view())?.to_vec(), key));
     }
     let scores: Vec<&[f64]> = fresh.iter().map(|(_, p, _)| p.as_slice()).collect();
