@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binning::{BinMapper, BinnedMatrix};
 use crate::hist::{Bin, GradHess, SplitRule};
-use crate::learner::{self, FeatureSampling, GrowParams, GrownNode, Workspace};
+use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
 use crate::logistic::ClassWeight;
 use crate::params::{self, check_min, MaxFeatures};
 use crate::tree::{Criterion, Tree};
@@ -194,6 +194,7 @@ pub fn fit(
                 y.view(),
                 weights.view(),
                 oob.as_ref(),
+                x.view(),
                 t,
             )
         })
@@ -258,16 +259,21 @@ impl OobSums {
         }
     }
 
-    /// Add `probability(row)` for every scored row that tree's bootstrap left out.
-    fn add_out_of_bag(&self, counts: &[u32], probability: impl Fn(usize) -> f64) {
-        for (i, &r) in self.rows.iter().enumerate() {
-            let r = r as usize;
-            if counts[r] == 0 {
-                let p = probability(r).clamp(0.0, 1.0);
-                self.sums[i].fetch_add((p * Self::ONE).round() as u64, Relaxed);
-                self.counts[i].fetch_add(1, Relaxed);
-            }
-        }
+    /// Add a tree's probability of every scored row its bootstrap left out;
+    /// `predict(rows, add)` calls `add(k, p)` with the probability `p` of `rows[k]`.
+    fn add_out_of_bag(&self, counts: &[u32], predict: impl FnOnce(&[u32], &mut dyn FnMut(usize, f64))) {
+        let (slots, rows): (Vec<usize>, Vec<u32>) = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| counts[r as usize] == 0)
+            .map(|(i, &r)| (i, r))
+            .unzip();
+        predict(&rows, &mut |k, p| {
+            let i = slots[k];
+            self.sums[i].fetch_add((p.clamp(0.0, 1.0) * Self::ONE).round() as u64, Relaxed);
+            self.counts[i].fetch_add(1, Relaxed);
+        });
     }
 
     /// ROC-AUC of the mean out-of-bag prediction of every scored row that is out of bag
@@ -298,6 +304,7 @@ fn grow_tree(
     y: ArrayView1<'_, bool>,
     weights: ArrayView1<'_, f64>,
     oob: Option<&OobSums>,
+    x: ArrayView2<'_, f64>,
     t: usize,
 ) -> (Tree, Vec<f64>) {
     let n = data.n_rows;
@@ -336,11 +343,11 @@ fn grow_tree(
             0.0
         }
     };
+    let tree = grown.to_tree(mapper, share);
     if let Some(oob) = oob {
-        oob.add_out_of_bag(&counts, |r| match grown.nodes[grown.leaf_of(data, r)] {
-            GrownNode::Leaf { sums, .. } => share(sums),
-            GrownNode::Split { .. } => 0.0,
-        });
+        // The fitted tree on raw values sends every training row to the leaf its bins do
+        // (see `binning`), and walks rows in lockstep, hiding the unpredictable branches.
+        oob.add_out_of_bag(&counts, |rows, add| predict::tree_values_at(x, &tree, rows, add));
     }
-    (grown.to_tree(mapper, share), gains)
+    (tree, gains)
 }

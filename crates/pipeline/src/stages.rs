@@ -236,7 +236,9 @@ fn train(
     progress.set_length(config.models.len() as u64);
     let mut notes = Vec::new();
     let mut reused = 0;
+    let mut times = Vec::new();
     for (name, model_config) in &config.models {
+        let started = std::time::Instant::now();
         progress.set_message(format!("fitting {name}"));
         let file = SavedModel::file_name(name.as_str());
         let fit_into = |dir: &Path| -> Result<(), PipelineError> {
@@ -270,9 +272,10 @@ fn train(
                 }
             }
         }
+        times.push(format!("{name} {:.2}s", started.elapsed().as_secs_f64()));
         progress.inc(1);
     }
-    let mut summary = format!("{} models fitted", config.models.len());
+    let mut summary = format!("{} models fitted ({})", config.models.len(), times.join(", "));
     if reused > 0 {
         summary.push_str(&format!(" ({reused} unchanged, reused)"));
     }
