@@ -67,12 +67,7 @@ impl InputColumns {
 
     /// Names of the inputs read by models of `family`, in column order.
     pub fn names_for(&self, family: ModelFamily) -> Vec<String> {
-        self.names
-            .iter()
-            .zip(&self.used_by)
-            .filter(|(_, used_by)| used_by.contains(&family))
-            .map(|(name, _)| name.clone())
-            .collect()
+        names_used_by(&self.names, &self.used_by, family)
     }
 
     /// Families of the input `name`; an unknown name is an error.
@@ -83,6 +78,16 @@ impl InputColumns {
             .map(|k| self.used_by[k].clone())
             .ok_or_else(|| FeatureError::UnknownFeature(name.to_string()))
     }
+}
+
+/// The `names` whose families (`used_by`, one list per name) include `family`, in order.
+fn names_used_by(names: &[String], used_by: &[Vec<ModelFamily>], family: ModelFamily) -> Vec<String> {
+    names
+        .iter()
+        .zip(used_by)
+        .filter(|(_, used_by)| used_by.contains(&family))
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 /// The families of a field, from its [`schema::USED_BY_METADATA`] (both when absent).
@@ -197,12 +202,7 @@ impl FeatureMatrix {
 
     /// Names of the inputs read by models of `family`, in column order.
     pub fn names_for(&self, family: ModelFamily) -> Vec<String> {
-        self.names
-            .iter()
-            .zip(&self.used_by)
-            .filter(|(_, used_by)| used_by.contains(&family))
-            .map(|(name, _)| name.clone())
-            .collect()
+        names_used_by(&self.names, &self.used_by, family)
     }
 
     /// The columns called `names`, in that order (rows x names); an unknown name is an error.
