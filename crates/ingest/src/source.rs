@@ -111,8 +111,12 @@ pub(crate) fn source_files(source: &Path) -> Result<Vec<PathBuf>, IngestError> {
         return directory_files(source);
     }
     let pattern = source.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if !source.exists() && pattern.contains(['*', '?']) {
-        return pattern_files(source, pattern);
+    if !source.exists() {
+        if pattern.contains(['*', '?']) {
+            return pattern_files(source, pattern);
+        }
+        let error = std::io::Error::new(std::io::ErrorKind::NotFound, "data source not found");
+        return Err(ArtifactError::io(source, error).into());
     }
     Ok(vec![source.to_path_buf()])
 }

@@ -208,17 +208,26 @@ impl Cache {
         result.map(|manifest| (dir, manifest))
     }
 
-    /// The valid entry for `key` under `stage` (any namespace, e.g. one model's fit),
-    /// or a new one made by `produce` (see [`Cache::store`]); and whether it was reused.
+    /// The directory of the entry for `key` under `stage` (any namespace, e.g. one
+    /// model's fit) if it is present and valid (see [`Cache::lookup`]).
+    pub fn valid_entry(&self, stage: &str, key: &str) -> Option<PathBuf> {
+        match self.lookup(stage, key) {
+            Lookup::Hit(_) => Some(self.entry_dir(stage, key)),
+            Lookup::Miss | Lookup::Invalid(_) => None,
+        }
+    }
+
+    /// The valid entry for `key` under `stage`, or a new one made by `produce` (see
+    /// [`Cache::store`]); and whether it was reused.
     pub fn reuse_or_store<E: From<ArtifactError>>(
         &self,
         stage: &str,
         key: &str,
         produce: impl FnOnce(&Path) -> Result<(), E>,
     ) -> Result<(PathBuf, bool), E> {
-        match self.lookup(stage, key) {
-            Lookup::Hit(_) => Ok((self.entry_dir(stage, key), true)),
-            Lookup::Miss | Lookup::Invalid(_) => self.store(stage, key, produce).map(|(dir, _)| (dir, false)),
+        match self.valid_entry(stage, key) {
+            Some(dir) => Ok((dir, true)),
+            None => self.store(stage, key, produce).map(|(dir, _)| (dir, false)),
         }
     }
 

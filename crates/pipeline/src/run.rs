@@ -183,11 +183,6 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
 /// The content hash of a source: of its one file, or of the names and contents of all its
 /// part files in the order ingest reads them (`replay_ingest::source_files`).
 fn hash_source(source: &Path) -> Result<String, PipelineError> {
-    let pattern = source.to_string_lossy().contains(['*', '?']);
-    if !pattern && !source.exists() {
-        let error = std::io::Error::new(std::io::ErrorKind::NotFound, "data source not found");
-        return Err(ArtifactError::io(source, error).into());
-    }
     let files = replay_ingest::source_files(source)?;
     if let [file] = files.as_slice() {
         if file == source {

@@ -12,7 +12,7 @@ use replay_eval::MetricsReport;
 use replay_features::{FeatureMatrix, Ids, InputColumns};
 use replay_models::{Model, ModelConfig, SavedModel};
 
-use crate::cache::{cache_key, hash_file, link_or_copy, Cache, Lookup};
+use crate::cache::{cache_key, hash_file, link_or_copy, Cache};
 
 use crate::graph::{StageKind, MODELS_DIR, PREDICTIONS_FILE, SOURCE};
 use crate::{PipelineConfig, PipelineError};
@@ -318,8 +318,7 @@ pub fn evaluate(
                     &config,
                     &inputs,
                 );
-                if let Lookup::Hit(_) = r.cache.lookup(MODEL_EVAL_ENTRIES, &key) {
-                    let dir = r.cache.entry_dir(MODEL_EVAL_ENTRIES, &key);
+                if let Some(dir) = r.cache.valid_entry(MODEL_EVAL_ENTRIES, &key) {
                     let metrics = io::read_json(&dir.join(MODEL_METRICS_FILE))?;
                     report.models.insert(name.to_string(), metrics);
                     let scores = read_scores(&dir.join(MODEL_SCORES_FILE), y.len())?;
