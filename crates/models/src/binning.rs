@@ -112,13 +112,7 @@ pub const BIN_SAMPLE_ROWS: usize = 200_000;
 /// The rows [`BinMapper::fit`] reads (sorted), or `None` for all of them. The sample is
 /// drawn with a fixed seed, so the bins depend on the data only.
 fn sample_rows(n: usize) -> Option<Vec<usize>> {
-    use rand::SeedableRng;
-    (n > BIN_SAMPLE_ROWS).then(|| {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6269_6e73);
-        let mut rows = rand::seq::index::sample(&mut rng, n, BIN_SAMPLE_ROWS).into_vec();
-        rows.sort_unstable();
-        rows
-    })
+    (n > BIN_SAMPLE_ROWS).then(|| crate::sample::sorted_rows(n, BIN_SAMPLE_ROWS, 0x6269_6e73))
 }
 
 impl BinnedMatrix {

@@ -10,7 +10,6 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis, CowArray, Ix1, Ix2};
-use rand::seq::index;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -21,6 +20,7 @@ use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
 use crate::logistic::ClassWeight;
 use crate::params::{self, check_min, MaxFeatures};
+use crate::sample::sorted_rows;
 use crate::tree::{Criterion, Tree};
 use crate::{predict, ModelError};
 
@@ -157,9 +157,7 @@ pub fn fit(
     // A subsample is a new matrix; otherwise the caller's matrix is used as it is.
     let (x, y): (CowArray<'_, f64, Ix2>, CowArray<'_, bool, Ix1>) = match params.sample_rows {
         Some(m) if m < n_all => {
-            let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, u64::MAX));
-            let mut rows = index::sample(&mut rng, n_all, m).into_vec();
-            rows.sort_unstable();
+            let rows = sorted_rows(n_all, m, stream_seed(params.seed, u64::MAX));
             (x.select(Axis(0), &rows).into(), y.select(Axis(0), &rows).into())
         }
         _ => (x.into(), y.into()),
@@ -242,13 +240,10 @@ impl OobSums {
 
     fn new(n: usize, seed: u64) -> Self {
         let rows: Vec<u32> = if n > OOB_ROWS {
-            let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, u64::MAX - 1));
-            let mut rows: Vec<u32> = index::sample(&mut rng, n, OOB_ROWS)
+            sorted_rows(n, OOB_ROWS, stream_seed(seed, u64::MAX - 1))
                 .into_iter()
                 .map(|r| r as u32)
-                .collect();
-            rows.sort_unstable();
-            rows
+                .collect()
         } else {
             (0..n as u32).collect()
         };

@@ -32,6 +32,7 @@ mod learner;
 mod linfa_impls;
 mod params;
 mod predict;
+mod sample;
 mod saved;
 mod team;
 
