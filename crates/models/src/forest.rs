@@ -192,7 +192,6 @@ pub fn fit(
                 y.view(),
                 weights.view(),
                 oob.as_ref(),
-                x.view(),
                 t,
             )
         })
@@ -254,20 +253,28 @@ impl OobSums {
         }
     }
 
-    /// Add a tree's probability of every scored row its bootstrap left out;
-    /// `predict(rows, add)` calls `add(k, p)` with the probability `p` of `rows[k]`.
-    fn add_out_of_bag(&self, counts: &[u32], predict: impl FnOnce(&[u32], &mut dyn FnMut(usize, f64))) {
-        let (slots, rows): (Vec<usize>, Vec<u32>) = self
+    /// Add a tree's probability of every scored row its bootstrap left out (`counts` are
+    /// the bootstrap counts by row); `predict(rows, add)` calls `add(row, p)` with the
+    /// probability `p` of every row of `rows`, which it may reorder.
+    fn add_out_of_bag(&self, counts: &[u32], predict: impl FnOnce(&mut [u32], &mut dyn FnMut(u32, f64))) {
+        let mut rows: Vec<u32> = self
             .rows
             .iter()
-            .enumerate()
-            .filter(|(_, &r)| counts[r as usize] == 0)
-            .map(|(i, &r)| (i, r))
-            .unzip();
-        predict(&rows, &mut |k, p| {
-            let i = slots[k];
-            self.sums[i].fetch_add((p.clamp(0.0, 1.0) * Self::ONE).round() as u64, Relaxed);
-            self.counts[i].fetch_add(1, Relaxed);
+            .copied()
+            .filter(|&r| counts[r as usize] == 0)
+            .collect();
+        // Every row is scored unless there are more than OOB_ROWS.
+        let all_rows = self.rows.len() == counts.len();
+        predict(&mut rows, &mut |row, p| {
+            let slot = if all_rows {
+                Ok(row as usize)
+            } else {
+                self.rows.binary_search(&row)
+            };
+            if let Ok(i) = slot {
+                self.sums[i].fetch_add((p.clamp(0.0, 1.0) * Self::ONE).round() as u64, Relaxed);
+                self.counts[i].fetch_add(1, Relaxed);
+            }
         });
     }
 
@@ -299,7 +306,6 @@ fn grow_tree(
     y: ArrayView1<'_, bool>,
     weights: ArrayView1<'_, f64>,
     oob: Option<&OobSums>,
-    x: ArrayView2<'_, f64>,
     t: usize,
 ) -> (Tree, Vec<f64>) {
     let n = data.n_rows;
@@ -338,11 +344,14 @@ fn grow_tree(
             0.0
         }
     };
-    let tree = grown.to_tree(mapper, share);
     if let Some(oob) = oob {
-        // The fitted tree on raw values sends every training row to the leaf its bins do
-        // (see `binning`), and walks rows in lockstep, hiding the unpredictable branches.
-        oob.add_out_of_bag(&counts, |rows, add| predict::tree_values_at(x, &tree, rows, add));
+        oob.add_out_of_bag(&counts, |rows, add| {
+            grown.route(data, rows, |_, sums, leaf_rows| {
+                let p = share(sums);
+                leaf_rows.iter().for_each(|&r| add(r, p));
+            });
+        });
     }
+    let tree = grown.to_tree(mapper, share);
     (tree, gains)
 }

@@ -55,17 +55,6 @@ pub(crate) struct GradHess {
     pub h: f32,
 }
 
-impl GradHess {
-    /// A one-row [`Bin`].
-    pub fn bin(self) -> Bin {
-        Bin {
-            g: f64::from(self.g),
-            h: f64::from(self.h),
-            n: 1,
-        }
-    }
-}
-
 /// Fill `hist` (one entry per bin of the column, at most 256) with the sums of `rows`,
 /// whose statistics are `gh` in the same order (`gh[i]` belongs to `rows[i]`).
 ///
@@ -114,7 +103,7 @@ pub(crate) fn build(hist: &mut [Bin], col: &[u8], rows: &[u32], gh: &[GradHess])
 /// Partial histograms of [`build`].
 const LANES: usize = 4;
 /// Fewest rows for which [`build`] uses partial histograms.
-const LANED_ROWS: usize = 4096;
+pub(crate) const LANED_ROWS: usize = 1024;
 
 /// `parent -= child`, bin by bin: the histogram of the sibling of `child`.
 pub(crate) fn subtract(parent: &mut [Bin], child: &[Bin]) {
@@ -250,44 +239,72 @@ pub(crate) fn scan_histogram(
     scan(rule, feature, bins, missing, node, best)
 }
 
-/// [`scan`] for a small node without a histogram: sort the node's rows by bin.
-/// `gh` is aligned with `rows` as in [`build`]; `keys` and `groups` are scratch space.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn scan_sorted(
-    rule: &SplitRule,
-    feature: usize,
-    col: &[u8],
-    missing_bin: u8,
-    rows: &[u32],
-    gh: &[GradHess],
-    node: NodeSums,
-    keys: &mut Vec<u64>,
-    groups: &mut Vec<(u8, Bin)>,
-    best: &mut Option<Candidate>,
-) -> bool {
-    keys.clear();
-    keys.extend(
-        rows.iter()
-            .enumerate()
-            .map(|(i, &r)| (u64::from(col[r as usize]) << 32) | i as u64),
-    );
-    // Keys are unique, so the order is fully determined.
-    keys.sort_unstable();
-    let mut missing = Bin::default();
-    groups.clear();
-    for &k in keys.iter() {
-        let (bin, i) = ((k >> 32) as u8, (k & 0xffff_ffff) as usize);
-        let s = gh[i].bin();
-        if bin == missing_bin {
-            missing = missing.plus(s);
-        } else {
-            match groups.last_mut() {
-                Some((b, acc)) if *b == bin => *acc = acc.plus(s),
-                _ => groups.push((bin, s)),
-            }
+/// The histogram of one feature over a node's rows that remembers which bins its rows
+/// fell into, so that reading and clearing it cost the occupied bins, not all 256: the
+/// per-split draws of the forest build one such histogram per drawn feature in nodes of
+/// every size, most of them small. Sums are taken in row order, as [`build`] does below
+/// [`LANED_ROWS`], so both give the same bits.
+#[derive(Debug)]
+pub(crate) struct SparseHist {
+    bins: Box<[Bin; 256]>,
+    occupied: [u64; 4],
+}
+
+impl Default for SparseHist {
+    fn default() -> Self {
+        SparseHist {
+            bins: Box::new([Bin::default(); 256]),
+            occupied: [0; 4],
         }
     }
-    scan(rule, feature, groups.iter().copied(), missing, node, best)
+}
+
+impl SparseHist {
+    /// Add `rows` (statistics `gh`, aligned as in [`build`]) by their bin in `col`.
+    /// Expects an empty histogram (as [`SparseHist::scan_and_clear`] leaves it).
+    pub fn add(&mut self, col: &[u8], rows: &[u32], gh: &[GradHess]) {
+        for (&r, s) in rows.iter().zip(gh) {
+            let b = col[r as usize];
+            self.occupied[usize::from(b >> 6)] |= 1 << (b & 63);
+            let bin = &mut self.bins[usize::from(b)];
+            bin.g += f64::from(s.g);
+            bin.h += f64::from(s.h);
+            bin.n += 1;
+        }
+    }
+
+    /// [`scan`] the histogram of `feature` (whose missing values are in `missing_bin`),
+    /// then empty it.
+    pub fn scan_and_clear(
+        &mut self,
+        rule: &SplitRule,
+        feature: usize,
+        missing_bin: u8,
+        node: NodeSums,
+        best: &mut Option<Candidate>,
+    ) -> bool {
+        let missing = std::mem::take(&mut self.bins[usize::from(missing_bin)]);
+        let occupied = std::mem::take(&mut self.occupied);
+        let bins = &mut self.bins;
+        let values = occupied
+            .into_iter()
+            .enumerate()
+            .flat_map(|(word, bits)| set_bits(bits).map(move |b| (word * 64 + b) as u8))
+            .filter(|&b| b != missing_bin)
+            .map(|b| (b, std::mem::take(&mut bins[usize::from(b)])));
+        scan(rule, feature, values, missing, node, best)
+    }
+}
+
+/// The positions of the set bits of `bits`, increasing.
+fn set_bits(mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (bits != 0).then(|| {
+            let b = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            b
+        })
+    })
 }
 
 #[cfg(test)]
@@ -351,21 +368,15 @@ mod tests {
         assert_eq!((c.feature, c.bin, c.missing_left), (7, 1, false));
         assert_eq!(c.left, Bin { g: 0.0, h: 3.0, n: 3 });
         assert!((c.gain - (25.0 / 5.0 - 25.0 / 8.0)).abs() < 1e-12);
-        // The sorted scan of a small node finds the same split.
-        let mut sorted = None;
-        scan_sorted(
-            &rule,
-            7,
-            &col,
-            4,
-            &rows,
-            &gh,
-            node,
-            &mut Vec::new(),
-            &mut Vec::new(),
-            &mut sorted,
-        );
-        assert_eq!(sorted, best);
+        // The sparse histogram finds the same split, and is empty again after it.
+        let mut sparse = SparseHist::default();
+        for _ in 0..2 {
+            let mut found = None;
+            sparse.add(&col, &rows, &gh);
+            sparse.scan_and_clear(&rule, 7, 4, node, &mut found);
+            assert_eq!(found, best);
+        }
+        assert!(sparse.bins.iter().all(|b| *b == Bin::default()));
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! child's is built and the larger child's is the parent's minus it), or every node draws
 //! its own ([`FeatureSampling::PerSplit`], scikit-learn's `max_features`: features are
 //! drawn in random order until `k` non-constant ones were evaluated; only those get a
-//! histogram, and small nodes sort their rows instead of filling 256 bins).
+//! histogram, and nodes below a few thousand rows use a [`SparseHist`], which reads and
+//! clears only the bins their rows fall into).
 //!
 //! Everything is deterministic: sums run in row order, features in a fixed order, ties
 //! keep the first, and the only parallelism (building the histograms of different
@@ -32,13 +33,9 @@ use std::sync::Arc;
 use rand::Rng;
 
 use crate::binning::{BinMapper, BinnedMatrix};
-use crate::hist::{self, Bin, Candidate, GradHess, NodeSums, SplitRule};
+use crate::hist::{self, Bin, Candidate, GradHess, NodeSums, SparseHist, SplitRule};
 use crate::team::Team;
 use crate::tree::Tree;
-
-/// Nodes with at most this many rows sort their rows per feature instead of building a
-/// histogram (per-split sampling only).
-const SMALL_NODE: usize = 64;
 
 /// Which features a node considers.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +153,37 @@ impl GrownTree {
         })
     }
 
+    /// Send `rows` (indices into `data`) down the tree and call `visit(leaf, sums,
+    /// leaf_rows)` with every leaf's index, its training sums and the rows that reach it. Partitions `rows` in
+    /// place, node by node, as growing did: every step reads one feature of rows in
+    /// increasing order, which beats walking the rows one by one through the tree.
+    pub fn route(&self, data: &BinnedMatrix, rows: &mut [u32], mut visit: impl FnMut(usize, Bin, &[u32])) {
+        let mut scratch = vec![0; rows.len()];
+        let mut pending = vec![(0, 0, rows.len())];
+        while let Some((i, start, end)) = pending.pop() {
+            match self.nodes[i] {
+                GrownNode::Leaf { sums, .. } => visit(i, sums, &rows[start..end]),
+                GrownNode::Split {
+                    feature,
+                    bin,
+                    missing_left,
+                    left,
+                    right,
+                    ..
+                } => {
+                    let missing_bin = data.missing_bin(feature);
+                    let (part, out) = (&mut rows[start..end], &mut scratch[..end - start]);
+                    let n_left = split_into(part, out, &data.columns[feature], |b| {
+                        goes_left(b, bin, missing_left, missing_bin)
+                    });
+                    join(part, out, n_left);
+                    pending.push((right, start + n_left, end));
+                    pending.push((left, start, start + n_left));
+                }
+            }
+        }
+    }
+
     /// Index of the leaf that binned row `row` of `data` falls into.
     pub fn leaf_of(&self, data: &BinnedMatrix, row: usize) -> usize {
         let mut i = 0;
@@ -193,8 +221,7 @@ pub(crate) struct Workspace {
     shared_rows: Arc<Vec<u32>>,
     job_hists: Vec<Vec<Bin>>,
     scratch_rows: Vec<u32>,
-    keys: Vec<u64>,
-    groups: Vec<(u8, Bin)>,
+    sparse: SparseHist,
     feature_order: Vec<usize>,
     one_feature: Vec<Bin>,
     pool: Vec<Vec<Bin>>,
@@ -466,23 +493,13 @@ impl<R: Rng> Grower<'_, R> {
                     self.ws.feature_order.swap(i, j);
                     let f = self.ws.feature_order[i];
                     let col = &self.data.columns[f];
-                    let nb = self.data.n_bins[f];
-                    let varies = if rows.len() <= SMALL_NODE {
+                    let varies = if rows.len() < hist::LANED_ROWS {
+                        let sparse = &mut self.ws.sparse;
+                        sparse.add(col, rows, gh);
                         let missing_bin = self.data.missing_bin(f);
-                        let ws = &mut *self.ws;
-                        hist::scan_sorted(
-                            rule,
-                            f,
-                            col,
-                            missing_bin,
-                            rows,
-                            gh,
-                            node,
-                            &mut ws.keys,
-                            &mut ws.groups,
-                            &mut best,
-                        )
+                        sparse.scan_and_clear(rule, f, missing_bin, node, &mut best)
                     } else {
+                        let nb = self.data.n_bins[f];
                         let h = &mut self.ws.one_feature;
                         h.resize(nb, Bin::default());
                         hist::build(&mut h[..nb], col, rows, gh);
@@ -665,5 +682,71 @@ fn join(rows: &mut [u32], scratch: &[u32], n_left: usize) {
     rows[..n_left].copy_from_slice(&scratch[..n_left]);
     for (dst, &src) in rows[n_left..].iter_mut().zip(scratch[n_left..].iter().rev()) {
         *dst = src;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Criterion;
+    use ndarray::Array2;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn route_sends_every_row_to_the_leaf_it_falls_into() {
+        let n = 3000;
+        let x = Array2::from_shape_fn((n, 3), |(i, j)| {
+            if j == 2 && i % 9 == 0 {
+                f64::NAN
+            } else {
+                ((i * (j + 7) * 7919) % 101) as f64
+            }
+        });
+        let mapper = BinMapper::fit(x.view(), 32).unwrap();
+        let data = mapper.transform(x.view());
+        let gh: Vec<GradHess> = (0..n)
+            .map(|i| GradHess {
+                g: f32::from(u8::from((i * 31) % 7 < 3)),
+                h: 1.0,
+            })
+            .collect();
+        let params = GrowParams {
+            rule: SplitRule {
+                min_samples_leaf: 5,
+                min_child_weight: 0.0,
+                lambda: 0.0,
+                criterion: Criterion::Gini,
+            },
+            max_depth: Some(10),
+            max_leaves: None,
+            min_samples_split: 2,
+            min_gain: f64::NEG_INFINITY,
+            stop_when_pure: true,
+            sampling: FeatureSampling::PerSplit(2),
+        };
+        // Grown on two thirds of the rows; the others are routed as out-of-bag rows are.
+        let mut rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 0).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let tree = grow(
+            &data,
+            &gh,
+            &mut rows,
+            &params,
+            &mut rng,
+            &mut Workspace::default(),
+            None,
+        );
+        assert!(tree.nodes.len() > 50, "{} nodes", tree.nodes.len());
+        let mut all: Vec<u32> = (0..n as u32).collect();
+        let mut seen = vec![false; n];
+        tree.route(&data, &mut all, |leaf, sums, leaf_rows| {
+            assert!(matches!(tree.nodes[leaf], GrownNode::Leaf { sums: s, .. } if s == sums));
+            for &r in leaf_rows {
+                assert_eq!(tree.leaf_of(&data, r as usize), leaf, "row {r}");
+                seen[r as usize] = true;
+            }
+        });
+        assert!(seen.iter().all(|&s| s), "every row reaches a leaf");
     }
 }

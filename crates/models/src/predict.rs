@@ -95,27 +95,6 @@ pub(crate) fn par_tree_values(x: ArrayView2<'_, f64>, tree: &Tree) -> Array1<f64
     Array1::from(out)
 }
 
-/// `add(k, value)` with the leaf value of row `rows[k]` of `x` in `tree`, for every `k`
-/// in order, on the calling thread (rows are gathered a block at a time).
-pub(crate) fn tree_values_at(
-    x: ArrayView2<'_, f64>,
-    tree: &Tree,
-    rows: &[u32],
-    add: &mut dyn FnMut(usize, f64),
-) {
-    let p = x.ncols();
-    let mut buffer = Vec::with_capacity(BLOCK_ROWS * p);
-    for (c, block) in rows.chunks(BLOCK_ROWS).enumerate() {
-        buffer.clear();
-        for &r in block {
-            buffer.extend(x.row(r as usize).iter().copied());
-        }
-        for_each_leaf(tree.packed(), &buffer, block.len(), p, |k, v| {
-            add(c * BLOCK_ROWS + k, v)
-        });
-    }
-}
-
 /// `init` plus the sum of the trees' leaf values for every row of `x`, trees added in
 /// order.
 pub(crate) fn par_sum_trees(x: ArrayView2<'_, f64>, trees: &[Tree], init: f64) -> Array1<f64> {
