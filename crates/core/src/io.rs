@@ -226,6 +226,12 @@ pub fn read_parquet_schema(path: &Path) -> Result<SchemaRef, ArtifactError> {
     Ok(Arc::clone(parquet_reader(path)?.schema()))
 }
 
+/// The number of rows of a Parquet file, from its metadata only.
+pub fn parquet_rows(path: &Path) -> Result<usize, ArtifactError> {
+    let rows = parquet_reader(path)?.metadata().file_metadata().num_rows();
+    Ok(usize::try_from(rows).unwrap_or(0))
+}
+
 /// Read a whole Parquet file into record batches.
 pub fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), ArtifactError> {
     let builder = parquet_reader(path)?;
