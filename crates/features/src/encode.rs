@@ -4,6 +4,7 @@
 //! training rows, out of fold for the training rows themselves) and the parsing of
 //! Python list literals such as the Kaggle schema's `artists`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rand::seq::SliceRandom;
@@ -61,7 +62,7 @@ impl KeyParse {
         let cell = cell?;
         match self {
             KeyParse::Plain => Some(cell.to_string()),
-            KeyParse::PythonList => parse_python_list(cell).into_iter().next(),
+            KeyParse::PythonList => python_list_names(cell).next().map(Cow::into_owned),
         }
     }
 
@@ -70,7 +71,7 @@ impl KeyParse {
         match (self, cell) {
             (_, None) => 0,
             (KeyParse::Plain, Some(_)) => 1,
-            (KeyParse::PythonList, Some(text)) => parse_python_list(text).len(),
+            (KeyParse::PythonList, Some(text)) => python_list_names(text).count(),
         }
     }
 }
@@ -82,55 +83,67 @@ impl KeyParse {
 /// one name (trimmed; empty text is no name), and a list that ends early keeps the names
 /// read so far.
 pub fn parse_python_list(text: &str) -> Vec<String> {
+    python_list_names(text).map(Cow::into_owned).collect()
+}
+
+/// The names of [`parse_python_list`], one at a time, borrowed from `text` unless they
+/// hold escapes: reading a list's first name or counting its names allocates nothing.
+pub fn python_list_names(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
     let text = text.trim();
-    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
-        return if text.is_empty() {
-            vec![]
-        } else {
-            vec![text.to_string()]
-        };
+    let (rest, whole) = match text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(inner) => (inner, None),
+        None => ("", (!text.is_empty()).then_some(Cow::Borrowed(text))),
     };
-    let mut names = Vec::new();
-    let mut chars = inner.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        let Some(quote) = chars.next() else { break };
+    let mut names = ListNames { rest };
+    whole
+        .into_iter()
+        .chain(std::iter::from_fn(move || names.next_name()))
+}
+
+/// The unread part of a list literal's inside.
+struct ListNames<'a> {
+    rest: &'a str,
+}
+
+impl<'a> ListNames<'a> {
+    fn next_name(&mut self) -> Option<Cow<'a, str>> {
+        let text = self
+            .rest
+            .trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        let quote = text.chars().next()?;
         if quote != '\'' && quote != '"' {
-            // An unquoted element: read up to the next comma.
-            let mut name = String::from(quote);
-            while let Some(c) = chars.next_if(|c| *c != ',') {
-                name.push(c);
-            }
-            names.push(name.trim().to_string());
-            continue;
+            // An unquoted element: up to the next comma.
+            let end = text.find(',').unwrap_or(text.len());
+            self.rest = &text[end..];
+            return Some(Cow::Borrowed(text[..end].trim()));
         }
-        let mut name = String::new();
-        let mut closed = false;
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some(e @ ('\\' | '\'' | '"')) => name.push(e),
-                    Some(e) => {
+        let body = &text[1..];
+        let mut owned: Option<String> = None;
+        let mut chars = body.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c == quote {
+                self.rest = &body[i + 1..];
+                return Some(owned.map_or(Cow::Borrowed(&body[..i]), Cow::Owned));
+            }
+            if c == '\\' {
+                // The first escape: the name so far becomes owned text.
+                let name = owned.get_or_insert_with(|| body[..i].to_string());
+                match chars.next() {
+                    Some((_, e @ ('\\' | '\'' | '"'))) => name.push(e),
+                    Some((_, e)) => {
                         name.push('\\');
                         name.push(e);
                     }
                     None => name.push('\\'),
-                },
-                c if c == quote => {
-                    closed = true;
-                    break;
                 }
-                c => name.push(c),
+            } else if let Some(name) = owned.as_mut() {
+                name.push(c);
             }
         }
-        names.push(name);
-        if !closed {
-            break;
-        }
+        // Not closed: the rest is the last name.
+        self.rest = "";
+        Some(owned.map_or(Cow::Borrowed(body), Cow::Owned))
     }
-    names
 }
 
 /// Label statistics of every key of a high-cardinality column in a set of rows, and the
