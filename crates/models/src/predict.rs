@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::tree::{PackedNode, Tree};
 
 /// Rows per parallel task.
-pub(crate) const BLOCK_ROWS: usize = 256;
+pub(crate) const BLOCK_ROWS: usize = 2048;
 
 /// Rows that walk a tree together.
 const LANES: usize = 8;
