@@ -154,11 +154,12 @@ impl GrownTree {
     }
 
     /// Send `rows` (indices into `data`) down the tree and call `visit(leaf, sums,
-    /// leaf_rows)` with every leaf's index, its training sums and the rows that reach it. Partitions `rows` in
-    /// place, node by node, as growing did: every step reads one feature of rows in
-    /// increasing order, which beats walking the rows one by one through the tree.
+    /// leaf_rows)` with every leaf's index, its training sums and the rows that reach it.
+    /// Partitions `rows` in place, node by node, as growing did: every step reads one
+    /// feature of rows in increasing order, which beats walking the rows one by one
+    /// through the tree.
     pub fn route(&self, data: &BinnedMatrix, rows: &mut [u32], mut visit: impl FnMut(usize, Bin, &[u32])) {
-        let mut scratch = vec![0; rows.len()];
+        let mut scratch = Vec::new();
         let mut pending = vec![(0, 0, rows.len())];
         while let Some((i, start, end)) = pending.pop() {
             match self.nodes[i] {
@@ -171,12 +172,9 @@ impl GrownTree {
                     right,
                     ..
                 } => {
-                    let missing_bin = data.missing_bin(feature);
-                    let (part, out) = (&mut rows[start..end], &mut scratch[..end - start]);
-                    let n_left = split_into(part, out, &data.columns[feature], |b| {
-                        goes_left(b, bin, missing_left, missing_bin)
-                    });
-                    join(part, out, n_left);
+                    let split = (bin, missing_left, data.missing_bin(feature));
+                    let col = &data.columns[feature];
+                    let n_left = partition(&mut rows[start..end], &mut scratch, col, split);
                     pending.push((right, start + n_left, end));
                     pending.push((left, start, start + n_left));
                 }
@@ -378,8 +376,9 @@ impl<R: Rng> Grower<'_, R> {
             // Only nodes with a split enter the frontier.
             let Some(c) = p.split else { continue };
             let missing_bin = self.data.missing_bin(c.feature);
-            let n_left = self.partition(
+            let n_left = partition(
                 &mut rows[p.start..p.end],
+                &mut self.ws.scratch_rows,
                 &self.data.columns[c.feature],
                 (c.bin, c.missing_left, missing_bin),
             );
@@ -626,36 +625,33 @@ impl<R: Rng> Grower<'_, R> {
     }
 }
 
-impl<R> Grower<'_, R> {
-    /// Stable in-place partition of `rows`: those whose bin in `col` goes left (see
-    /// [`goes_left`] for `(bin, missing_left, missing_bin)`) first. Returns how many go
-    /// left.
-    fn partition(&mut self, rows: &mut [u32], col: &[u8], split: (u8, bool, u8)) -> usize {
-        let scratch = &mut self.ws.scratch_rows;
-        scratch.resize(rows.len(), 0);
-        let scratch = &mut scratch[..rows.len()];
-        let (bin, missing_left, missing_bin) = split;
-        let n_left = if rows.len() >= TABLE_PARTITION_ROWS {
-            // Large nodes look each bin up in a table (fewer instructions per row).
-            let mut table = [false; 256];
-            for (b, t) in (0..=u8::MAX).zip(&mut table) {
-                *t = goes_left(b, bin, missing_left, missing_bin);
-            }
-            split_into(rows, scratch, col, |b| table[usize::from(b)])
-        } else {
-            split_into(rows, scratch, col, |b| {
-                goes_left(b, bin, missing_left, missing_bin)
-            })
-        };
-        join(rows, scratch, n_left);
-        n_left
-    }
+/// Stable in-place partition of `rows`: those whose bin in `col` goes left (see
+/// [`goes_left`] for `(bin, missing_left, missing_bin)`) first. Returns how many go left;
+/// `scratch` is working space.
+fn partition(rows: &mut [u32], scratch: &mut Vec<u32>, col: &[u8], split: (u8, bool, u8)) -> usize {
+    scratch.resize(rows.len(), 0);
+    let scratch = &mut scratch[..rows.len()];
+    let (bin, missing_left, missing_bin) = split;
+    let n_left = if rows.len() >= TABLE_PARTITION_ROWS {
+        // Large nodes look each bin up in a table (fewer instructions per row).
+        let mut table = [false; 256];
+        for (b, t) in (0..=u8::MAX).zip(&mut table) {
+            *t = goes_left(b, bin, missing_left, missing_bin);
+        }
+        split_into(rows, scratch, col, |b| table[usize::from(b)])
+    } else {
+        split_into(rows, scratch, col, |b| {
+            goes_left(b, bin, missing_left, missing_bin)
+        })
+    };
+    join(rows, scratch, n_left);
+    n_left
 }
 
 /// Fewest rows in a node for its histograms to be shared out to a team's helpers.
 const PARALLEL_HISTOGRAM_ROWS: usize = 256;
 
-/// Fewest rows in a node for [`Grower::partition`] to build a table of the bins going left.
+/// Fewest rows in a node for [`partition`] to build a table of the bins going left.
 const TABLE_PARTITION_ROWS: usize = 1024;
 
 /// Write the rows whose bin in `col` goes left to the front of `out` and the others to its
