@@ -81,20 +81,6 @@ fn for_each_leaf(nodes: &[PackedNode], rows: &[f64], n: usize, p: usize, mut f: 
     }
 }
 
-/// The leaf value of every row of `x` in `tree`.
-pub(crate) fn par_tree_values(x: ArrayView2<'_, f64>, tree: &Tree) -> Array1<f64> {
-    let mut out = vec![0.0; x.nrows()];
-    let p = x.ncols();
-    out.par_chunks_mut(BLOCK_ROWS)
-        .enumerate()
-        .for_each_init(Vec::new, |buffer, (c, chunk)| {
-            let rows = block_rows(&x, c * BLOCK_ROWS, chunk.len(), buffer);
-            let n = chunk.len();
-            for_each_leaf(tree.packed(), rows, n, p, |r, v| chunk[r] = v);
-        });
-    Array1::from(out)
-}
-
 /// `init` plus the sum of the trees' leaf values for every row of `x`, trees added in
 /// order.
 pub(crate) fn par_sum_trees(x: ArrayView2<'_, f64>, trees: &[Tree], init: f64) -> Array1<f64> {

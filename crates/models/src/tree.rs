@@ -388,7 +388,8 @@ impl Tree {
     /// The leaf value of every row of `x` (blocks of rows are spread over rayon's
     /// threads; the result does not depend on their number).
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
-        crate::predict::par_tree_values(x, self)
+        // Zero plus the leaf value: the leaf value.
+        crate::predict::par_sum_trees(x, std::slice::from_ref(self), 0.0)
     }
 
     /// Set every leaf to the share of positive rows of (`x`, `y`) that reach it; a leaf
