@@ -190,6 +190,8 @@ pub fn read_tracks(
     })
 }
 
+/// A visitor that keeps every batch and rejection (for [`read_tracks`] and the block
+/// reader's tests).
 #[derive(Default)]
 struct Collect {
     batches: Vec<RecordBatch>,

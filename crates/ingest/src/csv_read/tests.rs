@@ -6,7 +6,7 @@ use arrow::compute::concat_batches;
 
 use super::*;
 use crate::validate::{schema_of, targets, Layout};
-use crate::{ColumnMap, IngestReport, TracksVisitor};
+use crate::{Collect, ColumnMap, IngestReport};
 
 const HEADER: &str = "valence,year,acousticness,artists,danceability,duration_ms,energy,explicit,id,\
 instrumentalness,key,liveness,loudness,mode,name,popularity,release_date,speechiness,tempo";
@@ -110,23 +110,6 @@ fn tricky_file(eol: &str) -> (Vec<u8>, Vec<(u64, RejectReason)>) {
     (text, expected)
 }
 
-#[derive(Default)]
-struct Collect {
-    batches: Vec<RecordBatch>,
-    rejections: Vec<Rejection>,
-}
-
-impl TracksVisitor for Collect {
-    fn batch(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
-        self.batches.push(batch);
-        Ok(())
-    }
-    fn rejection(&mut self, rejection: Rejection) -> Result<(), IngestError> {
-        self.rejections.push(rejection);
-        Ok(())
-    }
-}
-
 /// The simple reference: one `csv` reader over the whole text, record by record.
 fn reference(path: &Path, text: &[u8]) -> (RecordBatch, Vec<Rejection>) {
     let targets = targets(&mapping(), true);
@@ -149,28 +132,34 @@ fn reference(path: &Path, text: &[u8]) -> (RecordBatch, Vec<Rejection>) {
     (rows.finish(), rejections)
 }
 
-/// The block-parallel reader with blocks of `block_bytes` and batches of 7 rows.
-fn fast(path: &Path, gzip: bool, block_bytes: usize) -> (RecordBatch, Vec<Rejection>, IngestReport) {
+/// Run the block-parallel reader on `path` with blocks of `block_bytes` and batches of 7
+/// rows into `collect`.
+fn read_blocks(
+    path: &Path,
+    gzip: bool,
+    block_bytes: usize,
+    collect: &mut Collect,
+) -> Result<IngestReport, IngestError> {
     let targets = targets(&mapping(), true);
     let schema = schema_of(&targets);
-    let mut collect = Collect::default();
-    let mut emit = Emitter::new(
-        &mut collect,
-        SchemaRef::clone(&schema),
-        7,
-        IngestReport::default(),
-    );
-    let progress = ProgressBar::hidden();
+    let mut emit = Emitter::new(collect, SchemaRef::clone(&schema), 7, IngestReport::default());
     let columns = mapping();
     let layout = Layout {
         columns: &columns,
         targets: &targets,
         schema: &schema,
     };
-    read_in_blocks(path, gzip, block_bytes, layout, &mut emit, &progress).unwrap();
-    let (report, _) = emit.finish().unwrap();
+    read_in_blocks(path, gzip, block_bytes, layout, &mut emit, &ProgressBar::hidden())?;
+    Ok(emit.finish()?.0)
+}
+
+/// [`read_blocks`] into one batch, checking the batch sizes.
+fn fast(path: &Path, gzip: bool, block_bytes: usize) -> (RecordBatch, Vec<Rejection>, IngestReport) {
+    let mut collect = Collect::default();
+    let report = read_blocks(path, gzip, block_bytes, &mut collect).unwrap();
     let (last, full) = collect.batches.split_last().unwrap();
     assert!(full.iter().all(|b| b.num_rows() == 7) && last.num_rows() <= 7);
+    let schema = schema_of(&targets(&mapping(), true));
     let batch = concat_batches(&schema, &collect.batches).unwrap();
     (batch, collect.rejections, report)
 }
@@ -214,21 +203,6 @@ fn an_empty_file_has_no_header() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.csv");
     std::fs::write(&path, "").unwrap();
-    let targets = targets(&mapping(), true);
-    let schema = schema_of(&targets);
-    let mut collect = Collect::default();
-    let mut emit = Emitter::new(
-        &mut collect,
-        SchemaRef::clone(&schema),
-        7,
-        IngestReport::default(),
-    );
-    let columns = mapping();
-    let layout = Layout {
-        columns: &columns,
-        targets: &targets,
-        schema: &schema,
-    };
-    let err = read_in_blocks(&path, false, 4, layout, &mut emit, &ProgressBar::hidden()).unwrap_err();
+    let err = read_blocks(&path, false, 4, &mut Collect::default()).unwrap_err();
     assert!(matches!(err, IngestError::Csv { line: 1, .. }), "{err}");
 }
