@@ -58,26 +58,7 @@ enum Command {
     },
     /// End-to-end cold runs at several data sizes: one `scale rows=.. stage=.. seconds=..
     /// peak_rss_mb=..` line per stage, the total and the cached rerun, then a table.
-    Scale {
-        /// Rows of synthetic data (repeatable), e.g. --rows 170000 --rows 1700000.
-        #[arg(long = "rows", required = true)]
-        rows: Vec<usize>,
-        /// Seed of the synthetic data.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Pipeline config of the runs.
-        #[arg(long, default_value_os_t = workspace_root().join("pipeline.toml"))]
-        config: PathBuf,
-        /// Where the data files (reused between calls) and artifacts go.
-        #[arg(long, default_value_os_t = workspace_root().join("target").join("scale"))]
-        scratch: PathBuf,
-        /// A Python with scikit-learn and LightGBM: also run `peers.py --pipeline` on each file.
-        #[arg(long)]
-        peer_python: Option<PathBuf>,
-        /// The peer script.
-        #[arg(long, default_value_os_t = workspace_root().join("../shared/reference/peers.py"))]
-        peer_script: PathBuf,
-    },
+    Scale(scale::ScaleOptions),
     /// Time fit and predict of the default models on FILE (seed features, stratified 80/20 split):
     /// one `bench <model> fit_s=.. predict_s=.. roc_auc=.. rows=..` line per model, then a table.
     Bench {
@@ -193,21 +174,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             println!("removed {0}/cache and {0}/latest", artifacts.display());
         }
-        Command::Scale {
-            rows,
-            seed,
-            config,
-            scratch,
-            peer_python,
-            peer_script,
-        } => scale::run(&scale::ScaleOptions {
-            rows,
-            seed,
-            config,
-            scratch,
-            peer_python,
-            peer_script,
-        })?,
+        Command::Scale(options) => scale::run(&options)?,
         Command::Bench {
             input,
             config,

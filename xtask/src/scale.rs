@@ -19,19 +19,28 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use crate::workspace_root;
+
 /// What to run.
+#[derive(clap::Args)]
 pub struct ScaleOptions {
-    /// Row counts, in order.
+    /// Rows of synthetic data (repeatable), e.g. --rows 170000 --rows 1700000.
+    #[arg(long = "rows", required = true)]
     pub rows: Vec<usize>,
     /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Pipeline config of the runs.
+    #[arg(long, default_value_os_t = workspace_root().join("pipeline.toml"))]
     pub config: PathBuf,
-    /// Where data files and artifacts go.
+    /// Where the data files (reused between calls) and artifacts go.
+    #[arg(long, default_value_os_t = workspace_root().join("target").join("scale"))]
     pub scratch: PathBuf,
-    /// Python with scikit-learn and LightGBM, to run the peer pipeline beside ours.
+    /// A Python with scikit-learn and LightGBM: also run `peers.py --pipeline` on each file.
+    #[arg(long)]
     pub peer_python: Option<PathBuf>,
     /// The peer script.
+    #[arg(long, default_value_os_t = workspace_root().join("../shared/reference/peers.py"))]
     pub peer_script: PathBuf,
 }
 
