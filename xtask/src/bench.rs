@@ -74,7 +74,7 @@ pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String
                 .with_context(|| format!("fitting {name}"))?;
             fits.push(t.elapsed().as_secs_f64());
             let t = Instant::now();
-            let p = model.predict_proba(x_test.view());
+            let p = model.predict_proba(x_test.view())?;
             predicts.push(t.elapsed().as_secs_f64());
             auc = replay_eval::metrics::roc_auc(&y_test, p.as_slice().unwrap_or(&p.to_vec()))?;
         }

@@ -70,7 +70,7 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Fits and predictions per model; the medians are reported.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = at_least_one)]
         repeats: usize,
         /// Only these models (repeatable): logistic_regression, decision_tree, random_forest, gradient_boosting.
         #[arg(long = "model")]
@@ -87,8 +87,8 @@ enum Command {
         /// Data file that replaces the config's [source] path.
         #[arg(long)]
         input: Option<PathBuf>,
-        /// Share of the training tracks used for validation.
-        #[arg(long, default_value_t = 0.25)]
+        /// Share of the training tracks used for validation (strictly between 0 and 1).
+        #[arg(long, default_value_t = 0.25, value_parser = open_fraction)]
         validation_fraction: f64,
         /// Only these models (repeatable), by their names in the config.
         #[arg(long = "model")]
@@ -97,7 +97,7 @@ enum Command {
     /// Write synthetic tracks in the Kaggle 1921-2020 schema (gzip when OUT ends in .gz).
     GenData {
         /// Number of tracks.
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 20_000, value_parser = at_least_one)]
         rows: usize,
         /// Random seed.
         #[arg(long, default_value_t = 7)]
@@ -106,6 +106,24 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// A command-line count of at least 1.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("expected at least 1".into()),
+        Err(e) => Err(format!("expected a whole number: {e}")),
+    }
+}
+
+/// A command-line share strictly between 0 and 1.
+fn open_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        Ok(v) => Err(format!("expected a number strictly between 0 and 1, got {v}")),
+        Err(e) => Err(format!("expected a number: {e}")),
+    }
 }
 
 /// The workspace root (the parent of this crate).

@@ -111,7 +111,7 @@ pub fn run(config: &PipelineConfig, input: &Path, validation_fraction: f64, only
             let t = Instant::now();
             let model = replay_models::fit(&candidate, x_fit.view(), fit_part.y.view())
                 .with_context(|| format!("fitting {name} {label}"))?;
-            let p = model.predict_proba(x_valid.view()).to_vec();
+            let p = model.predict_proba(x_valid.view())?.to_vec();
             let auc = replay_eval::metrics::roc_auc(&y_valid, &p)?;
             println!(
                 "tune {name} {label} validation_roc_auc={auc:.4} fit_s={:.2}",

@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::FeatureError;
 
 /// The label rule: a track is `replayed` when its popularity is at least `threshold`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LabelConfig {
     /// Popularity threshold (0..=100).
-    #[serde(deserialize_with = "threshold")]
+    #[serde(deserialize_with = "checked_threshold")]
     pub threshold: f64,
     /// A leakage check, never for real models: when set, the popularity (hence the label)
     /// of the training rows is permuted with this seed after the split and before anything
@@ -29,15 +31,64 @@ impl Default for LabelConfig {
     }
 }
 
-fn threshold<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let v = f64::deserialize(d)?;
+// The rules of every numeric setting of the stage, in one place: config files reach them
+// through the serde functions below, values built in code through `FeaturesConfig::check`.
+
+fn threshold(v: f64) -> Result<f64, String> {
     if (0.0..=100.0).contains(&v) {
         Ok(v)
     } else {
-        Err(serde::de::Error::custom(format!(
+        Err(format!(
             "expected a popularity threshold between 0 and 100, got {v}"
-        )))
+        ))
     }
+}
+
+fn fraction(v: f64) -> Result<f64, String> {
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("expected a number strictly between 0 and 1, got {v}"))
+    }
+}
+
+fn folds(v: usize) -> Result<usize, String> {
+    if v >= 2 {
+        Ok(v)
+    } else {
+        Err(format!("expected at least 2 folds, got {v}"))
+    }
+}
+
+fn smoothing(v: f64) -> Result<f64, String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("expected a finite number >= 0, got {v}"))
+    }
+}
+
+fn checked_threshold<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    threshold(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn checked_fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    fraction(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn checked_folds<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    folds(usize::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn checked_smoothing<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    smoothing(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// `rule(value)`, as a [`FeatureError::InvalidSetting`] of `key` when it fails.
+fn check<T: Copy>(key: &'static str, value: T, rule: fn(T) -> Result<T, String>) -> Result<(), FeatureError> {
+    rule(value)
+        .map(drop)
+        .map_err(|message| FeatureError::InvalidSetting { key, message })
 }
 
 /// How rows are split into train and test.
@@ -45,12 +96,19 @@ fn threshold<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 #[serde(deny_unknown_fields, default)]
 pub struct SplitConfig {
     /// Share of the distinct tracks held out for testing.
-    #[serde(deserialize_with = "replay_core::config::open_unit_interval")]
+    #[serde(deserialize_with = "checked_fraction")]
     pub test_fraction: f64,
     /// Keep the positive rate equal in train and test.
     pub stratify: bool,
     /// Seed of the shuffle.
     pub seed: u64,
+}
+
+impl SplitConfig {
+    /// Check every value, with the rules a config file is read with.
+    pub fn check(&self) -> Result<(), FeatureError> {
+        check("split.test_fraction", self.test_fraction, fraction)
+    }
 }
 
 impl Default for SplitConfig {
@@ -87,10 +145,10 @@ pub enum Encoding {
 pub struct TargetEncodingOptions {
     /// Folds of the training rows (at least 2): each training row is encoded with the
     /// statistics of the other folds.
-    #[serde(deserialize_with = "at_least_two")]
+    #[serde(deserialize_with = "checked_folds")]
     pub folds: usize,
     /// Pseudo-count `m` of `(sum + prior * m) / (count + m)` (finite, >= 0).
-    #[serde(deserialize_with = "non_negative")]
+    #[serde(deserialize_with = "checked_smoothing")]
     pub smoothing: f64,
     /// Seed of the shuffle that assigns training rows to folds.
     pub seed: u64,
@@ -103,28 +161,6 @@ impl Default for TargetEncodingOptions {
             smoothing: 10.0,
             seed: 42,
         }
-    }
-}
-
-fn at_least_two<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    let v = usize::deserialize(d)?;
-    if v >= 2 {
-        Ok(v)
-    } else {
-        Err(serde::de::Error::custom(format!(
-            "expected at least 2 folds, got {v}"
-        )))
-    }
-}
-
-fn non_negative<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let v = f64::deserialize(d)?;
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(serde::de::Error::custom(format!(
-            "expected a finite number >= 0, got {v}"
-        )))
     }
 }
 
@@ -169,4 +205,16 @@ pub struct FeaturesConfig {
     pub split: SplitConfig,
     /// Derived inputs and scaling.
     pub features: FeatureOptions,
+}
+
+impl FeaturesConfig {
+    /// Check every numeric value, with the rules a config file is read with (values built
+    /// in code skip those). Every entry point of the stage calls it first.
+    pub fn check(&self) -> Result<(), FeatureError> {
+        check("label.threshold", self.label.threshold, threshold)?;
+        self.split.check()?;
+        let te = &self.features.target_encoding;
+        check("features.target_encoding.folds", te.folds, folds)?;
+        check("features.target_encoding.smoothing", te.smoothing, smoothing)
+    }
 }

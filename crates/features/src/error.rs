@@ -11,6 +11,14 @@ pub enum FeatureError {
     /// Arrow refused an operation on the tracks.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// A setting is out of its range.
+    #[error("invalid setting {key}: {message}")]
+    InvalidSetting {
+        /// The setting, as written in pipeline.toml.
+        key: &'static str,
+        /// What is allowed.
+        message: String,
+    },
     /// A column the stage needs is absent.
     #[error("column '{0}' is missing from the tracks")]
     MissingColumn(String),

@@ -89,6 +89,7 @@ pub fn build(
     batches: &[RecordBatch],
     config: &FeaturesConfig,
 ) -> Result<FeatureSet, FeatureError> {
+    config.check()?;
     let all = concat_batches(&schema, batches)?;
     let rows_in = all.num_rows();
     let (distinct, labels, train_rows, test_rows) = split_rows(&all, config)?;
@@ -133,6 +134,7 @@ pub fn training_tracks(
     batches: &[RecordBatch],
     config: &FeaturesConfig,
 ) -> Result<RecordBatch, FeatureError> {
+    config.check()?;
     let all = concat_batches(&schema, batches)?;
     let (distinct, _, train_rows, _) = split_rows(&all, config)?;
     take_rows(&distinct, &train_rows)
@@ -144,7 +146,7 @@ type SplitRows = (RecordBatch, Vec<bool>, Vec<usize>, Vec<usize>);
 fn split_rows(all: &RecordBatch, config: &FeaturesConfig) -> Result<SplitRows, FeatureError> {
     let distinct = take_rows(all, &first_of_each_id(all)?)?;
     let labels = spec::labels(&distinct, config.label.threshold)?;
-    let (train_rows, test_rows) = stratified_split(&labels, &config.split);
+    let (train_rows, test_rows) = stratified_split(&labels, &config.split)?;
     Ok((distinct, labels, train_rows, test_rows))
 }
 
@@ -170,6 +172,7 @@ pub fn run_in_batches(
     out_dir: &Path,
     batch_rows: usize,
 ) -> Result<SplitReport, FeatureError> {
+    config.check()?;
     stream::run(tracks, config, out_dir, batch_rows)
 }
 

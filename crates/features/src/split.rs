@@ -4,14 +4,19 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::SplitConfig;
+use crate::{FeatureError, SplitConfig};
 
 /// Split row indices into `(train, test)`, both sorted.
 ///
 /// With `stratify`, each class is shuffled and split on its own, so both sides keep the
 /// positive rate; each class sends `round(n_class * test_fraction)` rows to test.
-/// The same labels and config always give the same split.
-pub fn stratified_split(labels: &[bool], config: &SplitConfig) -> (Vec<usize>, Vec<usize>) {
+/// The same labels and config always give the same split. An error when the config does
+/// not pass [`SplitConfig::check`].
+pub fn stratified_split(
+    labels: &[bool],
+    config: &SplitConfig,
+) -> Result<(Vec<usize>, Vec<usize>), FeatureError> {
+    config.check()?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let groups: Vec<Vec<usize>> = if config.stratify {
         [false, true]
@@ -30,12 +35,13 @@ pub fn stratified_split(labels: &[bool], config: &SplitConfig) -> (Vec<usize>, V
     }
     train.sort_unstable();
     test.sort_unstable();
-    (train, test)
+    Ok((train, test))
 }
 
 /// For each row, whether [`stratified_split`] puts it in the test set: the same split
 /// (the shuffles draw the same numbers whatever the index type), with 4-byte row indices
-/// and one byte of output per row. At most `u32::MAX` rows.
+/// and one byte of output per row. At most `u32::MAX` rows; `config` must pass
+/// [`SplitConfig::check`].
 pub(crate) fn test_mask(labels: &[bool], config: &SplitConfig) -> Vec<bool> {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let n = u32::try_from(labels.len()).unwrap_or(u32::MAX);
@@ -69,7 +75,7 @@ mod tests {
     #[test]
     fn stratified_split_keeps_class_shares_and_partitions_rows() {
         let y = labels(1000, 4);
-        let (train, test) = stratified_split(&y, &SplitConfig::default());
+        let (train, test) = stratified_split(&y, &SplitConfig::default()).unwrap();
         assert_eq!(test.len(), 200);
         assert_eq!(test.iter().filter(|&&i| y[i]).count(), 50);
         let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
@@ -81,11 +87,14 @@ mod tests {
     fn same_seed_same_split_other_seed_other_split() {
         let y = labels(500, 3);
         let config = SplitConfig::default();
-        assert_eq!(stratified_split(&y, &config), stratified_split(&y, &config));
+        assert_eq!(
+            stratified_split(&y, &config).unwrap(),
+            stratified_split(&y, &config).unwrap()
+        );
         let other = SplitConfig { seed: 7, ..config };
         assert_ne!(
-            stratified_split(&y, &SplitConfig::default()).1,
-            stratified_split(&y, &other).1
+            stratified_split(&y, &SplitConfig::default()).unwrap().1,
+            stratified_split(&y, &other).unwrap().1
         );
     }
 
@@ -103,10 +112,28 @@ mod tests {
                 seed,
                 ..SplitConfig::default()
             };
-            let (_, test) = stratified_split(&y, &config);
+            let (_, test) = stratified_split(&y, &config).unwrap();
             let mask = test_mask(&y, &config);
             let from_mask: Vec<usize> = (0..n).filter(|&i| mask[i]).collect();
             assert_eq!(from_mask, test);
+        }
+    }
+
+    #[test]
+    fn fractions_outside_zero_one_are_errors_not_panics() {
+        let y = labels(100, 4);
+        for test_fraction in [1.5, 1.0, 0.0, -0.2, f64::NAN] {
+            let config = SplitConfig {
+                test_fraction,
+                ..SplitConfig::default()
+            };
+            match stratified_split(&y, &config) {
+                Err(FeatureError::InvalidSetting { key, message }) => {
+                    assert_eq!(key, "split.test_fraction");
+                    assert!(message.contains("strictly between 0 and 1"), "{message}");
+                }
+                other => panic!("{test_fraction}: {other:?}"),
+            }
         }
     }
 }

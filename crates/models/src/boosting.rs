@@ -161,14 +161,17 @@ pub struct GradientBoosting {
 }
 
 impl GradientBoosting {
-    /// Raw scores (log-odds) of every row of `x`.
-    pub fn decision_function(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
-        predict::par_sum_trees(x, &self.trees, self.init_score)
+    /// Raw scores (log-odds) of every row of `x`; an error unless `x` has `n_features`
+    /// columns.
+    pub fn decision_function(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        crate::check_inputs(self.n_features, x)?;
+        Ok(predict::par_sum_trees(x, &self.trees, self.init_score))
     }
 
-    /// Probability of the positive class for every row of `x`.
-    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
-        self.decision_function(x).mapv(sigmoid)
+    /// Probability of the positive class for every row of `x`; an error unless `x` has
+    /// `n_features` columns.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        Ok(self.decision_function(x)?.mapv(sigmoid))
     }
 }
 
@@ -286,9 +289,8 @@ fn fit_on(
                 gains_per_tree.push(gains);
                 let tree = grown.to_tree(&mapper, leaf_value);
                 if let (Some((xv, yv, patience)), Some(vr)) = (valid, valid_raw.as_mut()) {
-                    vr.par_iter_mut()
-                        .enumerate()
-                        .for_each(|(i, z)| *z += tree.value_of(xv.row(i)));
+                    let values = predict::par_sum_trees(xv, std::slice::from_ref(&tree), 0.0);
+                    vr.iter_mut().zip(values).for_each(|(z, v)| *z += v);
                     let loss = log_loss(vr, yv);
                     trees.push(tree);
                     if loss < best_loss {

@@ -129,10 +129,12 @@ pub struct RandomForest {
 }
 
 impl RandomForest {
-    /// Mean of the trees' probabilities for every row of `x`.
-    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
+    /// Mean of the trees' probabilities for every row of `x`; an error unless `x` has
+    /// `n_features` columns.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        crate::check_inputs(self.n_features, x)?;
         let n = self.trees.len().max(1) as f64;
-        predict::par_sum_trees(x, &self.trees, 0.0).mapv(|s| s / n)
+        Ok(predict::par_sum_trees(x, &self.trees, 0.0).mapv(|s| s / n))
     }
 }
 

@@ -99,8 +99,9 @@ pub enum Model {
 }
 
 impl Model {
-    /// Probability of the replayed class for every row of `x`.
-    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
+    /// Probability of the replayed class for every row of `x`; an error unless `x` has
+    /// [`Model::n_features`] columns.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
         match self {
             Model::LogisticRegression(m) => m.predict_proba(x),
             Model::DecisionTree(t) => t.predict_proba(x),
@@ -152,6 +153,18 @@ pub fn fit(
         ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit(p, x, y)?)),
         ModelConfig::RandomForest(p) => Ok(Model::RandomForest(forest::fit(p, x, y)?)),
         ModelConfig::GradientBoosting(p) => Ok(Model::GradientBoosting(boosting::fit(p, x, y)?)),
+    }
+}
+
+/// `x` must have the `expected` number of columns a model was fitted on.
+pub(crate) fn check_inputs(expected: usize, x: ArrayView2<'_, f64>) -> Result<(), ModelError> {
+    if x.ncols() == expected {
+        Ok(())
+    } else {
+        Err(ModelError::Features {
+            expected,
+            found: x.ncols(),
+        })
     }
 }
 

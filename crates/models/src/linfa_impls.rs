@@ -26,9 +26,15 @@ impl Fit<Array2<f64>, Array1<bool>, ModelError> for BoostingParams {
 }
 
 impl PredictInplace<Array2<f64>, Array1<f64>> for RandomForest {
+    /// # Panics
+    /// As linfa's models, on a shape mismatch: unless `y` has one entry per row of `x`
+    /// and `x` the model's number of inputs.
     fn predict_inplace(&self, x: &Array2<f64>, y: &mut Array1<f64>) {
         assert_eq!(x.nrows(), y.len(), "one target per row");
-        y.assign(&self.predict_proba(x.view()));
+        match self.predict_proba(x.view()) {
+            Ok(p) => y.assign(&p),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     fn default_target(&self, x: &Array2<f64>) -> Array1<f64> {
@@ -37,9 +43,15 @@ impl PredictInplace<Array2<f64>, Array1<f64>> for RandomForest {
 }
 
 impl PredictInplace<Array2<f64>, Array1<f64>> for GradientBoosting {
+    /// # Panics
+    /// As linfa's models, on a shape mismatch: unless `y` has one entry per row of `x`
+    /// and `x` the model's number of inputs.
     fn predict_inplace(&self, x: &Array2<f64>, y: &mut Array1<f64>) {
         assert_eq!(x.nrows(), y.len(), "one target per row");
-        y.assign(&self.predict_proba(x.view()));
+        match self.predict_proba(x.view()) {
+            Ok(p) => y.assign(&p),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     fn default_target(&self, x: &Array2<f64>) -> Array1<f64> {

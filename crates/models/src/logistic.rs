@@ -76,10 +76,12 @@ pub struct LogisticModel {
 }
 
 impl LogisticModel {
-    /// Probability of the positive class for every row of `x`.
-    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
+    /// Probability of the positive class for every row of `x`; an error unless `x` has
+    /// one column per coefficient.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        crate::check_inputs(self.coefficients.len(), x)?;
         let w = ArrayView1::from(&self.coefficients[..]);
-        (x.dot(&w) + self.intercept).mapv(sigmoid)
+        Ok((x.dot(&w) + self.intercept).mapv(sigmoid))
     }
 }
 
@@ -319,7 +321,7 @@ mod tests {
         let x = array![[-2.0], [-1.0], [1.0], [2.0]];
         let y = array![false, true, true, false];
         let m = fit(&LogisticParams::default(), x.view(), y.view()).unwrap();
-        let p = m.predict_proba(array![[0.0]].view());
+        let p = m.predict_proba(array![[0.0]].view()).unwrap();
         assert!((p[0] - 0.5).abs() < 1e-12 && m.intercept.abs() < 1e-12 && m.coefficients[0].abs() < 1e-12);
     }
 }

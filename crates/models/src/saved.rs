@@ -555,7 +555,7 @@ impl SavedModel {
                 found: x.ncols(),
             });
         }
-        Ok(self.model.predict_proba(x))
+        self.model.predict_proba(x)
     }
 }
 

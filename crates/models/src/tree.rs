@@ -366,38 +366,67 @@ impl Tree {
         }
     }
 
-    /// Index of the leaf that `row` falls into.
-    pub fn leaf_of(&self, row: ArrayView1<'_, f64>) -> usize {
-        match row.as_slice() {
+    /// Index of the leaf that `row` falls into; an error unless `row` has
+    /// [`Tree::n_features`] inputs.
+    pub fn leaf_of(&self, row: ArrayView1<'_, f64>) -> Result<usize, ModelError> {
+        crate::check_inputs(self.n_features, row.insert_axis(ndarray::Axis(0)))?;
+        Ok(match row.as_slice() {
             Some(r) => self.leaf_of_slice(r),
             None => self.leaf_of_slice(&row.to_vec()),
-        }
+        })
     }
 
     /// The value of the leaf that a row given as a slice of its inputs falls into.
+    ///
+    /// # Panics
+    /// If `row` is shorter than a tested feature index.
     #[inline]
     pub fn value_of_slice(&self, row: &[f64]) -> f64 {
         self.nodes[self.leaf_of_slice(row)].value
     }
 
-    /// The value of the leaf that `row` falls into.
-    pub fn value_of(&self, row: ArrayView1<'_, f64>) -> f64 {
-        self.nodes[self.leaf_of(row)].value
+    /// The value of the leaf that `row` falls into; an error unless `row` has
+    /// [`Tree::n_features`] inputs.
+    pub fn value_of(&self, row: ArrayView1<'_, f64>) -> Result<f64, ModelError> {
+        Ok(self.nodes[self.leaf_of(row)?].value)
     }
 
     /// The leaf value of every row of `x` (blocks of rows are spread over rayon's
-    /// threads; the result does not depend on their number).
-    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
+    /// threads; the result does not depend on their number); an error unless `x` has
+    /// [`Tree::n_features`] columns.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        crate::check_inputs(self.n_features, x)?;
         // Zero plus the leaf value: the leaf value.
-        crate::predict::par_sum_trees(x, std::slice::from_ref(self), 0.0)
+        Ok(crate::predict::par_sum_trees(x, std::slice::from_ref(self), 0.0))
     }
 
     /// Set every leaf to the share of positive rows of (`x`, `y`) that reach it; a leaf
-    /// no row reaches keeps the overall share.
-    pub fn set_leaf_shares(&mut self, x: ArrayView2<'_, f64>, y: ArrayView1<'_, bool>) {
+    /// no row reaches keeps the overall share. An error unless `x` has
+    /// [`Tree::n_features`] columns and one row per label.
+    pub fn set_leaf_shares(
+        &mut self,
+        x: ArrayView2<'_, f64>,
+        y: ArrayView1<'_, bool>,
+    ) -> Result<(), ModelError> {
+        crate::check_inputs(self.n_features, x)?;
+        if x.nrows() != y.len() {
+            return Err(ModelError::Shape {
+                rows: x.nrows(),
+                labels: y.len(),
+            });
+        }
         let mut counts = vec![(0usize, 0usize); self.nodes.len()];
+        let mut buffer = Vec::new();
         for (row, &label) in x.rows().into_iter().zip(y) {
-            let c = &mut counts[self.leaf_of(row)];
+            let row = match row.as_slice() {
+                Some(r) => r,
+                None => {
+                    buffer.clear();
+                    buffer.extend(row.iter().copied());
+                    &buffer[..]
+                }
+            };
+            let c = &mut counts[self.leaf_of_slice(row)];
             c.0 += usize::from(label);
             c.1 += 1;
         }
@@ -411,6 +440,7 @@ impl Tree {
                 };
             }
         }
+        Ok(())
     }
 }
 
@@ -561,7 +591,7 @@ pub fn fit_linfa(
     let mut nodes = Vec::new();
     push_linfa_node(fitted.root_node(), &mut nodes);
     let mut tree = Tree::from_nodes(x.ncols(), nodes)?;
-    tree.set_leaf_shares(x, y);
+    tree.set_leaf_shares(x, y)?;
     Ok(tree)
 }
 
@@ -604,7 +634,7 @@ mod tests {
             y.view(),
         )
         .unwrap();
-        let p = tree.predict_proba(array![[0.0], [10.0]].view());
+        let p = tree.predict_proba(array![[0.0], [10.0]].view()).unwrap();
         // Best gini split separates {1, 2} from {2.2, 3, 4, 5}: leaves 0/2 and 4/4.
         assert_eq!(p, array![0.0, 1.0]);
     }

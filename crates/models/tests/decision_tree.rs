@@ -41,7 +41,10 @@ fn the_histogram_tree_matches_linfa_on_exactly_binned_data() {
     for depth in [1, 3, 6] {
         let hist = fit(&tree(TreeEngine::Histogram, depth), x.view(), y.view()).unwrap();
         let linfa = fit(&tree(TreeEngine::Linfa, depth), x.view(), y.view()).unwrap();
-        let (ph, pl) = (hist.predict_proba(xt.view()), linfa.predict_proba(xt.view()));
+        let (ph, pl) = (
+            hist.predict_proba(xt.view()).unwrap(),
+            linfa.predict_proba(xt.view()).unwrap(),
+        );
         // At most 2^depth leaves, so at most 2^depth distinct probabilities.
         let mut distinct: Vec<f64> = ph.to_vec();
         distinct.sort_by(f64::total_cmp);
@@ -66,7 +69,7 @@ fn the_histogram_tree_matches_linfa_on_exactly_binned_data() {
 fn leaves_hold_the_share_of_positives() {
     let (x, y) = grid_data(3000, 3);
     let model = fit(&tree(TreeEngine::Histogram, 4), x.view(), y.view()).unwrap();
-    let p = model.predict_proba(x.view());
+    let p = model.predict_proba(x.view()).unwrap();
     // Every leaf's value is the share of positives of the training rows that reach it.
     let mut by_leaf: std::collections::BTreeMap<u64, (usize, usize)> = Default::default();
     for (&pi, &yi) in p.iter().zip(&y) {

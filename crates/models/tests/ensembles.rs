@@ -70,8 +70,8 @@ fn forest_is_bit_identical_with_one_and_two_threads() {
         let two = in_pool(2, || forest::fit(&params, x.view(), y.view()).unwrap());
         assert_eq!(one, two, "identical trees, importances and OOB score");
         let (p1, p2) = (
-            in_pool(1, || one.predict_proba(xt.view())),
-            in_pool(2, || two.predict_proba(xt.view())),
+            in_pool(1, || one.predict_proba(xt.view()).unwrap()),
+            in_pool(2, || two.predict_proba(xt.view()).unwrap()),
         );
         assert!(p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()));
     }
@@ -101,8 +101,8 @@ fn boosting_is_bit_identical_with_one_and_two_threads() {
         let two = in_pool(2, || boosting::fit(&params, x.view(), y.view()).unwrap());
         assert_eq!(one, two);
         let (p1, p2) = (
-            in_pool(1, || one.predict_proba(xt.view())),
-            in_pool(2, || two.predict_proba(xt.view())),
+            in_pool(1, || one.predict_proba(xt.view()).unwrap()),
+            in_pool(2, || two.predict_proba(xt.view()).unwrap()),
         );
         assert!(p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()));
     }
@@ -160,7 +160,7 @@ fn boosting_stump_has_newton_leaf_values() {
     };
     assert!((value(left) + 1.0 / 15.0).abs() < 1e-7, "{}", value(left));
     assert!((value(right) - 1.0 / 15.0).abs() < 1e-7, "{}", value(right));
-    let p = m.predict_proba(array![[0.5], [2.5]].view());
+    let p = m.predict_proba(array![[0.5], [2.5]].view()).unwrap();
     let sigmoid = |z: f64| 1.0 / (1.0 + (-z).exp());
     assert!((p[0] - sigmoid(value(left))).abs() < 1e-15 && (p[1] - sigmoid(value(right))).abs() < 1e-15);
 }
@@ -195,7 +195,7 @@ fn forest_tree_finds_the_pure_split_and_leaf_shares() {
     };
     // Gini gains: x0 <= 2.5 gives {0,0} | {1,1,1,0} (score 0 + 9/4), the best of all.
     assert_eq!((feature, threshold), (0, 2.5));
-    let p = m.predict_proba(array![[0.0, 0.0], [9.0, 0.0]].view());
+    let p = m.predict_proba(array![[0.0, 0.0], [9.0, 0.0]].view()).unwrap();
     assert_eq!(p, array![0.0, 0.75]);
 }
 
@@ -212,12 +212,12 @@ fn ensembles_beat_a_single_shallow_tree() {
         y.view(),
     )
     .unwrap();
-    let tree_auc = auc(&tree.predict_proba(xt.view()), &yt);
+    let tree_auc = auc(&tree.predict_proba(xt.view()).unwrap(), &yt);
     let rf = forest::fit(&small_forest(), x.view(), y.view()).unwrap();
     let gb = boosting::fit(&BoostingParams::default(), x.view(), y.view()).unwrap();
     let (rf_auc, gb_auc) = (
-        auc(&rf.predict_proba(xt.view()), &yt),
-        auc(&gb.predict_proba(xt.view()), &yt),
+        auc(&rf.predict_proba(xt.view()).unwrap(), &yt),
+        auc(&gb.predict_proba(xt.view()).unwrap(), &yt),
     );
     assert!(rf_auc > tree_auc + 0.02, "forest {rf_auc} vs tree {tree_auc}");
     assert!(gb_auc > tree_auc + 0.02, "boosting {gb_auc} vs tree {tree_auc}");
@@ -241,10 +241,10 @@ fn missing_values_follow_the_learned_direction() {
     }
     let probe = array![[f64::NAN], [4.0]];
     let gb = boosting::fit(&BoostingParams::default(), x.view(), y.view()).unwrap();
-    let p = gb.predict_proba(probe.view());
+    let p = gb.predict_proba(probe.view()).unwrap();
     assert!(p[0] > 0.9 && p[1] < 0.1, "{p}");
     let rf = forest::fit(&small_forest(), x.view(), y.view()).unwrap();
-    let p = rf.predict_proba(probe.view());
+    let p = rf.predict_proba(probe.view()).unwrap();
     assert!(p[0] > 0.9 && p[1] < 0.1, "{p}");
 }
 
@@ -268,7 +268,7 @@ fn save_and_load_give_identical_predictions() {
         let loaded = SavedModel::load(&path).unwrap();
         assert_eq!(loaded, saved);
         let (a, b) = (
-            model.predict_proba(xt.view()),
+            model.predict_proba(xt.view()).unwrap(),
             loaded.predict_proba(xt.view()).unwrap(),
         );
         assert!(a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()));
@@ -394,7 +394,7 @@ fn ensembles_plug_into_linfa() {
     let dataset = Dataset::new(x.clone(), y.clone());
     let rf = small_forest().fit(&dataset).unwrap();
     let p: Array1<f64> = rf.predict(&x);
-    assert_eq!(p, rf.predict_proba(x.view()));
+    assert_eq!(p, rf.predict_proba(x.view()).unwrap());
     let gb = BoostingParams {
         n_iter: 10,
         ..Default::default()
@@ -402,7 +402,7 @@ fn ensembles_plug_into_linfa() {
     .fit(&dataset)
     .unwrap();
     let p: Array1<f64> = gb.predict(&x);
-    assert_eq!(p, gb.predict_proba(x.view()));
+    assert_eq!(p, gb.predict_proba(x.view()).unwrap());
     let single_class = Dataset::new(x.clone(), Array1::from_elem(x.nrows(), true));
     assert!(matches!(
         small_forest().fit(&single_class),
@@ -415,5 +415,63 @@ fn ensembles_plug_into_linfa() {
     ));
     let model = Model::RandomForest(rf);
     assert_eq!(model.n_features(), 6);
-    assert_eq!(model.predict_proba(x.select(Axis(0), &[0, 1]).view()).len(), 2);
+    assert_eq!(
+        model
+            .predict_proba(x.select(Axis(0), &[0, 1]).view())
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn every_model_refuses_inputs_with_the_wrong_number_of_columns() {
+    let (x, y) = synthetic(300, 11);
+    let configs = [
+        ModelConfig::LogisticRegression(Default::default()),
+        ModelConfig::DecisionTree(DecisionTreeParams::default()),
+        ModelConfig::RandomForest(ForestParams {
+            n_trees: 3,
+            ..ForestParams::default()
+        }),
+        ModelConfig::GradientBoosting(BoostingParams {
+            n_iter: 3,
+            ..BoostingParams::default()
+        }),
+    ];
+    // Missing values are not allowed by logistic regression: fill them.
+    let x = x.mapv(|v| if v.is_nan() { 0.5 } else { v });
+    for config in &configs {
+        let model = fit(config, x.view(), y.view()).unwrap();
+        assert_eq!(
+            model.predict_proba(x.view()).unwrap().len(),
+            300,
+            "{}",
+            config.kind()
+        );
+        for cols in [5, 7] {
+            let other = Array2::<f64>::zeros((4, cols));
+            match model.predict_proba(other.view()) {
+                Err(ModelError::Features { expected: 6, found }) => assert_eq!(found, cols),
+                other => panic!("{} with {cols} columns: {other:?}", config.kind()),
+            }
+        }
+    }
+    let tree = match fit(&configs[1], x.view(), y.view()).unwrap() {
+        Model::DecisionTree(t) => t,
+        other => panic!("a tree, got {}", other.kind()),
+    };
+    let short = array![0.5, 0.5];
+    assert!(matches!(
+        tree.leaf_of(short.view()),
+        Err(ModelError::Features {
+            expected: 6,
+            found: 2
+        })
+    ));
+    assert!(matches!(
+        tree.value_of(short.view()),
+        Err(ModelError::Features { .. })
+    ));
+    assert!(tree.value_of(x.row(0)).unwrap().is_finite());
 }

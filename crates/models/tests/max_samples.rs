@@ -28,7 +28,7 @@ fn a_tree_grown_on_m_draws_has_at_most_m_leaves() {
     };
     let leaves = |max_samples| {
         let f = forest::fit(&params(max_samples), x.view(), y.view()).unwrap();
-        let mut p = f.predict_proba(x.view()).to_vec();
+        let mut p = f.predict_proba(x.view()).unwrap().to_vec();
         p.sort_by(f64::total_cmp);
         p.dedup();
         p.len()
@@ -41,7 +41,10 @@ fn a_tree_grown_on_m_draws_has_at_most_m_leaves() {
     // More than n draws is the same as n.
     let a = forest::fit(&params(Some(1_000_000)), x.view(), y.view()).unwrap();
     let b = forest::fit(&params(None), x.view(), y.view()).unwrap();
-    assert_eq!(a.predict_proba(x.view()), b.predict_proba(x.view()));
+    assert_eq!(
+        a.predict_proba(x.view()).unwrap(),
+        b.predict_proba(x.view()).unwrap()
+    );
 }
 
 #[test]

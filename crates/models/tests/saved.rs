@@ -202,9 +202,9 @@ fn tree_prediction_matches_a_plain_walk_with_one_and_two_threads() {
     for config in configs().into_iter().skip(1) {
         let model = saved(&config, 2000).model;
         let reference = reference_predictions(&model, xt.view());
-        let one = in_pool(1, || model.predict_proba(xt.view()));
-        let two = in_pool(2, || model.predict_proba(xt.view()));
-        let column_major = in_pool(2, || model.predict_proba(xf.view()));
+        let one = in_pool(1, || model.predict_proba(xt.view()).unwrap());
+        let two = in_pool(2, || model.predict_proba(xt.view()).unwrap());
+        let column_major = in_pool(2, || model.predict_proba(xf.view()).unwrap());
         assert_eq!(bits(&one), reference, "{}", config.kind());
         assert_eq!(bits(&two), reference, "{}", config.kind());
         assert_eq!(bits(&column_major), reference, "{}", config.kind());
