@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::ProgressBar;
+use replay_pipeline::graph::{MODELS_DIR, PREDICTIONS_FILE, SOURCE};
 use replay_pipeline::stages::{execute, score};
 use replay_pipeline::{PipelineConfig, StageKind};
 
@@ -137,12 +138,24 @@ fn run(cli: Cli) -> Result<()> {
         None => PipelineConfig::default(),
     };
     let progress = ProgressBar::new_spinner();
-    // Input paths are given in the order of the stage's declared inputs.
-    let (kind, paths, out) = match cli.command {
-        Command::Ingest { input, out } => (StageKind::Ingest, vec![input], out),
-        Command::Features { tracks, out } => (StageKind::Features, vec![tracks], out),
-        Command::Train { train, out } => (StageKind::Train, vec![train], out),
-        Command::Eval { test, models, out } => (StageKind::Eval, vec![test, models], out),
+    // Every path is keyed by the name of the input it stands for.
+    let (kind, inputs, out) = match cli.command {
+        Command::Ingest { input, out } => (StageKind::Ingest, named([(SOURCE, input)]), out),
+        Command::Features { tracks, out } => (
+            StageKind::Features,
+            named([(replay_ingest::TRACKS_FILE, tracks)]),
+            out,
+        ),
+        Command::Train { train, out } => (
+            StageKind::Train,
+            named([(replay_features::TRAIN_FILE, train)]),
+            out,
+        ),
+        Command::Eval { test, models, out } => (
+            StageKind::Eval,
+            named([(replay_features::TEST_FILE, test), (MODELS_DIR, models)]),
+            out,
+        ),
         Command::Report {
             ingest_report,
             split_report,
@@ -152,7 +165,13 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => (
             StageKind::Report,
-            vec![ingest_report, split_report, models, metrics, predictions],
+            named([
+                (replay_ingest::REPORT_FILE, ingest_report),
+                (replay_features::SPLIT_REPORT_FILE, split_report),
+                (MODELS_DIR, models),
+                (replay_eval::METRICS_FILE, metrics),
+                (PREDICTIONS_FILE, predictions),
+            ]),
             out,
         ),
         Command::Score {
@@ -173,18 +192,20 @@ fn run(cli: Cli) -> Result<()> {
             return Ok(());
         }
     };
-    let inputs: BTreeMap<String, PathBuf> = kind
-        .inputs()
-        .iter()
-        .map(|name| name.to_string())
-        .zip(paths)
-        .collect();
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let summary = execute(kind, &config, &inputs, &out, &progress, &[], None)?;
     progress.finish_and_clear();
     println!("{}: {summary}", kind.name());
     println!("outputs: {}", out.display());
     Ok(())
+}
+
+/// A stage's inputs, input name → path.
+fn named<const N: usize>(inputs: [(&str, PathBuf); N]) -> BTreeMap<String, PathBuf> {
+    inputs
+        .into_iter()
+        .map(|(name, path)| (name.to_string(), path))
+        .collect()
 }
 
 fn write_scores(scored: &[replay_pipeline::stages::Scored], out: Option<&Path>) -> Result<()> {

@@ -11,6 +11,9 @@ pub const POPULARITY: &str = "popularity";
 pub const RELEASE_DATE: &str = "release_date";
 /// Binary label `replayed` (Boolean) written by the features stage.
 pub const LABEL: &str = "replayed";
+/// The columns of a train or test file that are not model inputs: every other column is
+/// one. No model input may take one of these names.
+pub const RECORD_COLUMNS: [&str; 3] = [ID, POPULARITY, LABEL];
 /// Release year, read from the source or derived from [`RELEASE_DATE`].
 pub const YEAR: &str = "year";
 /// Release month (1-12), derived from [`RELEASE_DATE`] when the date has one.

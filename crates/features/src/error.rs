@@ -26,7 +26,7 @@ pub enum FeatureError {
     #[error("column '{column}' must be {expected}")]
     ColumnType {
         /// The column.
-        column: &'static str,
+        column: String,
         /// Its expected Arrow type.
         expected: &'static str,
     },
@@ -55,8 +55,9 @@ pub enum FeatureError {
         /// What is wrong.
         message: String,
     },
-    /// Two model inputs would have the same name.
-    #[error("two model inputs are named '{0}'; rename a source column")]
+    /// Two model inputs would have the same name, or an input the name of a column the
+    /// train and test files hold besides the inputs (`id`, `popularity`, `replayed`).
+    #[error("two model inputs, or a model input and a column of the train and test files, are named '{0}'; rename a source column")]
     DuplicateFeature(String),
     /// Inputs asked for by name are not among the features.
     #[error("no model input named '{0}' among the features")]

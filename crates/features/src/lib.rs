@@ -179,10 +179,12 @@ pub fn run_in_batches(
 /// Indices of the first row of every distinct id, in order.
 fn first_of_each_id(batch: &RecordBatch) -> Result<Vec<usize>, FeatureError> {
     let ids = spec::column(batch, schema::ID)?;
-    let ids = ids.as_string_opt::<i32>().ok_or(FeatureError::ColumnType {
-        column: schema::ID,
-        expected: "Utf8",
-    })?;
+    let ids = ids
+        .as_string_opt::<i32>()
+        .ok_or_else(|| FeatureError::ColumnType {
+            column: schema::ID.to_string(),
+            expected: "Utf8",
+        })?;
     let mut seen = HashSet::with_capacity(ids.len());
     Ok((0..ids.len())
         .filter(|&i| ids.is_valid(i) && seen.insert(ids.value(i)))
@@ -217,8 +219,8 @@ pub(crate) fn popularity(batch: &RecordBatch) -> Result<Vec<f64>, FeatureError> 
     let column = spec::column(batch, schema::POPULARITY)?;
     let values = column
         .as_primitive_opt::<Float64Type>()
-        .ok_or(FeatureError::ColumnType {
-            column: schema::POPULARITY,
+        .ok_or_else(|| FeatureError::ColumnType {
+            column: schema::POPULARITY.to_string(),
             expected: "Float64",
         })?;
     Ok(values.iter().map(|v| v.unwrap_or(f64::NAN)).collect())

@@ -56,9 +56,14 @@ impl InputColumns {
         Ok(Self::of_schema(&schema))
     }
 
-    /// The inputs of a schema in the layout of [`crate::FeatureSpec::apply`].
+    /// The inputs of a schema in the layout of [`crate::FeatureSpec::apply`]: every field
+    /// but the [`schema::RECORD_COLUMNS`].
     fn of_schema(schema: &Schema) -> Self {
-        let fields: Vec<&FieldRef> = schema.fields().iter().skip(3).collect();
+        let fields: Vec<&FieldRef> = schema
+            .fields()
+            .iter()
+            .filter(|f| !schema::RECORD_COLUMNS.contains(&f.name().as_str()))
+            .collect();
         InputColumns {
             names: fields.iter().map(|f| f.name().clone()).collect(),
             used_by: fields.iter().map(|f| used_by(f)).collect(),
@@ -224,8 +229,8 @@ impl FeatureMatrix {
 fn id_column(batch: &RecordBatch) -> Result<&StringArray, FeatureError> {
     column(batch, schema::ID)?
         .as_string_opt::<i32>()
-        .ok_or(FeatureError::ColumnType {
-            column: schema::ID,
+        .ok_or_else(|| FeatureError::ColumnType {
+            column: schema::ID.to_string(),
             expected: "Utf8",
         })
 }
@@ -234,8 +239,8 @@ fn id_column(batch: &RecordBatch) -> Result<&StringArray, FeatureError> {
 fn label_column(batch: &RecordBatch) -> Result<&BooleanArray, FeatureError> {
     column(batch, schema::LABEL)?
         .as_boolean_opt()
-        .ok_or(FeatureError::ColumnType {
-            column: schema::LABEL,
+        .ok_or_else(|| FeatureError::ColumnType {
+            column: schema::LABEL.to_string(),
             expected: "Boolean",
         })
 }
@@ -244,8 +249,8 @@ fn label_column(batch: &RecordBatch) -> Result<&BooleanArray, FeatureError> {
 fn feature_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array, FeatureError> {
     column(batch, name)?
         .as_primitive_opt::<Float64Type>()
-        .ok_or(FeatureError::ColumnType {
-            column: "feature",
+        .ok_or_else(|| FeatureError::ColumnType {
+            column: name.to_string(),
             expected: "Float64",
         })
 }
@@ -267,5 +272,57 @@ fn row_count_mismatch(path: &Path, rows: usize) -> ArtifactError {
     ArtifactError::Invalid {
         path: path.to_path_buf(),
         message: format!("the row groups do not add up to the {rows} rows of the metadata"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array};
+    use arrow::datatypes::DataType;
+
+    use super::*;
+
+    fn batch(fields: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        let schema = Schema::new(
+            fields
+                .iter()
+                .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        RecordBatch::try_new(Arc::new(schema), fields.into_iter().map(|(_, a)| a).collect()).unwrap()
+    }
+
+    #[test]
+    fn columns_are_found_by_name_wherever_they_are() {
+        let b = batch(vec![
+            ("energy", Arc::new(Float64Array::from(vec![0.5, 0.7]))),
+            (schema::LABEL, Arc::new(BooleanArray::from(vec![true, false]))),
+            ("tempo", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
+            (schema::ID, Arc::new(StringArray::from(vec!["a", "b"]))),
+            (schema::POPULARITY, Arc::new(Float64Array::from(vec![60.0, 10.0]))),
+        ]);
+        let m = FeatureMatrix::from_batch(&b).unwrap();
+        assert_eq!(m.names, ["energy", "tempo"]);
+        assert_eq!(m.ids, ["a", "b"]);
+        assert_eq!(m.x, ndarray::array![[0.5, 1.0], [0.7, 2.0]]);
+        assert_eq!(m.y, ndarray::array![true, false]);
+    }
+
+    #[test]
+    fn a_mistyped_input_is_named_in_the_error() {
+        let b = batch(vec![
+            (schema::ID, Arc::new(StringArray::from(vec!["a"]))),
+            (schema::LABEL, Arc::new(BooleanArray::from(vec![true]))),
+            ("tempo", Arc::new(Int64Array::from(vec![120]))),
+        ]);
+        assert_eq!(b.schema().field(2).data_type(), &DataType::Int64);
+        match FeatureMatrix::from_batch(&b) {
+            Err(e @ FeatureError::ColumnType { .. }) => {
+                assert_eq!(e.to_string(), "column 'tempo' must be Float64");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

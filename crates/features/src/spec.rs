@@ -502,7 +502,7 @@ pub(crate) fn layout(
     if sources.is_empty() {
         return Err(FeatureError::NoFeatures);
     }
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<&str> = schema::RECORD_COLUMNS.into_iter().collect();
     if let Some((name, ..)) = sources.iter().find(|(name, ..)| !seen.insert(name.as_str())) {
         return Err(FeatureError::DuplicateFeature(name.clone()));
     }
@@ -534,10 +534,12 @@ pub(crate) type YearMonth = (i32, Option<u32>);
 /// `(year, month)` of every release date (`None` when missing).
 pub(crate) fn release_dates(tracks: &RecordBatch) -> Result<Vec<Option<YearMonth>>, FeatureError> {
     let array = column(tracks, schema::RELEASE_DATE)?;
-    let dates = array.as_string_opt::<i32>().ok_or(FeatureError::ColumnType {
-        column: schema::RELEASE_DATE,
-        expected: "Utf8",
-    })?;
+    let dates = array
+        .as_string_opt::<i32>()
+        .ok_or_else(|| FeatureError::ColumnType {
+            column: schema::RELEASE_DATE.to_string(),
+            expected: "Utf8",
+        })?;
     Ok(dates
         .iter()
         .map(|d| d.and_then(schema::parse_release_date))

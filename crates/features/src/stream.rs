@@ -253,8 +253,8 @@ fn assign(tracks: &Tracks, config: &FeaturesConfig) -> Result<Assignment, Featur
 fn ids(batch: &RecordBatch) -> Result<&StringArray, FeatureError> {
     spec::column(batch, schema::ID)?
         .as_string_opt::<i32>()
-        .ok_or(FeatureError::ColumnType {
-            column: schema::ID,
+        .ok_or_else(|| FeatureError::ColumnType {
+            column: schema::ID.to_string(),
             expected: "Utf8",
         })
 }

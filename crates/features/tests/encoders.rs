@@ -263,3 +263,23 @@ fn encodings_must_match_the_categorical_columns() {
         "{e}"
     );
 }
+
+#[test]
+fn an_input_may_not_take_the_name_of_a_record_column() {
+    let mut fields: Vec<Field> = training()
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut columns = training().columns().to_vec();
+    fields.push(Field::new("replayed", DataType::Float64, true));
+    columns.push(Arc::new(Float64Array::from(vec![1.0; 6])));
+    let tracks = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    match FeatureSpec::fit(&tracks, &config()) {
+        Err(e @ replay_features::FeatureError::DuplicateFeature(_)) => {
+            assert!(e.to_string().contains("'replayed'"), "{e}")
+        }
+        other => panic!("{:?}", other.map(|(spec, _)| spec)),
+    }
+}

@@ -21,7 +21,8 @@ pub struct SourceConfig {
     pub path: PathBuf,
 }
 
-/// A model name: letters, digits, `_` and `-` (it names the model's file).
+/// A model name: letters, digits, `_` and `-` (it names the model's file and its column of
+/// predictions.parquet, so it is neither `id` nor `replayed`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String")]
 pub struct ModelName(String);
@@ -29,6 +30,11 @@ pub struct ModelName(String);
 impl TryFrom<String> for ModelName {
     type Error = String;
     fn try_from(name: String) -> Result<Self, String> {
+        if [replay_core::schema::ID, replay_core::schema::LABEL].contains(&name.as_str()) {
+            return Err(format!(
+                "model name '{name}' is taken by a column of predictions.parquet; choose another"
+            ));
+        }
         if !name.is_empty()
             && name
                 .chars()
@@ -187,6 +193,15 @@ mod tests {
     fn unknown_keys_name_the_key_and_line() {
         let e = error_of("[split]\ntest_fraction = 0.2\nseeed = 3\n");
         assert!(e.contains("line 3") && e.contains("seeed"), "{e}");
+    }
+
+    #[test]
+    fn model_names_that_would_collide_with_prediction_columns_are_refused() {
+        for name in ["id", "replayed"] {
+            let e = error_of(&format!("[models.{name}.logistic_regression]\n"));
+            assert!(e.contains("taken by a column of predictions.parquet"), "{e}");
+        }
+        assert!(PipelineConfig::parse("[models.ids.logistic_regression]\n").is_ok());
     }
 
     #[test]

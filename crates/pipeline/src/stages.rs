@@ -212,11 +212,16 @@ fn read_predictions(path: &Path) -> Result<(Vec<bool>, ModelProbabilities), Pipe
         .ok_or_else(|| invalid("no Boolean 'replayed' column"))?;
     let labels: Vec<bool> = labels.iter().map(|v| v.unwrap_or(false)).collect();
     let mut predictions = Vec::new();
-    for (field, column) in schema.fields().iter().zip(batch.columns()).skip(2) {
+    let models = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(field, _)| ![schema::ID, schema::LABEL].contains(&field.name().as_str()));
+    for (field, column) in models {
         let values = column
             .as_any()
             .downcast_ref::<Float64Array>()
-            .ok_or_else(|| invalid("a model column is not Float64"))?;
+            .ok_or_else(|| invalid(&format!("model column '{}' is not Float64", field.name())))?;
         predictions.push((field.name().clone(), values.values().to_vec()));
     }
     Ok((labels, predictions))
