@@ -16,7 +16,8 @@ latest = sys.argv[1] if len(sys.argv) > 1 else "artifacts/latest"
 predictions = pd.read_parquet(f"{latest}/predictions.parquet")
 metrics = json.load(open(f"{latest}/metrics.json"))["models"]
 worst = 0.0
-for model in predictions.columns[2:]:
+# Every column but the id and the label is a model's probability.
+for model in [c for c in predictions.columns if c not in ("id", "replayed")]:
     ours = metrics[model]["roc_auc"]
     theirs = roc_auc_score(predictions["replayed"], predictions[model])
     worst = max(worst, abs(ours - theirs))

@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[path = "../../../testing/shared_data.rs"]
+mod shared;
+use shared::shared_data;
+
 use arrow::array::{Array, AsArray, Float64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
@@ -284,11 +288,9 @@ fn bundled_sample_streams_to_the_reference_outputs() {
 /// categories, three target-encoded keys).
 #[test]
 fn real_data_streams_to_the_reference_outputs() {
-    let source = workspace().join("../shared/data/spotify_songs.csv.gz");
-    if !source.exists() {
-        eprintln!("skipped: {} is absent", source.display());
+    let Some(source) = shared_data("spotify_songs.csv.gz") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let columns = serde_json::json!({
         "id": "track_id", "popularity": "track_popularity",

@@ -1,7 +1,7 @@
 //! Shared helpers of the pipeline's integration tests.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use replay_pipeline::config::SourceConfig;
 use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, RunSummary, StageStatus};
@@ -34,25 +34,10 @@ pub fn statuses(summary: &RunSummary) -> Vec<(&'static str, StageStatus)> {
         .collect()
 }
 
-/// `../shared/data/<name>` beside the project, if present. In CI (`CI` set) it must be.
-pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(name);
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is required in CI",
-        path.display()
-    );
-    eprintln!(
-        "skipping: {} not found (see README: real datasets)",
-        path.display()
-    );
-    None
-}
+#[path = "../../../../testing/shared_data.rs"]
+mod shared;
+#[allow(unused_imports)] // not every test target reads the real data
+pub use shared::shared_data;
 
 /// A config file of the project (`configs/...` or `pipeline.toml`) reading `source`.
 pub fn project_config(relative: &str, source: &Path) -> PipelineConfig {
