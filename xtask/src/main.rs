@@ -8,7 +8,7 @@ mod tune;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, RunSummary, StageKind, StageStatus};
 
@@ -184,12 +184,7 @@ fn run(cli: Cli) -> Result<()> {
             print_summary(&summary);
         }
         Command::Clean { artifacts } => {
-            for dir in ["cache", "latest"] {
-                let path = artifacts.join(dir);
-                if path.exists() {
-                    std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
-                }
-            }
+            replay_pipeline::clean(&artifacts)?;
             println!("removed {0}/cache and {0}/latest", artifacts.display());
         }
         Command::Scale(options) => scale::run(&options)?,
@@ -242,6 +237,12 @@ fn is_tidytuesday(path: &Path) -> Result<bool> {
 
 fn print_summary(summary: &RunSummary) {
     println!("source: {}", summary.source.display());
+    if summary.swept_temporaries > 0 {
+        println!(
+            "removed {} temporary entries left by an interrupted run",
+            summary.swept_temporaries
+        );
+    }
     for stage in &summary.stages {
         let status = match &stage.status {
             StageStatus::Ran => "ran".to_string(),

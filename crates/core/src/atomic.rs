@@ -12,14 +12,24 @@ use crate::ArtifactError;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A temporary path in the same directory as `target`, unique within this process.
+/// A temporary path in the same directory as `target`, unique within this process:
+/// `.<name>.tmp-<pid>-<n>` (see [`is_temp_name`]).
 pub fn temp_path_for(target: &Path) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let name = target
         .file_name()
         .map(|s| s.to_string_lossy())
         .unwrap_or_default();
-    target.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+    target.with_file_name(format!(".{name}{TEMP_MARK}{}-{n}", std::process::id()))
+}
+
+/// What every [`temp_path_for`] name holds after the target's name.
+const TEMP_MARK: &str = ".tmp-";
+
+/// Whether a file name is one [`temp_path_for`] makes: a hidden name holding `.tmp-`.
+/// One left behind belongs to a process that was killed before it renamed it.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(TEMP_MARK)
 }
 
 /// Write `target` atomically: `write` fills a buffered temporary file, which is flushed,

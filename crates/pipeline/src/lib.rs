@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod config;
 pub mod graph;
+pub mod lock;
 pub mod memory;
 pub mod run;
 pub mod stages;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 
 pub use config::PipelineConfig;
 pub use graph::{StageGraph, StageKind};
-pub use run::{run_pipeline, RunOptions, RunSummary, StageRun, StageStatus};
+pub use run::{clean, run_pipeline, RunOptions, RunSummary, StageRun, StageStatus};
 
 /// An error and its causes as one line, leaving out a cause whose text the message
 /// already holds (typed errors here print their cause inline).

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::cache::{cache_key, hash_file, link_or_copy, Cache, Lookup, Manifest};
 use crate::graph::{InputRef, Stage, StageGraph, StageKind};
+use crate::lock::{sweep_temporaries, ProjectLock};
 use crate::stages::{config_section, execute, ModelReuse};
 use crate::{PipelineConfig, PipelineError};
 
@@ -74,6 +75,28 @@ pub struct RunSummary {
     pub metrics: Option<MetricsReport>,
     /// The `latest/` directory, when a complete run was published.
     pub latest: Option<PathBuf>,
+    /// Temporaries of killed runs removed before this one started.
+    pub swept_temporaries: usize,
+}
+
+/// Remove the cache and `latest/` of `artifacts`, waiting for a run that uses them to
+/// finish first.
+pub fn clean(artifacts: &Path) -> Result<(), ArtifactError> {
+    let _lock = ProjectLock::acquire(artifacts, |holder| {
+        eprintln!(
+            "waiting for the run in {} ({holder}) to finish",
+            artifacts.display()
+        );
+    })?;
+    for dir in ["cache", "latest"] {
+        let path = artifacts.join(dir);
+        match fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(ArtifactError::io(&path, e)),
+            _ => {}
+        }
+    }
+    sweep_temporaries(artifacts)?;
+    Ok(())
 }
 
 /// Run the pipeline of `config` (or one stage of it, see [`RunOptions::only`]).
@@ -93,6 +116,15 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
         Some(kind) => ancestors_and_self(&graph, kind)?,
         None => graph.stages.iter().map(|s| s.kind).collect(),
     };
+    let _lock = ProjectLock::acquire(&options.artifacts, |holder| {
+        if options.progress {
+            eprintln!(
+                "waiting for another run in {} ({holder}) to finish",
+                options.artifacts.display()
+            );
+        }
+    })?;
+    let swept_temporaries = sweep_temporaries(&options.artifacts)?;
     let cache = Cache::new(&options.artifacts);
     let mut done: BTreeMap<StageKind, (PathBuf, Manifest)> = BTreeMap::new();
     let mut runs = Vec::new();
@@ -177,6 +209,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
         stages: runs,
         metrics,
         latest,
+        swept_temporaries,
     })
 }
 

@@ -191,6 +191,30 @@ fn a_truncated_cached_artifact_is_recomputed() {
 }
 
 #[test]
+fn what_an_interrupted_run_left_is_swept_and_two_runs_at_once_compute_each_stage_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&synthetic(dir.path(), 2000));
+    let artifacts = dir.path().join("artifacts");
+    // A run killed while training leaves its temporary entry directory behind.
+    let stale = artifacts.join("cache/train/.0123456789abcdef.tmp-99999-7");
+    fs::create_dir_all(stale.join("models")).unwrap();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| run(&config, &artifacts));
+        let b = s.spawn(|| run(&config, &artifacts));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(!stale.exists());
+    assert_eq!(a.swept_temporaries + b.swept_temporaries, 1);
+    // Whichever run took the lock first computed every stage; the other reused them all.
+    let ran: Vec<usize> = [&a, &b]
+        .iter()
+        .map(|r| statuses(r).iter().filter(|(_, s)| *s == Ran).count())
+        .collect();
+    assert!(ran == [5, 0] || ran == [0, 5], "{ran:?}");
+    assert_eq!(a.metrics, b.metrics);
+}
+
+#[test]
 fn no_track_is_in_both_train_and_test_even_with_repeated_ids() {
     let dir = tempfile::tempdir().unwrap();
     let source = synthetic(dir.path(), 2000);
