@@ -20,7 +20,9 @@ fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for name in ["core", "ingest", "features", "models", "eval", "pipeline"] {
+    for name in [
+        "core", "parquet", "ingest", "features", "models", "eval", "pipeline",
+    ] {
         let src = crates.join(name).join("src");
         println!("cargo:rerun-if-changed={}", src.display());
         let mut files = Vec::new();

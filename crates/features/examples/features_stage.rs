@@ -19,7 +19,6 @@ use std::time::Instant;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::Float64Type;
-use replay_core::io::{self, ParquetSink};
 use replay_core::schema::{self, ModelFamily};
 use replay_features::{Encoding, FeatureMatrix, FeatureOptions, FeaturesConfig, Ids, InputColumns};
 
@@ -72,11 +71,11 @@ fn pipeline_toml_features() -> FeaturesConfig {
 
 /// Write `copies` copies of `tracks` to `out`, ids made distinct.
 fn repeat(tracks: &Path, copies: usize, out: &Path) -> Result<(), Error> {
-    let schema = io::read_parquet_schema(tracks)?;
+    let schema = replay_parquet::schema(tracks)?;
     let id_index = schema.index_of(schema::ID)?;
-    let mut sink = ParquetSink::create(out, Arc::clone(&schema))?;
+    let mut sink = replay_parquet::Sink::create(out, Arc::clone(&schema))?;
     for copy in 0..copies {
-        let (_, batches) = io::parquet_batches(tracks, None, 64 * 1024)?;
+        let (_, batches) = replay_parquet::batches(tracks, None, 64 * 1024)?;
         for batch in batches {
             let batch = batch?;
             let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
@@ -95,7 +94,7 @@ fn repeat(tracks: &Path, copies: usize, out: &Path) -> Result<(), Error> {
 /// Fail unless `a` and `b` hold the same schema, rows and values (floats bit for bit).
 fn compare(a: &Path, b: &Path) -> Result<(), Error> {
     let read = |p: &Path| -> Result<RecordBatch, Error> {
-        let (schema, batches) = io::read_parquet(p)?;
+        let (schema, batches) = replay_parquet::read(p)?;
         Ok(arrow::compute::concat_batches(&schema, &batches)?)
     };
     let (a, b) = (read(a)?, read(b)?);

@@ -1,14 +1,12 @@
 //! Reading train/test Parquet back into the matrices models need.
 
-use std::fs::File;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{Field, FieldRef, Float64Type, Schema};
 use ndarray::{s, Array1, Array2};
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use replay_core::schema::ModelFamily;
-use replay_core::{io, schema, ArtifactError};
+use replay_core::{schema, ArtifactError};
 
 use crate::spec::column;
 use crate::FeatureError;
@@ -52,7 +50,7 @@ pub struct InputColumns {
 impl InputColumns {
     /// The inputs of a train or test Parquet file written by the feature stage.
     pub fn read(path: &Path) -> Result<Self, FeatureError> {
-        let schema = io::read_parquet_schema(path)?;
+        let schema = replay_parquet::schema(path)?;
         Ok(Self::of_schema(&schema))
     }
 
@@ -124,13 +122,13 @@ impl FeatureMatrix {
             .iter()
             .map(|n| inputs.families(n))
             .collect::<Result<Vec<_>, _>>()?;
-        let rows = parquet_rows(path)?;
+        let rows = replay_parquet::rows(path)?;
         let mut projection: Vec<&str> = vec![schema::LABEL];
         if ids == Ids::Read {
             projection.push(schema::ID);
         }
         projection.extend(names.iter().map(String::as_str));
-        let (_, batches) = io::parquet_batches(path, Some(&projection), READ_BATCH_ROWS)?;
+        let (_, batches) = replay_parquet::batches(path, Some(&projection), READ_BATCH_ROWS)?;
         let mut matrix = FeatureMatrix {
             ids: Vec::with_capacity(if ids == Ids::Read { rows } else { 0 }),
             names: names.to_vec(),
@@ -253,18 +251,6 @@ fn feature_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64A
             column: name.to_string(),
             expected: "Float64",
         })
-}
-
-/// Rows of a Parquet file, from its metadata.
-fn parquet_rows(path: &Path) -> Result<usize, FeatureError> {
-    let parquet = |source| ArtifactError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
-    let reader = SerializedFileReader::new(file).map_err(parquet)?;
-    let rows = reader.metadata().file_metadata().num_rows();
-    usize::try_from(rows).map_err(|_| row_count_mismatch(path, 0).into())
 }
 
 /// The file's batches do not add up to the row count of its metadata.

@@ -14,7 +14,7 @@
 //!    statistics with their per-fold counts (out-of-fold means are the totals minus the
 //!    row's fold, exact in integers).
 //! 3. `write` reads whole batches and writes the transformed training and test rows
-//!    through [`ParquetSink`]s.
+//!    through [`replay_parquet::Sink`]s.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -27,7 +27,7 @@ use arrow::datatypes::{Float64Type, SchemaRef};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use replay_core::io::{self, ParquetSink};
+use replay_core::io;
 use replay_core::schema;
 
 use crate::encode::{fold_of_rows_compact, Categories, KeyParse, KeyStats};
@@ -81,7 +81,7 @@ impl<'a> Tracks<'a> {
     fn open(path: &'a Path, batch_rows: usize) -> Result<Self, FeatureError> {
         Ok(Tracks {
             path,
-            schema: io::read_parquet_schema(path)?,
+            schema: replay_parquet::schema(path)?,
             batch_rows: batch_rows.max(1),
         })
     }
@@ -95,7 +95,7 @@ impl<'a> Tracks<'a> {
         if let Some(name) = columns.iter().find(|c| self.schema.field_with_name(c).is_err()) {
             return Err(FeatureError::MissingColumn(name.to_string()));
         }
-        let (_, batches) = io::parquet_batches(self.path, Some(columns), self.batch_rows)?;
+        let (_, batches) = replay_parquet::batches(self.path, Some(columns), self.batch_rows)?;
         let mut first = 0;
         for batch in batches {
             let batch = batch?;
@@ -698,8 +698,8 @@ impl FoldCounts {
 /// Third step: transform the rows batch by batch and write train and test Parquet.
 fn write(tracks: &Tracks, rows: &Assignment, fitted: &Fitted, out_dir: &Path) -> Result<(), FeatureError> {
     let schema = fitted.spec.output_schema();
-    let mut train_sink = ParquetSink::create(&out_dir.join(TRAIN_FILE), Arc::clone(&schema))?;
-    let mut test_sink = ParquetSink::create(&out_dir.join(TEST_FILE), schema)?;
+    let mut train_sink = replay_parquet::Sink::create(&out_dir.join(TRAIN_FILE), Arc::clone(&schema))?;
+    let mut test_sink = replay_parquet::Sink::create(&out_dir.join(TEST_FILE), schema)?;
     let names: Vec<&str> = tracks.schema.fields().iter().map(|f| f.name().as_str()).collect();
     let mut written = 0;
     tracks.scan(&names, |first, batch| {

@@ -25,7 +25,7 @@ use replay_features::{
 
 /// Run the streaming stage and the reference on `tracks`; assert identical outputs.
 fn assert_same_as_reference(tracks: &Path, config: &FeaturesConfig, batch_rows: &[usize]) {
-    let (schema, batches) = io::read_parquet(tracks).unwrap();
+    let (schema, batches) = replay_parquet::read(tracks).unwrap();
     let reference = build(schema, &batches, config).unwrap();
     let spec_json = serde_json::to_string_pretty(&reference.spec).unwrap();
     for &rows in batch_rows {
@@ -51,7 +51,7 @@ fn assert_same_as_reference(tracks: &Path, config: &FeaturesConfig, batch_rows: 
 }
 
 fn read_all(path: &Path) -> RecordBatch {
-    let (schema, batches) = io::read_parquet(path).unwrap();
+    let (schema, batches) = replay_parquet::read(path).unwrap();
     concat_batches(&schema, &batches).unwrap()
 }
 
@@ -140,7 +140,7 @@ fn hand_made_tracks(dir: &Path) -> PathBuf {
     )
     .unwrap();
     let path = dir.join("tracks.parquet");
-    io::write_parquet(&path, schema, &[batch]).unwrap();
+    replay_parquet::write(&path, schema, &[batch]).unwrap();
     path
 }
 
@@ -186,7 +186,7 @@ fn hand_made_tracks_stream_to_the_reference_outputs() {
 fn streaming_errors_match_the_reference() {
     let dir = tempfile::tempdir().unwrap();
     let tracks = hand_made_tracks(dir.path());
-    let (schema, batches) = io::read_parquet(&tracks).unwrap();
+    let (schema, batches) = replay_parquet::read(&tracks).unwrap();
     let mut missing = hand_made_config(true, 5, None);
     missing.features.encode.remove("genre");
     let mut single = hand_made_config(true, 5, None);
@@ -252,7 +252,7 @@ fn ingest(source: &Path, columns: serde_json::Value, dir: &Path) -> PathBuf {
     let tracks =
         replay_ingest::read_tracks(source, &columns, &options, &indicatif::ProgressBar::hidden()).unwrap();
     let path = dir.join("tracks.parquet");
-    io::write_parquet(&path, tracks.schema, &tracks.batches).unwrap();
+    replay_parquet::write(&path, tracks.schema, &tracks.batches).unwrap();
     path
 }
 

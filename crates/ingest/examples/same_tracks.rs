@@ -3,15 +3,13 @@
 
 use std::path::Path;
 
-use replay_core::io::parquet_batches;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [a, b] = args.as_slice() else {
         return Err("usage: same_tracks A.parquet B.parquet".into());
     };
-    let (schema_a, mut batches_a) = parquet_batches(Path::new(a), None, 65536)?;
-    let (schema_b, mut batches_b) = parquet_batches(Path::new(b), None, 65536)?;
+    let (schema_a, mut batches_a) = replay_parquet::batches(Path::new(a), None, 65536)?;
+    let (schema_b, mut batches_b) = replay_parquet::batches(Path::new(b), None, 65536)?;
     if schema_a.fields() != schema_b.fields() {
         return Err(format!("schemas differ:\n{schema_a:?}\n{schema_b:?}").into());
     }

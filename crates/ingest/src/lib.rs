@@ -220,7 +220,7 @@ pub fn run(
     out_dir: &Path,
     progress: &ProgressBar,
 ) -> Result<IngestReport, IngestError> {
-    let tracks = io::ParquetSink::create(&out_dir.join(TRACKS_FILE), tracks_schema(columns, options))?;
+    let tracks = replay_parquet::Sink::create(&out_dir.join(TRACKS_FILE), tracks_schema(columns, options))?;
     let rejected = RejectionFile::create(&out_dir.join(REJECTED_FILE))?;
     let mut files = StageFiles { tracks, rejected };
     let report = visit_tracks(source, columns, options, progress, &mut files)?;
@@ -232,7 +232,7 @@ pub fn run(
 
 /// The files [`run`] streams into.
 struct StageFiles {
-    tracks: io::ParquetSink,
+    tracks: replay_parquet::Sink,
     rejected: RejectionFile,
 }
 

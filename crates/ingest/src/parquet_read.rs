@@ -8,7 +8,6 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, SchemaRef};
 use indicatif::ProgressBar;
-use replay_core::io;
 
 use crate::emit::Emitter;
 use crate::ordered::map_in_order;
@@ -25,11 +24,11 @@ pub(crate) fn read(
     emit: &mut Emitter<'_>,
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
-    let file_schema = io::read_parquet_schema(path)?;
+    let file_schema = replay_parquet::schema(path)?;
     let header: Vec<String> = file_schema.fields().iter().map(|f| f.name().clone()).collect();
     let indices = resolve(path, &header, layout.columns, layout.targets)?;
     let wanted: Vec<&str> = indices.iter().flatten().map(|&i| header[i].as_str()).collect();
-    let (projected, batches) = io::parquet_batches(path, Some(&wanted), batch_rows)?;
+    let (projected, batches) = replay_parquet::batches(path, Some(&wanted), batch_rows)?;
     let positions = indices
         .iter()
         .map(|index| index.and_then(|i| projected.index_of(&header[i]).ok()))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
 use indicatif::ProgressBar;
-use replay_core::{io, ArtifactError};
+use replay_core::ArtifactError;
 
 use crate::emit::Emitter;
 use crate::validate::{schema_of, targets, Layout, Target};
@@ -263,7 +263,7 @@ pub(crate) fn read_header(source: &Path) -> Result<Vec<String>, IngestError> {
     let path = path.as_path();
     match detect(path)? {
         Format::Parquet => {
-            let schema = io::read_parquet_schema(path)?;
+            let schema = replay_parquet::schema(path)?;
             Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
         }
         format => csv_header(path, &mut csv_reader(path, format)?),

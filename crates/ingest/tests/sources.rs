@@ -7,7 +7,6 @@ use arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema};
 use indicatif::ProgressBar;
-use replay_core::io;
 use replay_ingest::{
     read_header, read_tracks, run, source_files, ColumnMap, IngestError, IngestOptions, RejectReason,
 };
@@ -49,7 +48,7 @@ fn write_part(path: &Path, first: usize, rows: usize, popularity: impl Fn(usize)
         Arc::new(StringArray::from_iter_values(n.map(|i| ["pop", "rock"][i % 2]))),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
-    io::write_parquet(path, schema, &[batch]).unwrap();
+    replay_parquet::write(path, schema, &[batch]).unwrap();
 }
 
 /// A Spark-like output directory: three parts of 10, 7 and 12 rows, `_SUCCESS`, a hidden
@@ -109,7 +108,7 @@ fn a_part_directory_is_read_file_by_file_in_path_order() {
     // The stage writes one tracks file with the same rows.
     let out = tmp.path().join("out");
     run(&dir, &mapping(), &options, &out, &ProgressBar::hidden()).unwrap();
-    let (_, written) = io::read_parquet(&out.join(replay_ingest::TRACKS_FILE)).unwrap();
+    let (_, written) = replay_parquet::read(&out.join(replay_ingest::TRACKS_FILE)).unwrap();
     let all = concat_batches(&tracks.schema, &tracks.batches).unwrap();
     assert_eq!(concat_batches(&tracks.schema, &written).unwrap(), all);
 }

@@ -110,7 +110,7 @@ impl StageKind {
     /// crate the stage runs (computed by the build script), so editing a stage's code
     /// invalidates its cached outputs and nothing else.
     pub fn code_version(self) -> String {
-        const CORE: &str = env!("REPLAY_SRC_CORE");
+        const CORE: &str = concat!(env!("REPLAY_SRC_CORE"), "-", env!("REPLAY_SRC_PARQUET"));
         const FEATURES: &str = env!("REPLAY_SRC_FEATURES");
         const MODELS: &str = env!("REPLAY_SRC_MODELS");
         const PIPELINE: &str = env!("REPLAY_SRC_PIPELINE");

@@ -74,16 +74,39 @@ pub enum PipelineError {
     /// The ingest stage failed.
     #[error("ingest: {0}")]
     Ingest(#[from] replay_ingest::IngestError),
-    /// The feature stage failed.
+    /// The feature stage failed (an unreadable file is an [`PipelineError::Artifact`]).
     #[error("features: {0}")]
-    Features(#[from] replay_features::FeatureError),
-    /// Training failed.
+    Features(replay_features::FeatureError),
+    /// Training failed (an unreadable file is an [`PipelineError::Artifact`]).
     #[error("train: {0}")]
-    Model(#[from] replay_models::ModelError),
+    Model(replay_models::ModelError),
     /// Evaluation failed.
     #[error("eval: {0}")]
     Eval(#[from] replay_eval::EvalError),
+    /// A chart or the report could not be drawn or written.
+    #[error("report: {0}")]
+    Report(#[from] replay_eval::plots::PlotError),
     /// A bug: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+// A file that cannot be read or written is reported as such, whichever stage met it: the
+// file's path leads the message, not the stage's name.
+impl From<replay_features::FeatureError> for PipelineError {
+    fn from(e: replay_features::FeatureError) -> Self {
+        match e {
+            replay_features::FeatureError::Artifact(a) => PipelineError::Artifact(a),
+            e => PipelineError::Features(e),
+        }
+    }
+}
+
+impl From<replay_models::ModelError> for PipelineError {
+    fn from(e: replay_models::ModelError) -> Self {
+        match e {
+            replay_models::ModelError::Artifact(a) => PipelineError::Artifact(a),
+            e => PipelineError::Model(e),
+        }
+    }
 }

@@ -192,14 +192,13 @@ fn report(
         config: &config_text,
         cache_keys: run_keys,
     };
-    let charts = replay_eval::report::write_report(&input, out_dir)
-        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+    let charts = replay_eval::report::write_report(&input, out_dir)?;
     Ok(format!("{} charts, report.html and report.md", charts.len()))
 }
 
 /// Labels and per-model probabilities from predictions.parquet.
 fn read_predictions(path: &Path) -> Result<(Vec<bool>, ModelProbabilities), PipelineError> {
-    let (schema, batches) = io::read_parquet(path)?;
+    let (schema, batches) = replay_parquet::read(path)?;
     let batch = arrow::compute::concat_batches(&schema, &batches)
         .map_err(|e| PipelineError::Internal(e.to_string()))?;
     let invalid = |message: &str| replay_core::ArtifactError::Invalid {
@@ -259,7 +258,7 @@ fn train<'a>(
             progress.inc(1);
             fitted.map(|f| (name.as_str(), f))
         };
-    let cells = io::parquet_rows(train)?.saturating_mul(inputs.names.len());
+    let cells = replay_parquet::rows(train)?.saturating_mul(inputs.names.len());
     let (forests, others): (Vec<_>, Vec<_>) = models
         .into_iter()
         .partition(|(_, c)| matches!(c, ModelConfig::RandomForest(_)));
@@ -429,12 +428,12 @@ fn write_scores(path: &Path, p: &[f64]) -> Result<(), PipelineError> {
         vec![Arc::new(Float64Array::from(p.to_vec()))],
     )
     .map_err(|e| PipelineError::Internal(e.to_string()))?;
-    Ok(io::write_parquet(path, schema, &[batch])?)
+    Ok(replay_parquet::write(path, schema, &[batch])?)
 }
 
 /// Read back [`write_scores`]'s file, which must hold `rows` values.
 fn read_scores(path: &Path, rows: usize) -> Result<Vec<f64>, PipelineError> {
-    let (_, batches) = io::parquet_batches(path, Some(&["probability"]), 64 * 1024)?;
+    let (_, batches) = replay_parquet::batches(path, Some(&["probability"]), 64 * 1024)?;
     let mut values = Vec::with_capacity(rows);
     for batch in batches {
         let batch = batch?;
@@ -492,7 +491,7 @@ fn write_predictions(
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
         .map_err(|e| PipelineError::Internal(e.to_string()))?;
-    Ok(io::write_parquet(path, schema, &[batch])?)
+    Ok(replay_parquet::write(path, schema, &[batch])?)
 }
 
 /// A scored song.
@@ -529,7 +528,7 @@ pub fn score(
         let ids = batch
             .column_by_name(schema::ID)
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .ok_or_else(|| PipelineError::Internal("ingested tracks have no id column".into()))?;
+            .ok_or_else(|| replay_features::FeatureError::MissingColumn(schema::ID.into()))?;
         scored.extend(ids.iter().zip(p).map(|(id, probability)| Scored {
             id: id.unwrap_or_default().to_string(),
             probability,

@@ -58,7 +58,7 @@ pub fn assert_rescoring_reproduces(config: &PipelineConfig, latest: &Path, sourc
     use replay_models::SavedModel;
 
     let test = FeatureMatrix::read(&latest.join("test.parquet")).unwrap();
-    let (schema, batches) = replay_core::io::read_parquet(&latest.join("predictions.parquet")).unwrap();
+    let (schema, batches) = replay_parquet::read(&latest.join("predictions.parquet")).unwrap();
     let predictions = arrow::compute::concat_batches(&schema, &batches).unwrap();
     let spec_path = latest.join("feature_spec.json");
     for (name, model_config) in &config.models {

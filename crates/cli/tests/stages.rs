@@ -1,0 +1,157 @@
+//! The `replay` binary as a user runs it: every stage on explicit paths, then `score`,
+//! each a separate process checked by exit code, output and files; and bad input.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn replay(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_replay"))
+        .args(args)
+        .output()
+        .expect("replay runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Run a stage and check that it says what it did and where.
+fn stage(name: &str, args: &[&str], out: &Path) {
+    let mut all = vec![name];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    let output = replay(&all);
+    assert!(output.status.success(), "{name}: {}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with(&format!("{name}: ")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("outputs: {}", out.display())),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn every_stage_runs_on_explicit_paths_and_score_ranks_new_songs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name);
+    let p = |name: &str| d(name).to_str().unwrap().to_string();
+    replay_synth::generate_file(&d("tracks.csv"), 2000, 5).unwrap();
+
+    stage("ingest", &["--input", &p("tracks.csv")], &d("ingest"));
+    stage(
+        "features",
+        &["--tracks", &p("ingest/tracks.parquet")],
+        &d("features"),
+    );
+    stage("train", &["--train", &p("features/train.parquet")], &d("train"));
+    stage(
+        "eval",
+        &[
+            "--test",
+            &p("features/test.parquet"),
+            "--models",
+            &p("train/models"),
+        ],
+        &d("eval"),
+    );
+    stage(
+        "report",
+        &[
+            "--ingest-report",
+            &p("ingest/ingest_report.json"),
+            "--split-report",
+            &p("features/split_report.json"),
+            "--models",
+            &p("train/models"),
+            "--metrics",
+            &p("eval/metrics.json"),
+            "--predictions",
+            &p("eval/predictions.parquet"),
+        ],
+        &d("report"),
+    );
+    assert!(d("report/report.html").is_file() && d("eval/metrics.json").is_file());
+
+    // Songs to score: the same tracks (their popularity is not read).
+    let args = [
+        "score",
+        "--input",
+        &p("tracks.csv"),
+        "--spec",
+        &p("features/feature_spec.json"),
+        "--model",
+        &p("train/models/gradient_boosting.model.bin"),
+    ];
+    let out = replay(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("rank,id,probability"));
+    let rows: Vec<(usize, String, f64)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[1].to_string(), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 2000);
+    assert!(
+        rows.iter().enumerate().all(|(i, r)| r.0 == i + 1),
+        "ranks 1..n in order"
+    );
+    assert!(
+        rows.windows(2).all(|w| w[0].2 >= w[1].2),
+        "most likely replayed first"
+    );
+    assert!(rows.iter().all(|r| (0.0..=1.0).contains(&r.2)));
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 2000);
+    // --out writes the same CSV to a file.
+    let mut with_out = args.to_vec();
+    let out_path = p("scores.csv");
+    with_out.extend_from_slice(&["--out", &out_path]);
+    let out = replay(&with_out);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert_eq!(fs::read_to_string(&out_path).unwrap(), stdout);
+}
+
+#[test]
+fn bad_input_gives_one_clear_error_line_and_a_failing_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let missing = dir.path().join("missing.parquet");
+    let m = missing.to_str().unwrap();
+    let not_parquet = dir.path().join("train.parquet");
+    fs::write(&not_parquet, "id,popularity\n").unwrap();
+    let n = not_parquet.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, i32, String)> = vec![
+        (
+            vec!["train", "--train", m, "--out", o],
+            1,
+            format!("error: {m}: No such file"),
+        ),
+        (
+            vec!["train", "--train", n, "--out", o],
+            1,
+            format!("error: {n}: not a readable Parquet file"),
+        ),
+        (vec!["model", "inspect", m], 1, format!("error: {m}")),
+        (
+            vec!["train", "--out", o],
+            2,
+            "error: the following required arguments were not provided".into(),
+        ),
+        (vec!["fit"], 2, "error: unrecognized subcommand 'fit'".into()),
+    ];
+    for (args, code, first_line) in cases {
+        let output = replay(&args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        let line = stderr.lines().next().unwrap_or_default();
+        assert!(line.starts_with(&first_line), "{args:?}: {line}");
+    }
+    assert!(!out.join("models").exists(), "no half-written outputs");
+}
