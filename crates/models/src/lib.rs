@@ -18,6 +18,20 @@
 //! predictions. [`SavedModel::read_summary`] reads only the header. Tree models predict
 //! blocks of rows on all of rayon's threads, several rows walking a tree in lockstep;
 //! results do not depend on the number of threads.
+//!
+//! The crate needs no Arrow or Parquet: inputs are `ndarray` matrices.
+//!
+//! ```
+//! use ndarray::{array, Array1};
+//! use replay_models::{fit, ForestParams, ModelConfig};
+//! let x = array![[0.1, 5.0], [0.2, 3.0], [0.8, 4.0], [0.9, 1.0], [0.7, 2.0], [0.3, 6.0]];
+//! let y: Array1<bool> = x.column(0).mapv(|v| v > 0.5);
+//! let config = ModelConfig::RandomForest(ForestParams { n_trees: 20, seed: 1, ..Default::default() });
+//! let model = fit(&config, x.view(), y.view())?;
+//! let p = model.predict_proba(array![[0.95, 3.0], [0.05, 3.0]].view())?;
+//! assert!(p[0] > 0.5 && p[1] < 0.5);
+//! # Ok::<(), replay_models::ModelError>(())
+//! ```
 
 pub mod binning;
 pub mod boosting;

@@ -1,6 +1,20 @@
 //! Parquet artifacts of the replay pipeline: record batches written atomically (whole, or
 //! one batch at a time through a [`Sink`]) and read back whole, in batches or by column,
 //! with errors that name the file ([`ArtifactError`]).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{Float64Array, RecordBatch};
+//! use arrow::datatypes::{DataType, Field, Schema};
+//! let schema = Arc::new(Schema::new(vec![Field::new("energy", DataType::Float64, false)]));
+//! let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Float64Array::from(vec![0.5, 0.7]))])?;
+//! let path = std::env::temp_dir().join(format!("replay-doc-{}.parquet", std::process::id()));
+//! replay_parquet::write(&path, schema, &[batch.clone()])?;
+//! assert_eq!(replay_parquet::rows(&path)?, 2);
+//! assert_eq!(replay_parquet::read(&path)?.1, vec![batch]);
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
