@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, RunSummary, StageKind, StageStatus};
+use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, StageKind};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Automation for the replay pipeline")]
@@ -164,7 +164,7 @@ fn run(cli: Cli) -> Result<()> {
                 progress: true,
             };
             let summary = run_pipeline(&PipelineConfig::load(&config)?, &options)?;
-            print_summary(&summary);
+            print!("{summary}");
         }
         Command::RunStage {
             name,
@@ -181,7 +181,7 @@ fn run(cli: Cli) -> Result<()> {
                 progress: true,
             };
             let summary = run_pipeline(&PipelineConfig::load(&config)?, &options)?;
-            print_summary(&summary);
+            print!("{summary}");
         }
         Command::Clean { artifacts } => {
             replay_pipeline::clean(&artifacts)?;
@@ -233,36 +233,4 @@ fn run(cli: Cli) -> Result<()> {
 fn is_tidytuesday(path: &Path) -> Result<bool> {
     let header = replay_ingest::read_header(path)?;
     Ok(header.iter().any(|c| c == "track_popularity"))
-}
-
-fn print_summary(summary: &RunSummary) {
-    println!("source: {}", summary.source.display());
-    if summary.swept_temporaries > 0 {
-        println!(
-            "removed {} temporary entries left by an interrupted run",
-            summary.swept_temporaries
-        );
-    }
-    for stage in &summary.stages {
-        let status = match &stage.status {
-            StageStatus::Ran => "ran".to_string(),
-            StageStatus::Cached => "cached".to_string(),
-            StageStatus::Recomputed(reason) => format!("ran (cache entry damaged: {reason})"),
-        };
-        let peak = stage
-            .peak_rss_mib
-            .map_or(String::new(), |m| format!("{m:.0} MiB"));
-        println!(
-            "{:<9} {:<7} {:>8.2}s {:>9}  {}",
-            stage.stage, status, stage.seconds, peak, stage.summary
-        );
-    }
-    if let Some(metrics) = &summary.metrics {
-        println!("\n{}", metrics.summary_table());
-    }
-    if let Some(latest) = &summary.latest {
-        println!("outputs: {}", latest.display());
-    } else if let Some(last) = summary.stages.last() {
-        println!("outputs: {}", last.dir.display());
-    }
 }

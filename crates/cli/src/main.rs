@@ -1,8 +1,10 @@
-//! `replay`: run each stage of the replay pipeline on explicit files, without
-//! pipeline.toml, and score new songs with a saved model.
+//! `replay`: run the replay pipeline with its cache (`run`, `run-stage`, `clean`), run
+//! each stage on explicit paths, and score new songs with a saved model.
 //!
 //! Every subcommand calls the same library code as `cargo xtask run-pipeline`; `--config`
-//! optionally reads the column mapping and settings from a pipeline config.
+//! reads the column mapping and settings from a pipeline config (`run` and `run-stage`
+//! default to `pipeline.toml` in the current directory when it exists; the stage
+//! subcommands to built-in defaults for the Kaggle 1921-2020 schema).
 //! `replay model inspect FILE` describes a saved model from its file header.
 
 use std::collections::BTreeMap;
@@ -15,13 +17,14 @@ use clap::{Parser, Subcommand};
 use indicatif::ProgressBar;
 use replay_pipeline::graph::{MODELS_DIR, PREDICTIONS_FILE, SOURCE};
 use replay_pipeline::stages::{execute, score};
-use replay_pipeline::{PipelineConfig, StageKind};
+use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, StageKind};
 
 #[derive(Parser)]
 #[command(name = "replay", version, about = "Predict which songs listeners replay")]
 struct Cli {
-    /// Pipeline config to read the column mapping and stage settings from
-    /// (default: built-in defaults for the Kaggle 1921-2020 schema).
+    /// Pipeline config to read the column mapping and stage settings from (default: for
+    /// run and run-stage, ./pipeline.toml when it exists; otherwise built-in defaults for
+    /// the Kaggle 1921-2020 schema).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -30,6 +33,42 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run every stage, reusing cached outputs of unchanged stages; outputs land in ARTIFACTS/latest/.
+    Run {
+        /// Data file, directory of part files or pattern that replaces the config's [source] path.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Recompute every stage.
+        #[arg(long)]
+        force: bool,
+        /// Artifacts directory (holds cache/ and latest/).
+        #[arg(long, default_value = "artifacts")]
+        artifacts: PathBuf,
+    },
+    /// Rerun one stage (ingest, features, train, eval, report) from the cached outputs of its inputs.
+    RunStage {
+        /// The stage.
+        name: String,
+        /// Data file that replaces the config's [source] path.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Artifacts directory (holds cache/ and latest/).
+        #[arg(long, default_value = "artifacts")]
+        artifacts: PathBuf,
+    },
+    /// Remove ARTIFACTS/cache and ARTIFACTS/latest (after a run in progress finishes).
+    Clean {
+        /// Artifacts directory.
+        #[arg(long, default_value = "artifacts")]
+        artifacts: PathBuf,
+    },
+    #[command(flatten)]
+    OnPaths(PathCommand),
+}
+
+/// The subcommands on explicit paths: one stage each, `score` and `model`.
+#[derive(Subcommand)]
+enum PathCommand {
     /// Validate a CSV, CSV.gz or Parquet file of tracks into tracks.parquet.
     Ingest {
         /// Source file.
@@ -133,30 +172,70 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let config = match &cli.config {
+    // The pipeline runner: the same calls as `cargo xtask run-pipeline` and `run-stage`.
+    let (only, input, force, artifacts) = match cli.command {
+        Command::Run {
+            input,
+            force,
+            artifacts,
+        } => (None, input, force, artifacts),
+        Command::RunStage {
+            name,
+            input,
+            artifacts,
+        } => (Some(name.parse::<StageKind>()?), input, false, artifacts),
+        Command::Clean { artifacts } => {
+            replay_pipeline::clean(&artifacts)?;
+            println!("removed {0}/cache and {0}/latest", artifacts.display());
+            return Ok(());
+        }
+        Command::OnPaths(command) => return run_on_paths(cli.config.as_deref(), command),
+    };
+    let config = match cli.config {
+        Some(path) => PipelineConfig::load(&path)?,
+        None if Path::new(PROJECT_CONFIG).is_file() => PipelineConfig::load(Path::new(PROJECT_CONFIG))?,
+        None => PipelineConfig::default(),
+    };
+    let options = RunOptions {
+        artifacts,
+        input,
+        force,
+        only,
+        progress: true,
+    };
+    print!("{}", run_pipeline(&config, &options)?);
+    Ok(())
+}
+
+/// The config `run` and `run-stage` read when `--config` is not given, if it exists.
+const PROJECT_CONFIG: &str = "pipeline.toml";
+
+/// The subcommands on explicit paths: one stage, `score` or `model inspect`.
+fn run_on_paths(config: Option<&Path>, command: PathCommand) -> Result<()> {
+    let config = match config {
         Some(path) => PipelineConfig::load(path)?,
         None => PipelineConfig::default(),
     };
     let progress = ProgressBar::new_spinner();
     // Every path is keyed by the name of the input it stands for.
-    let (kind, inputs, out) = match cli.command {
-        Command::Ingest { input, out } => (StageKind::Ingest, named([(SOURCE, input)]), out),
-        Command::Features { tracks, out } => (
+    let (kind, inputs, out) = match command {
+        PathCommand::Ingest { input, out } => (StageKind::Ingest, named([(SOURCE, input)]), out),
+        PathCommand::Features { tracks, out } => (
             StageKind::Features,
             named([(replay_ingest::TRACKS_FILE, tracks)]),
             out,
         ),
-        Command::Train { train, out } => (
+        PathCommand::Train { train, out } => (
             StageKind::Train,
             named([(replay_features::TRAIN_FILE, train)]),
             out,
         ),
-        Command::Eval { test, models, out } => (
+        PathCommand::Eval { test, models, out } => (
             StageKind::Eval,
             named([(replay_features::TEST_FILE, test), (MODELS_DIR, models)]),
             out,
         ),
-        Command::Report {
+        PathCommand::Report {
             ingest_report,
             split_report,
             models,
@@ -174,7 +253,7 @@ fn run(cli: Cli) -> Result<()> {
             ]),
             out,
         ),
-        Command::Score {
+        PathCommand::Score {
             input,
             spec,
             model,
@@ -184,7 +263,7 @@ fn run(cli: Cli) -> Result<()> {
             progress.finish_and_clear();
             return write_scores(&scored, out.as_deref());
         }
-        Command::Model {
+        PathCommand::Model {
             command: ModelCommand::Inspect { file },
         } => {
             let summary = replay_models::SavedModel::read_summary(&file)?;

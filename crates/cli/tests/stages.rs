@@ -155,3 +155,49 @@ fn bad_input_gives_one_clear_error_line_and_a_failing_exit_code() {
     }
     assert!(!out.join("models").exists(), "no half-written outputs");
 }
+
+#[test]
+fn run_caches_every_stage_run_stage_reruns_one_and_clean_removes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    replay_synth::generate_file(&dir.path().join("tracks.csv"), 1500, 9).unwrap();
+    // Run from the project directory, as a user would: no pipeline.toml there, so the
+    // built-in Kaggle mapping, and artifacts/ in the current directory.
+    let in_dir = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_replay"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let first = in_dir(&["run", "--input", "tracks.csv"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(" ran ")).count(),
+        5,
+        "{stdout}"
+    );
+    assert!(stdout.contains("outputs: artifacts/latest"), "{stdout}");
+    assert!(dir.path().join("artifacts/latest/metrics.json").is_file());
+    let again = text(&in_dir(&["run", "--input", "tracks.csv"]).stdout);
+    assert_eq!(
+        again.lines().filter(|l| l.contains(" cached ")).count(),
+        5,
+        "{again}"
+    );
+    let stage = in_dir(&["run-stage", "train", "--input", "tracks.csv"]);
+    let stage_out = text(&stage.stdout);
+    assert!(stage.status.success(), "{}", text(&stage.stderr));
+    assert!(
+        stage_out
+            .lines()
+            .any(|l| l.starts_with("train") && l.contains(" ran ")),
+        "{stage_out}"
+    );
+    let unknown = in_dir(&["run-stage", "predict"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).starts_with("error: unknown stage 'predict'"));
+    let clean = in_dir(&["clean"]);
+    assert!(clean.status.success());
+    assert!(!dir.path().join("artifacts/cache").exists() && !dir.path().join("artifacts/latest").exists());
+}

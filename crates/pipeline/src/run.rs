@@ -79,6 +79,45 @@ pub struct RunSummary {
     pub swept_temporaries: usize,
 }
 
+/// The summary both binaries print: the source, one line per stage (status, time, peak
+/// memory, what it did), the metrics table and where the outputs are.
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "source: {}", self.source.display())?;
+        if self.swept_temporaries > 0 {
+            writeln!(
+                f,
+                "removed {} temporary entries left by an interrupted run",
+                self.swept_temporaries
+            )?;
+        }
+        for stage in &self.stages {
+            let status = match &stage.status {
+                StageStatus::Ran => "ran".to_string(),
+                StageStatus::Cached => "cached".to_string(),
+                StageStatus::Recomputed(reason) => format!("ran (cache entry damaged: {reason})"),
+            };
+            let peak = stage
+                .peak_rss_mib
+                .map_or(String::new(), |m| format!("{m:.0} MiB"));
+            writeln!(
+                f,
+                "{:<9} {:<7} {:>8.2}s {:>9}  {}",
+                stage.stage, status, stage.seconds, peak, stage.summary
+            )?;
+        }
+        if let Some(metrics) = &self.metrics {
+            writeln!(f, "\n{}", metrics.summary_table())?;
+        }
+        if let Some(latest) = &self.latest {
+            writeln!(f, "outputs: {}", latest.display())?;
+        } else if let Some(last) = self.stages.last() {
+            writeln!(f, "outputs: {}", last.dir.display())?;
+        }
+        Ok(())
+    }
+}
+
 /// Remove the cache and `latest/` of `artifacts`, waiting for a run that uses them to
 /// finish first.
 pub fn clean(artifacts: &Path) -> Result<(), ArtifactError> {
