@@ -31,7 +31,9 @@ fn bench(c: &mut Criterion) {
             n_trees: 1,
             oob_score: false,
             ..Default::default()
-        };
+        }
+        .check()
+        .expect("valid parameters");
         b.iter(|| forest::fit(&p, x.view(), y.view()))
     });
     group.bench_function("forest_10_trees", |b| {
@@ -39,14 +41,18 @@ fn bench(c: &mut Criterion) {
             n_trees: 10,
             oob_score: false,
             ..Default::default()
-        };
+        }
+        .check()
+        .expect("valid parameters");
         b.iter(|| forest::fit(&p, x.view(), y.view()))
     });
     group.bench_function("boosting_10_iterations", |b| {
         let p = BoostingParams {
             n_iter: 10,
             ..Default::default()
-        };
+        }
+        .check()
+        .expect("valid parameters");
         b.iter(|| boosting::fit(&p, x.view(), y.view()))
     });
     group.finish();

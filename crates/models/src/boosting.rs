@@ -22,7 +22,7 @@ use crate::forest::stream_seed;
 use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, HistJob, Workspace};
 use crate::logistic::{sigmoid, softplus};
-use crate::params::{self, check_fraction, check_min, check_non_negative};
+use crate::params::{self, check, rule, valid_params};
 use crate::team;
 use crate::tree::{Criterion, Tree};
 use crate::{predict, ModelError};
@@ -32,10 +32,10 @@ use crate::{predict, ModelError};
 #[serde(deny_unknown_fields, default)]
 pub struct EarlyStopping {
     /// Share of the training rows held out (stratified) to measure the loss.
-    #[serde(deserialize_with = "replay_core::config::open_unit_interval")]
+    #[serde(deserialize_with = "params::open_unit")]
     pub validation_fraction: f64,
     /// Iterations without improvement before stopping.
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    #[serde(deserialize_with = "params::at_least_one")]
     pub patience: usize,
 }
 
@@ -53,10 +53,10 @@ impl Default for EarlyStopping {
 #[serde(deny_unknown_fields, default)]
 pub struct BoostingParams {
     /// Boosting iterations (trees).
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    #[serde(deserialize_with = "params::at_least_one")]
     pub n_iter: usize,
     /// Shrinkage of every tree.
-    #[serde(deserialize_with = "replay_core::config::positive")]
+    #[serde(deserialize_with = "params::positive")]
     pub learning_rate: f64,
     /// Most leaves per tree.
     #[serde(deserialize_with = "params::at_least_two")]
@@ -71,7 +71,7 @@ pub struct BoostingParams {
     #[serde(deserialize_with = "params::non_negative")]
     pub min_child_weight: f64,
     /// Fewest rows in a leaf (LightGBM's `min_child_samples`).
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    #[serde(deserialize_with = "params::at_least_one")]
     pub min_samples_leaf: usize,
     /// Share of the rows drawn (without replacement) for every tree.
     #[serde(deserialize_with = "params::fraction")]
@@ -108,40 +108,34 @@ impl Default for BoostingParams {
     }
 }
 
+valid_params!(
+    /// [`BoostingParams`] that passed [`BoostingParams::check`]: what [`fit`] takes.
+    ValidBoostingParams,
+    BoostingParams
+);
+
 impl BoostingParams {
-    /// Check every value, as linfa's `ParamGuard::check`.
-    pub fn check(&self) -> Result<(), ModelError> {
-        check_min("n_iter", self.n_iter, 1)?;
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(params::invalid(
-                "learning_rate",
-                format!("must be a finite number > 0, got {}", self.learning_rate),
-            ));
-        }
-        check_min("max_leaves", self.max_leaves, 2)?;
-        check_min("max_depth", self.max_depth.unwrap_or(1), 1)?;
-        check_non_negative("l2", self.l2)?;
-        check_non_negative("min_child_weight", self.min_child_weight)?;
-        check_min("min_samples_leaf", self.min_samples_leaf, 1)?;
-        check_fraction("subsample", self.subsample)?;
-        check_fraction("colsample", self.colsample)?;
-        check_min("max_bins", self.max_bins, 2)?;
-        if self.max_bins > crate::binning::MAX_VALUE_BINS {
-            return Err(params::invalid(
-                "max_bins",
-                format!("must be at most 255, got {}", self.max_bins),
-            ));
-        }
+    /// Check every value (the rules a config file is read with), as linfa's
+    /// `ParamGuard::check`: only the result can fit.
+    pub fn check(&self) -> Result<ValidBoostingParams, ModelError> {
+        check("n_iter", rule::at_least(self.n_iter, 1))?;
+        check("learning_rate", rule::positive(self.learning_rate))?;
+        check("max_leaves", rule::at_least(self.max_leaves, 2))?;
+        check("max_depth", rule::at_least(self.max_depth.unwrap_or(1), 1))?;
+        check("l2", rule::non_negative(self.l2))?;
+        check("min_child_weight", rule::non_negative(self.min_child_weight))?;
+        check("min_samples_leaf", rule::at_least(self.min_samples_leaf, 1))?;
+        check("subsample", rule::fraction(self.subsample))?;
+        check("colsample", rule::fraction(self.colsample))?;
+        check("max_bins", rule::bins(self.max_bins))?;
         if let Some(es) = &self.early_stopping {
-            if !(es.validation_fraction > 0.0 && es.validation_fraction < 1.0) {
-                return Err(params::invalid(
-                    "early_stopping.validation_fraction",
-                    format!("must be strictly between 0 and 1, got {}", es.validation_fraction),
-                ));
-            }
-            check_min("early_stopping.patience", es.patience, 1)?;
+            check(
+                "early_stopping.validation_fraction",
+                rule::open_unit(es.validation_fraction),
+            )?;
+            check("early_stopping.patience", rule::at_least(es.patience, 1))?;
         }
-        Ok(())
+        Ok(ValidBoostingParams::checked(self))
     }
 }
 
@@ -177,7 +171,7 @@ impl GradientBoosting {
 
 /// Fit gradient boosting on inputs `x` and labels `y`.
 pub fn fit(
-    params: &BoostingParams,
+    params: &ValidBoostingParams,
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<GradientBoosting, ModelError> {

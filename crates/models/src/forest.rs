@@ -19,7 +19,7 @@ use crate::binning::{BinMapper, BinnedMatrix};
 use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
 use crate::logistic::ClassWeight;
-use crate::params::{self, check_min, MaxFeatures};
+use crate::params::{self, check, invalid, rule, valid_params, MaxFeatures};
 use crate::sample::sorted_rows;
 use crate::tree::{Criterion, Tree};
 use crate::{predict, ModelError};
@@ -29,14 +29,14 @@ use crate::{predict, ModelError};
 #[serde(deny_unknown_fields, default)]
 pub struct ForestParams {
     /// Number of trees.
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    #[serde(deserialize_with = "params::at_least_one")]
     pub n_trees: usize,
     /// Deepest level that is split (root = 0); unset grows until leaves are pure or too
     /// small to split.
     #[serde(deserialize_with = "params::opt_at_least_one")]
     pub max_depth: Option<usize>,
     /// Fewest rows in a leaf.
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    #[serde(deserialize_with = "params::at_least_one")]
     pub min_samples_leaf: usize,
     /// Fewest rows in a node for it to be split.
     #[serde(deserialize_with = "params::at_least_two")]
@@ -88,29 +88,31 @@ impl Default for ForestParams {
     }
 }
 
+valid_params!(
+    /// [`ForestParams`] that passed [`ForestParams::check`]: what [`fit`] takes.
+    ValidForestParams,
+    ForestParams
+);
+
 impl ForestParams {
-    /// Check every value, as linfa's `ParamGuard::check`.
-    pub fn check(&self) -> Result<(), ModelError> {
-        check_min("n_trees", self.n_trees, 1)?;
-        check_min("max_depth", self.max_depth.unwrap_or(1), 1)?;
-        check_min("min_samples_leaf", self.min_samples_leaf, 1)?;
-        check_min("min_samples_split", self.min_samples_split, 2)?;
-        check_min("sample_rows", self.sample_rows.unwrap_or(1), 1)?;
-        check_min("max_samples", self.max_samples.unwrap_or(1), 1)?;
+    /// Check every value (the rules a config file is read with, and those between
+    /// fields), as linfa's `ParamGuard::check`: only the result can fit.
+    pub fn check(&self) -> Result<ValidForestParams, ModelError> {
+        check("n_trees", rule::at_least(self.n_trees, 1))?;
+        check("max_depth", rule::at_least(self.max_depth.unwrap_or(1), 1))?;
+        check("min_samples_leaf", rule::at_least(self.min_samples_leaf, 1))?;
+        check("min_samples_split", rule::at_least(self.min_samples_split, 2))?;
+        check("sample_rows", rule::at_least(self.sample_rows.unwrap_or(1), 1))?;
+        check("max_samples", rule::at_least(self.max_samples.unwrap_or(1), 1))?;
+        check("max_bins", rule::bins(self.max_bins))?;
+        self.max_features.check()?;
         if self.max_samples.is_some() && !self.bootstrap {
-            return Err(params::invalid("max_samples", "needs bootstrap = true"));
-        }
-        check_min("max_bins", self.max_bins, 2)?;
-        if self.max_bins > crate::binning::MAX_VALUE_BINS {
-            return Err(params::invalid(
-                "max_bins",
-                format!("must be at most 255, got {}", self.max_bins),
-            ));
+            return Err(invalid("max_samples", "needs bootstrap = true"));
         }
         if self.oob_score && !self.bootstrap {
-            return Err(params::invalid("oob_score", "needs bootstrap = true"));
+            return Err(invalid("oob_score", "needs bootstrap = true"));
         }
-        self.max_features.check()
+        Ok(ValidForestParams::checked(self))
     }
 }
 
@@ -149,11 +151,10 @@ pub(crate) fn stream_seed(seed: u64, index: u64) -> u64 {
 
 /// Fit a random forest on inputs `x` and labels `y`.
 pub fn fit(
-    params: &ForestParams,
+    params: &ValidForestParams,
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<RandomForest, ModelError> {
-    params.check()?;
     crate::check_training_data(x, y)?;
     let n_all = x.nrows();
     // A subsample is a new matrix; otherwise the caller's matrix is used as it is.

@@ -53,12 +53,14 @@ mod team;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-pub use boosting::{BoostingParams, EarlyStopping, GradientBoosting};
+pub use boosting::{BoostingParams, EarlyStopping, GradientBoosting, ValidBoostingParams};
 pub use error::ModelError;
-pub use forest::{ForestParams, RandomForest};
+pub use forest::{ForestParams, RandomForest, ValidForestParams};
+pub use logistic::{LogisticParams, ValidLogisticParams};
 pub use params::MaxFeatures;
 pub use replay_core::schema::ModelFamily;
 pub use saved::{ModelSummary, SavedModel, MAX_HEADER_BYTES, MODEL_EXTENSION, MODEL_FORMAT, MODEL_MAGIC};
+pub use tree::{DecisionTreeParams, ValidDecisionTreeParams};
 
 /// A model kind and its hyperparameters, as written under `[models.<name>.<kind>]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +84,17 @@ impl ModelConfig {
             ModelConfig::DecisionTree(_) => "decision_tree",
             ModelConfig::RandomForest(_) => "random_forest",
             ModelConfig::GradientBoosting(_) => "gradient_boosting",
+        }
+    }
+
+    /// Check the hyperparameters (see each kind's `check`): what [`fit`] does first, and
+    /// what a config loader calls to report every bad value before anything runs.
+    pub fn check(&self) -> Result<(), ModelError> {
+        match self {
+            ModelConfig::LogisticRegression(p) => p.check().map(drop),
+            ModelConfig::DecisionTree(p) => p.check().map(drop),
+            ModelConfig::RandomForest(p) => p.check().map(drop),
+            ModelConfig::GradientBoosting(p) => p.check().map(drop),
         }
     }
 
@@ -163,10 +176,12 @@ pub fn fit(
 ) -> Result<Model, ModelError> {
     check_training_data(x, y)?;
     match config {
-        ModelConfig::LogisticRegression(p) => Ok(Model::LogisticRegression(logistic::fit(p, x, y)?)),
-        ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit(p, x, y)?)),
-        ModelConfig::RandomForest(p) => Ok(Model::RandomForest(forest::fit(p, x, y)?)),
-        ModelConfig::GradientBoosting(p) => Ok(Model::GradientBoosting(boosting::fit(p, x, y)?)),
+        ModelConfig::LogisticRegression(p) => {
+            Ok(Model::LogisticRegression(logistic::fit(&p.check()?, x, y)?))
+        }
+        ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit(&p.check()?, x, y)?)),
+        ModelConfig::RandomForest(p) => Ok(Model::RandomForest(forest::fit(&p.check()?, x, y)?)),
+        ModelConfig::GradientBoosting(p) => Ok(Model::GradientBoosting(boosting::fit(&p.check()?, x, y)?)),
     }
 }
 

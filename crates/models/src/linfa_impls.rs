@@ -5,11 +5,11 @@ use linfa::traits::{Fit, PredictInplace};
 use linfa::DatasetBase;
 use ndarray::{Array1, Array2};
 
-use crate::boosting::{self, BoostingParams, GradientBoosting};
-use crate::forest::{self, ForestParams, RandomForest};
+use crate::boosting::{self, BoostingParams, GradientBoosting, ValidBoostingParams};
+use crate::forest::{self, ForestParams, RandomForest, ValidForestParams};
 use crate::ModelError;
 
-impl Fit<Array2<f64>, Array1<bool>, ModelError> for ForestParams {
+impl Fit<Array2<f64>, Array1<bool>, ModelError> for ValidForestParams {
     type Object = RandomForest;
 
     fn fit(&self, dataset: &DatasetBase<Array2<f64>, Array1<bool>>) -> Result<RandomForest, ModelError> {
@@ -17,11 +17,29 @@ impl Fit<Array2<f64>, Array1<bool>, ModelError> for ForestParams {
     }
 }
 
-impl Fit<Array2<f64>, Array1<bool>, ModelError> for BoostingParams {
+/// Checks first, as linfa's unchecked parameter types do.
+impl Fit<Array2<f64>, Array1<bool>, ModelError> for ForestParams {
+    type Object = RandomForest;
+
+    fn fit(&self, dataset: &DatasetBase<Array2<f64>, Array1<bool>>) -> Result<RandomForest, ModelError> {
+        self.check()?.fit(dataset)
+    }
+}
+
+impl Fit<Array2<f64>, Array1<bool>, ModelError> for ValidBoostingParams {
     type Object = GradientBoosting;
 
     fn fit(&self, dataset: &DatasetBase<Array2<f64>, Array1<bool>>) -> Result<GradientBoosting, ModelError> {
         boosting::fit(self, dataset.records().view(), dataset.targets().view())
+    }
+}
+
+/// Checks first, as linfa's unchecked parameter types do.
+impl Fit<Array2<f64>, Array1<bool>, ModelError> for BoostingParams {
+    type Object = GradientBoosting;
+
+    fn fit(&self, dataset: &DatasetBase<Array2<f64>, Array1<bool>>) -> Result<GradientBoosting, ModelError> {
+        self.check()?.fit(dataset)
     }
 }
 

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::linalg::cholesky_solve;
+use crate::params::{self, check, rule, valid_params};
 use crate::ModelError;
 
 /// How training rows are weighted by class.
@@ -43,12 +44,12 @@ impl ClassWeight {
 #[serde(deny_unknown_fields, default)]
 pub struct LogisticParams {
     /// Inverse regularisation strength, as scikit-learn's `C`.
-    #[serde(deserialize_with = "replay_core::config::positive")]
+    #[serde(deserialize_with = "params::positive")]
     pub c: f64,
     /// Class weighting.
     pub class_weight: ClassWeight,
     /// Maximum Newton iterations.
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    #[serde(deserialize_with = "params::at_least_one")]
     pub max_iter: usize,
 }
 
@@ -59,6 +60,22 @@ impl Default for LogisticParams {
             class_weight: ClassWeight::Balanced,
             max_iter: 100,
         }
+    }
+}
+
+valid_params!(
+    /// [`LogisticParams`] that passed [`LogisticParams::check`]: what [`fit`] takes.
+    ValidLogisticParams,
+    LogisticParams
+);
+
+impl LogisticParams {
+    /// Check every value (the rules a config file is read with), as linfa's
+    /// `ParamGuard::check`: only the result can fit.
+    pub fn check(&self) -> Result<ValidLogisticParams, ModelError> {
+        check("c", rule::positive(self.c))?;
+        check("max_iter", rule::at_least(self.max_iter, 1))?;
+        Ok(ValidLogisticParams::checked(self))
     }
 }
 
@@ -215,16 +232,10 @@ impl Objective<'_, '_> {
 
 /// Fit a logistic regression on inputs `x` and labels `y`.
 pub fn fit(
-    params: &LogisticParams,
+    params: &ValidLogisticParams,
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<LogisticModel, ModelError> {
-    if !(params.c.is_finite() && params.c > 0.0) {
-        return Err(ModelError::InvalidParam {
-            name: "c",
-            message: format!("must be > 0, got {}", params.c),
-        });
-    }
     let objective = Objective {
         x,
         y,
@@ -303,7 +314,7 @@ mod tests {
         let x = array![[0.0], [1.0], [2.0], [3.0], [1.5], [0.5]];
         let y = array![false, false, true, true, false, true];
         let params = LogisticParams::default();
-        let m = fit(&params, x.view(), y.view()).unwrap();
+        let m = fit(&params.check().unwrap(), x.view(), y.view()).unwrap();
         assert!(m.converged);
         let objective = Objective {
             x: x.view(),
@@ -320,7 +331,7 @@ mod tests {
     fn symmetric_data_gives_zero_intercept_and_probability_one_half_at_the_centre() {
         let x = array![[-2.0], [-1.0], [1.0], [2.0]];
         let y = array![false, true, true, false];
-        let m = fit(&LogisticParams::default(), x.view(), y.view()).unwrap();
+        let m = fit(&LogisticParams::default().check().unwrap(), x.view(), y.view()).unwrap();
         let p = m.predict_proba(array![[0.0]].view()).unwrap();
         assert!((p[0] - 0.5).abs() < 1e-12 && m.intercept.abs() < 1e-12 && m.coefficients[0].abs() < 1e-12);
     }

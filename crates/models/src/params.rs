@@ -1,10 +1,75 @@
-//! Value checks of ensemble hyperparameters: serde helpers that reject bad values while
-//! the config file is read (so errors point at the line), the same checks for
-//! parameters built in code, and [`MaxFeatures`].
+//! The one way hyperparameters are checked, in the style of linfa's `ParamGuard`: every
+//! model's `*Params` (plain fields, `Default`, serde) has a `check()` that returns its
+//! `Valid*Params`, and only a `Valid*Params` can fit. The rules below give the same
+//! message on both paths: a config file (the serde functions run them on each key, so the
+//! error names its line) and parameters built in code (`check()` runs them all, and the
+//! rules that involve several fields).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ModelError;
+
+/// The value rules; `Err` holds what is expected.
+pub(crate) mod rule {
+    /// An integer of at least `lo`.
+    pub fn at_least(v: usize, lo: usize) -> Result<(), String> {
+        if v >= lo {
+            Ok(())
+        } else {
+            Err(format!("expected an integer of at least {lo}, got {v}"))
+        }
+    }
+
+    /// A finite number greater than 0.
+    pub fn positive(v: f64) -> Result<(), String> {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err(format!("expected a finite number greater than 0, got {v}"))
+        }
+    }
+
+    /// A finite number of at least 0.
+    pub fn non_negative(v: f64) -> Result<(), String> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(())
+        } else {
+            Err(format!("expected a finite number >= 0, got {v}"))
+        }
+    }
+
+    /// A share in `(0, 1]`.
+    pub fn fraction(v: f64) -> Result<(), String> {
+        if v > 0.0 && v <= 1.0 {
+            Ok(())
+        } else {
+            Err(format!("expected a number in (0, 1], got {v}"))
+        }
+    }
+
+    /// A share strictly between 0 and 1.
+    pub fn open_unit(v: f64) -> Result<(), String> {
+        if v > 0.0 && v < 1.0 {
+            Ok(())
+        } else {
+            Err(format!("expected a number strictly between 0 and 1, got {v}"))
+        }
+    }
+
+    /// A number of value bins, 2 to 255.
+    pub fn bins(v: usize) -> Result<(), String> {
+        if (2..=crate::binning::MAX_VALUE_BINS).contains(&v) {
+            Ok(())
+        } else {
+            Err(format!("expected between 2 and 255 bins, got {v}"))
+        }
+    }
+}
+
+/// `result` as a [`ModelError::InvalidParam`] of `name`.
+pub(crate) fn check(name: &'static str, result: Result<(), String>) -> Result<(), ModelError> {
+    result.map_err(|message| invalid(name, message))
+}
 
 /// An [`ModelError::InvalidParam`].
 pub(crate) fn invalid(name: &'static str, message: impl Into<String>) -> ModelError {
@@ -14,83 +79,86 @@ pub(crate) fn invalid(name: &'static str, message: impl Into<String>) -> ModelEr
     }
 }
 
-/// Check `lo <= v` for an integer parameter.
-pub(crate) fn check_min(name: &'static str, v: usize, lo: usize) -> Result<(), ModelError> {
-    if v >= lo {
-        Ok(())
-    } else {
-        Err(invalid(name, format!("must be at least {lo}, got {v}")))
-    }
-}
-
-/// Check `0 < v <= 1`.
-pub(crate) fn check_fraction(name: &'static str, v: f64) -> Result<(), ModelError> {
-    if v > 0.0 && v <= 1.0 {
-        Ok(())
-    } else {
-        Err(invalid(name, format!("must be in (0, 1], got {v}")))
-    }
-}
-
-/// Check a finite `v >= 0`.
-pub(crate) fn check_non_negative(name: &'static str, v: f64) -> Result<(), ModelError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(invalid(name, format!("must be a finite number >= 0, got {v}")))
-    }
-}
-
-/// Deserialize an optional integer that must be at least 1 when present.
-pub(crate) fn opt_at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    let v = Option::<usize>::deserialize(d)?;
-    if v == Some(0) {
-        return Err(serde::de::Error::custom(
-            "expected an integer of at least 1, got 0",
-        ));
-    }
+/// Deserialize a value and apply `rule` to it.
+fn checked<'de, D: Deserializer<'de>, T: Deserialize<'de> + Copy>(
+    d: D,
+    rule: impl Fn(T) -> Result<(), String>,
+) -> Result<T, D::Error> {
+    let v = T::deserialize(d)?;
+    rule(v).map_err(serde::de::Error::custom)?;
     Ok(v)
+}
+
+/// Deserialize an integer of at least 1.
+pub(crate) fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    checked(d, |v| rule::at_least(v, 1))
 }
 
 /// Deserialize an integer of at least 2.
 pub(crate) fn at_least_two<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    let v = usize::deserialize(d)?;
-    if v >= 2 {
-        Ok(v)
-    } else {
-        Err(serde::de::Error::custom(format!(
-            "expected an integer of at least 2, got {v}"
-        )))
-    }
+    checked(d, |v| rule::at_least(v, 2))
 }
 
-/// Deserialize a number of bins between 2 and 255.
-pub(crate) fn bins<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    let v = usize::deserialize(d)?;
-    if (2..=crate::binning::MAX_VALUE_BINS).contains(&v) {
-        Ok(v)
-    } else {
-        Err(serde::de::Error::custom(format!(
-            "expected between 2 and 255 bins, got {v}"
-        )))
-    }
+/// Deserialize an optional integer that must be at least 1 when present.
+pub(crate) fn opt_at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    checked(d, |v: Option<usize>| v.map_or(Ok(()), |v| rule::at_least(v, 1)))
 }
 
-/// Deserialize a fraction in `(0, 1]`.
-pub(crate) fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let v = f64::deserialize(d)?;
-    check_fraction("", v)
-        .map_err(|_| serde::de::Error::custom(format!("expected a number in (0, 1], got {v}")))?;
-    Ok(v)
+/// Deserialize a finite number greater than 0.
+pub(crate) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    checked(d, rule::positive)
 }
 
 /// Deserialize a finite number `>= 0`.
 pub(crate) fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let v = f64::deserialize(d)?;
-    check_non_negative("", v)
-        .map_err(|_| serde::de::Error::custom(format!("expected a finite number >= 0, got {v}")))?;
-    Ok(v)
+    checked(d, rule::non_negative)
 }
+
+/// Deserialize a fraction in `(0, 1]`.
+pub(crate) fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    checked(d, rule::fraction)
+}
+
+/// Deserialize a number strictly between 0 and 1.
+pub(crate) fn open_unit<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    checked(d, rule::open_unit)
+}
+
+/// Deserialize a number of bins between 2 and 255.
+pub(crate) fn bins<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    checked(d, rule::bins)
+}
+
+/// Declares `Valid*Params`: hyperparameters that passed their `check()`. Only `check()`
+/// builds one (the field is private), and the fitting functions take nothing else; it
+/// reads as the checked `*Params` through `Deref`.
+macro_rules! valid_params {
+    ($(#[$doc:meta])* $valid:ident, $params:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $valid($params);
+
+        impl $valid {
+            /// Only `check()` calls this, after checking every value.
+            pub(crate) fn checked(params: &$params) -> Self {
+                $valid(params.clone())
+            }
+
+            /// The checked hyperparameters.
+            pub fn params(&self) -> &$params {
+                &self.0
+            }
+        }
+
+        impl ::std::ops::Deref for $valid {
+            type Target = $params;
+            fn deref(&self) -> &$params {
+                &self.0
+            }
+        }
+    };
+}
+pub(crate) use valid_params;
 
 /// How many features each split of a random forest draws, as scikit-learn's
 /// `max_features`. Written `"sqrt"`, `"log2"`, `"all"` or a fraction in `(0, 1]`.
@@ -121,7 +189,7 @@ impl MaxFeatures {
     /// Check a fraction lies in `(0, 1]`.
     pub(crate) fn check(self) -> Result<(), ModelError> {
         match self {
-            MaxFeatures::Fraction(f) => check_fraction("max_features", f),
+            MaxFeatures::Fraction(f) => check("max_features", rule::fraction(f)),
             _ => Ok(()),
         }
     }

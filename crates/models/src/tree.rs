@@ -18,6 +18,7 @@ use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::params::{self, check, rule, valid_params};
 use crate::ModelError;
 
 /// One node of a [`Tree`], as built by [`Tree::from_nodes`] and returned by [`Tree::node`].
@@ -509,13 +510,13 @@ pub struct DecisionTreeParams {
     /// The learner that grows it.
     pub engine: TreeEngine,
     /// Maximum depth (the root has depth 0).
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    #[serde(deserialize_with = "params::at_least_one")]
     pub max_depth: usize,
-    /// Minimum rows in a node for it to be split.
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    /// Minimum rows in a node for it to be split (at least 2).
+    #[serde(deserialize_with = "params::at_least_two")]
     pub min_samples_split: usize,
     /// Minimum rows in each child of a split.
-    #[serde(deserialize_with = "replay_core::config::at_least_one")]
+    #[serde(deserialize_with = "params::at_least_one")]
     pub min_samples_leaf: usize,
     /// Split criterion.
     pub criterion: Criterion,
@@ -533,10 +534,28 @@ impl Default for DecisionTreeParams {
     }
 }
 
+valid_params!(
+    /// [`DecisionTreeParams`] that passed [`DecisionTreeParams::check`]: what [`fit`] and
+    /// [`fit_linfa`] take.
+    ValidDecisionTreeParams,
+    DecisionTreeParams
+);
+
+impl DecisionTreeParams {
+    /// Check every value (the rules a config file is read with), as linfa's
+    /// `ParamGuard::check`: only the result can fit.
+    pub fn check(&self) -> Result<ValidDecisionTreeParams, ModelError> {
+        check("max_depth", rule::at_least(self.max_depth, 1))?;
+        check("min_samples_split", rule::at_least(self.min_samples_split, 2))?;
+        check("min_samples_leaf", rule::at_least(self.min_samples_leaf, 1))?;
+        Ok(ValidDecisionTreeParams::checked(self))
+    }
+}
+
 /// Grow a decision tree with the engine of `params`; leaves hold the training share of
 /// positives (a probability).
 pub fn fit(
-    params: &DecisionTreeParams,
+    params: &ValidDecisionTreeParams,
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<Tree, ModelError> {
@@ -548,12 +567,13 @@ pub fn fit(
                     n_trees: 1,
                     max_depth: Some(params.max_depth),
                     min_samples_leaf: params.min_samples_leaf,
-                    min_samples_split: params.min_samples_split.max(2),
+                    min_samples_split: params.min_samples_split,
                     max_features: crate::MaxFeatures::All,
                     criterion: params.criterion,
                     bootstrap: false,
                     ..Default::default()
-                },
+                }
+                .check()?,
                 x,
                 y,
             )?;
@@ -566,7 +586,7 @@ pub fn fit(
 /// Grow a decision tree with linfa-trees and convert it to a [`Tree`] whose leaves hold
 /// the training share of positives (linfa's tree only predicts classes).
 pub fn fit_linfa(
-    params: &DecisionTreeParams,
+    params: &ValidDecisionTreeParams,
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<Tree, ModelError> {
@@ -629,7 +649,9 @@ mod tests {
             &DecisionTreeParams {
                 max_depth: 1,
                 ..Default::default()
-            },
+            }
+            .check()
+            .unwrap(),
             x.view(),
             y.view(),
         )

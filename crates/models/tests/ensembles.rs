@@ -66,8 +66,12 @@ fn forest_is_bit_identical_with_one_and_two_threads() {
             ..small_forest()
         },
     ] {
-        let one = in_pool(1, || forest::fit(&params, x.view(), y.view()).unwrap());
-        let two = in_pool(2, || forest::fit(&params, x.view(), y.view()).unwrap());
+        let one = in_pool(1, || {
+            forest::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+        });
+        let two = in_pool(2, || {
+            forest::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+        });
         assert_eq!(one, two, "identical trees, importances and OOB score");
         let (p1, p2) = (
             in_pool(1, || one.predict_proba(xt.view()).unwrap()),
@@ -97,8 +101,12 @@ fn boosting_is_bit_identical_with_one_and_two_threads() {
             ..Default::default()
         },
     ] {
-        let one = in_pool(1, || boosting::fit(&params, x.view(), y.view()).unwrap());
-        let two = in_pool(2, || boosting::fit(&params, x.view(), y.view()).unwrap());
+        let one = in_pool(1, || {
+            boosting::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+        });
+        let two = in_pool(2, || {
+            boosting::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+        });
         assert_eq!(one, two);
         let (p1, p2) = (
             in_pool(1, || one.predict_proba(xt.view()).unwrap()),
@@ -117,9 +125,15 @@ fn boosting_on_many_rows_is_bit_identical_with_one_two_and_three_threads() {
         n_iter: 3,
         ..Default::default()
     };
-    let one = in_pool(1, || boosting::fit(&params, x.view(), y.view()).unwrap());
-    let two = in_pool(2, || boosting::fit(&params, x.view(), y.view()).unwrap());
-    let three = in_pool(3, || boosting::fit(&params, x.view(), y.view()).unwrap());
+    let one = in_pool(1, || {
+        boosting::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+    });
+    let two = in_pool(2, || {
+        boosting::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+    });
+    let three = in_pool(3, || {
+        boosting::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+    });
     assert_eq!(one, two);
     assert_eq!(one, three);
 }
@@ -140,7 +154,7 @@ fn boosting_stump_has_newton_leaf_values() {
         learning_rate: 0.1,
         ..Default::default()
     };
-    let m = boosting::fit(&params, x.view(), y.view()).unwrap();
+    let m = boosting::fit(&params.check().unwrap(), x.view(), y.view()).unwrap();
     assert_eq!(m.init_score, 0.0);
     assert_eq!(m.trees.len(), 1);
     let tree = &m.trees[0];
@@ -186,7 +200,7 @@ fn forest_tree_finds_the_pure_split_and_leaf_shares() {
         max_features: MaxFeatures::All,
         ..Default::default()
     };
-    let m = forest::fit(&params, x.view(), y.view()).unwrap();
+    let m = forest::fit(&params.check().unwrap(), x.view(), y.view()).unwrap();
     let Node::Split {
         feature, threshold, ..
     } = m.trees[0].node(0)
@@ -213,8 +227,8 @@ fn ensembles_beat_a_single_shallow_tree() {
     )
     .unwrap();
     let tree_auc = auc(&tree.predict_proba(xt.view()).unwrap(), &yt);
-    let rf = forest::fit(&small_forest(), x.view(), y.view()).unwrap();
-    let gb = boosting::fit(&BoostingParams::default(), x.view(), y.view()).unwrap();
+    let rf = forest::fit(&small_forest().check().unwrap(), x.view(), y.view()).unwrap();
+    let gb = boosting::fit(&BoostingParams::default().check().unwrap(), x.view(), y.view()).unwrap();
     let (rf_auc, gb_auc) = (
         auc(&rf.predict_proba(xt.view()).unwrap(), &yt),
         auc(&gb.predict_proba(xt.view()).unwrap(), &yt),
@@ -240,10 +254,10 @@ fn missing_values_follow_the_learned_direction() {
         x[(i, 0)] = if y[i] { f64::NAN } else { (i % 10) as f64 };
     }
     let probe = array![[f64::NAN], [4.0]];
-    let gb = boosting::fit(&BoostingParams::default(), x.view(), y.view()).unwrap();
+    let gb = boosting::fit(&BoostingParams::default().check().unwrap(), x.view(), y.view()).unwrap();
     let p = gb.predict_proba(probe.view()).unwrap();
     assert!(p[0] > 0.9 && p[1] < 0.1, "{p}");
-    let rf = forest::fit(&small_forest(), x.view(), y.view()).unwrap();
+    let rf = forest::fit(&small_forest().check().unwrap(), x.view(), y.view()).unwrap();
     let p = rf.predict_proba(probe.view()).unwrap();
     assert!(p[0] > 0.9 && p[1] < 0.1, "{p}");
 }
@@ -305,7 +319,7 @@ fn invalid_hyperparameters_are_rejected() {
     for p in bad_forests {
         assert!(matches!(p.check(), Err(ModelError::InvalidParam { .. })), "{p:?}");
         assert!(matches!(
-            forest::fit(&p, x.view(), y.view()),
+            fit(&ModelConfig::RandomForest(p.clone()), x.view(), y.view()),
             Err(ModelError::InvalidParam { .. })
         ));
     }
@@ -341,7 +355,7 @@ fn invalid_hyperparameters_are_rejected() {
     for p in bad_boosting {
         assert!(matches!(p.check(), Err(ModelError::InvalidParam { .. })), "{p:?}");
         assert!(matches!(
-            boosting::fit(&p, x.view(), y.view()),
+            fit(&ModelConfig::GradientBoosting(p.clone()), x.view(), y.view()),
             Err(ModelError::InvalidParam { .. })
         ));
     }

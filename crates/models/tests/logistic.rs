@@ -24,12 +24,19 @@ fn the_fit_is_bit_identical_with_one_and_three_threads_and_on_a_strided_view() {
         .map(|r| r[0] - 2.0 * r[1] + 0.3 > rng.random::<f64>() - 0.5)
         .collect();
     let params = LogisticParams::default();
-    let one = in_pool(1, || logistic::fit(&params, x.view(), y.view()).unwrap());
-    let three = in_pool(3, || logistic::fit(&params, x.view(), y.view()).unwrap());
+    let one = in_pool(1, || {
+        logistic::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+    });
+    let three = in_pool(3, || {
+        logistic::fit(&params.check().unwrap(), x.view(), y.view()).unwrap()
+    });
     assert_eq!(one, three);
     assert!(one.converged);
     // The same matrix stored column-major (rows are not contiguous) gives the same fit.
     let mut fortran = Array2::<f64>::zeros((9000, 4).f());
     fortran.assign(&x);
-    assert_eq!(logistic::fit(&params, fortran.view(), y.view()).unwrap(), one);
+    assert_eq!(
+        logistic::fit(&params.check().unwrap(), fortran.view(), y.view()).unwrap(),
+        one
+    );
 }

@@ -27,7 +27,7 @@ fn a_tree_grown_on_m_draws_has_at_most_m_leaves() {
         ..Default::default()
     };
     let leaves = |max_samples| {
-        let f = forest::fit(&params(max_samples), x.view(), y.view()).unwrap();
+        let f = forest::fit(&params(max_samples).check().unwrap(), x.view(), y.view()).unwrap();
         let mut p = f.predict_proba(x.view()).unwrap().to_vec();
         p.sort_by(f64::total_cmp);
         p.dedup();
@@ -39,8 +39,8 @@ fn a_tree_grown_on_m_draws_has_at_most_m_leaves() {
     assert!(small <= 20, "{small} leaves from 200 draws");
     assert!(full > 2 * small, "{full} leaves from all rows vs {small}");
     // More than n draws is the same as n.
-    let a = forest::fit(&params(Some(1_000_000)), x.view(), y.view()).unwrap();
-    let b = forest::fit(&params(None), x.view(), y.view()).unwrap();
+    let a = forest::fit(&params(Some(1_000_000)).check().unwrap(), x.view(), y.view()).unwrap();
+    let b = forest::fit(&params(None).check().unwrap(), x.view(), y.view()).unwrap();
     assert_eq!(
         a.predict_proba(x.view()).unwrap(),
         b.predict_proba(x.view()).unwrap()
@@ -55,6 +55,7 @@ fn max_samples_needs_the_bootstrap() {
         bootstrap: false,
         ..Default::default()
     };
-    let err = forest::fit(&params, x.view(), y.view()).unwrap_err().to_string();
+    assert!((x.nrows(), y.len()) == (100, 100));
+    let err = params.check().unwrap_err().to_string();
     assert!(err.contains("max_samples"), "{err}");
 }

@@ -158,6 +158,13 @@ impl PipelineConfig {
         if config.models.is_empty() {
             return Err("[models] must declare at least one model".into());
         }
+        // Each value was checked as it was read; this adds the rules between fields.
+        for (name, model) in &config.models {
+            model
+                .check()
+                .map_err(|e| format!("[models.{name}.{}]: {e}", model.kind()))?;
+        }
+        config.features_config().check().map_err(|e| e.to_string())?;
         Ok(config)
     }
 

@@ -77,7 +77,7 @@ fn seed_features_on_real_data_reach_the_targets_and_match_scikit_learn() {
         class_weight: ClassWeight::Balanced,
         max_iter: 100,
     };
-    let model = logistic::fit(&params, train.x.view(), train.y.view()).unwrap();
+    let model = logistic::fit(&params.check().unwrap(), train.x.view(), train.y.view()).unwrap();
     assert!(model.converged);
     let relative = |ours: f64, theirs: f64| (ours - theirs).abs() / theirs.abs();
     assert!(
