@@ -18,10 +18,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::binning::{BinMapper, BinnedMatrix};
-use crate::forest::stream_seed;
 use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, HistJob, Workspace};
-use crate::logistic::{sigmoid, softplus};
+use crate::numeric::{sigmoid, softplus, stream_seed};
 use crate::params::{self, check, rule, valid_params};
 use crate::team;
 use crate::tree::{Criterion, Tree};

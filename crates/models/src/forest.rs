@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::binning::{BinMapper, BinnedMatrix};
 use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
-use crate::logistic::ClassWeight;
+use crate::numeric::{stream_seed, ClassWeight};
 use crate::params::{self, check, invalid, rule, valid_params, MaxFeatures};
 use crate::sample::sorted_rows;
 use crate::tree::{Criterion, Tree};
@@ -138,15 +138,6 @@ impl RandomForest {
         let n = self.trees.len().max(1) as f64;
         Ok(predict::par_sum_trees(x, &self.trees, 0.0).mapv(|s| s / n))
     }
-}
-
-/// A seed for stream `index` of `seed` (SplitMix64 finaliser, so nearby indices give
-/// unrelated streams).
-pub(crate) fn stream_seed(seed: u64, index: u64) -> u64 {
-    let mut z = seed ^ index.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Fit a random forest on inputs `x` and labels `y`.

@@ -44,6 +44,7 @@ mod error;
 mod hist;
 mod learner;
 mod linfa_impls;
+mod numeric;
 mod params;
 mod predict;
 mod sample;

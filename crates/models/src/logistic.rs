@@ -11,33 +11,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::linalg::cholesky_solve;
+pub use crate::numeric::ClassWeight;
+use crate::numeric::{sigmoid, softplus};
 use crate::params::{self, check, rule, valid_params};
 use crate::ModelError;
-
-/// How training rows are weighted by class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClassWeight {
-    /// Every row weighs 1.
-    None,
-    /// Rows of class c weigh `n / (2 · n_c)`.
-    Balanced,
-}
-
-impl ClassWeight {
-    /// The weight of every row of labels `y`.
-    pub fn weights(self, y: ArrayView1<'_, bool>) -> Array1<f64> {
-        match self {
-            ClassWeight::None => Array1::ones(y.len()),
-            ClassWeight::Balanced => {
-                let n = y.len() as f64;
-                let pos = y.iter().filter(|&&v| v).count() as f64;
-                let (w_pos, w_neg) = (n / (2.0 * pos), n / (2.0 * (n - pos)));
-                y.mapv(|v| if v { w_pos } else { w_neg })
-            }
-        }
-    }
-}
 
 /// Hyperparameters of [`fit`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,23 +77,6 @@ impl LogisticModel {
         let w = ArrayView1::from(&self.coefficients[..]);
         Ok((x.dot(&w) + self.intercept).mapv(sigmoid))
     }
-}
-
-/// The logistic function, without overflow for large |z|. Branch-free (the sign picks
-/// between two finished values), so mixed signs cost no mispredictions.
-pub(crate) fn sigmoid(z: f64) -> f64 {
-    let e = (-z.abs()).exp();
-    let r = 1.0 / (1.0 + e);
-    if z >= 0.0 {
-        r
-    } else {
-        e * r
-    }
-}
-
-/// `log(1 + e^z)` without overflow.
-pub(crate) fn softplus(z: f64) -> f64 {
-    z.max(0.0) + (-z.abs()).exp().ln_1p()
 }
 
 /// Rows per block of the parallel passes over the data. Blocks are fixed, each is summed

@@ -72,12 +72,8 @@ fn for_each_leaf(nodes: &[PackedNode], rows: &[f64], n: usize, p: usize, mut f: 
         r += LANES;
     }
     for r in r..n {
-        let row = &rows[r * p..(r + 1) * p];
-        let mut i = 0usize;
-        while !nodes[i].is_leaf() {
-            i = nodes[i].child_for(row) as usize;
-        }
-        f(r, nodes[i].value);
+        let leaf = crate::tree::leaf_index(nodes, &rows[r * p..(r + 1) * p]);
+        f(r, nodes[leaf].value);
     }
 }
 

@@ -357,14 +357,7 @@ impl Tree {
     /// If `row` is shorter than a tested feature index.
     #[inline]
     pub fn leaf_of_slice(&self, row: &[f64]) -> usize {
-        let mut i = 0;
-        loop {
-            let node = &self.nodes[i];
-            if node.is_leaf() {
-                return i;
-            }
-            i = node.child_for(row) as usize;
-        }
+        leaf_index(&self.nodes, row)
     }
 
     /// Index of the leaf that `row` falls into; an error unless `row` has
@@ -443,6 +436,21 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// The walk from the root of `nodes` to the leaf `row` falls into (its index): the one
+/// traversal of a tree on raw values, which [`crate::predict`] runs on several rows in
+/// lockstep.
+///
+/// # Panics
+/// If `row` is shorter than a tested feature index.
+#[inline]
+pub(crate) fn leaf_index(nodes: &[PackedNode], row: &[f64]) -> usize {
+    let mut i = 0;
+    while !nodes[i].is_leaf() {
+        i = nodes[i].child_for(row) as usize;
+    }
+    i
 }
 
 /// A split's fields as returned by the `visit` function of [`breadth_first`]: feature,
