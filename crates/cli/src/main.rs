@@ -62,8 +62,41 @@ enum Command {
         #[arg(long, default_value = "artifacts")]
         artifacts: PathBuf,
     },
+    /// Look at or prune the cache of an artifacts directory.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
     #[command(flatten)]
     OnPaths(PathCommand),
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// List every cache entry: its size and the last run that used it.
+    Ls {
+        /// Artifacts directory.
+        #[arg(long, default_value = "artifacts")]
+        artifacts: PathBuf,
+    },
+    /// Remove the entries that none of the most recent runs used.
+    Gc {
+        /// Runs whose entries are kept (the most recent ones).
+        #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+        keep_runs: usize,
+        /// Artifacts directory.
+        #[arg(long, default_value = "artifacts")]
+        artifacts: PathBuf,
+    },
+}
+
+/// A command-line count of at least 1.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("expected at least 1".into()),
+        Err(e) => Err(format!("expected a whole number: {e}")),
+    }
 }
 
 /// The subcommands on explicit paths: one stage each, `score` and `model`.
@@ -189,6 +222,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("removed {0}/cache and {0}/latest", artifacts.display());
             return Ok(());
         }
+        Command::Cache { command } => return cache_command(command),
         Command::OnPaths(command) => return run_on_paths(cli.config.as_deref(), command),
     };
     let config = match cli.config {
@@ -204,6 +238,29 @@ fn run(cli: Cli) -> Result<()> {
         progress: true,
     };
     print!("{}", run_pipeline(&config, &options)?);
+    Ok(())
+}
+
+fn cache_command(command: CacheCommand) -> Result<()> {
+    match command {
+        CacheCommand::Ls { artifacts } => {
+            let entries = replay_pipeline::cache::list_entries(&artifacts)?;
+            println!("{:<36} {:>12}  last used by run", "entry", "bytes");
+            for e in &entries {
+                let run = e.last_run.map_or("none recorded".to_string(), |r| r.to_string());
+                println!("{:<36} {:>12}  {run}", e.name, e.bytes);
+            }
+            let total: u64 = entries.iter().map(|e| e.bytes).sum();
+            println!("{} entries, {total} bytes", entries.len());
+        }
+        CacheCommand::Gc { keep_runs, artifacts } => {
+            let c = replay_pipeline::cache::collect_garbage(&artifacts, keep_runs)?;
+            println!(
+                "removed {} entries ({} bytes) that the last {keep_runs} run(s) did not use; kept {}",
+                c.removed, c.bytes, c.kept
+            );
+        }
+    }
     Ok(())
 }
 

@@ -5,11 +5,16 @@
 //! depend on (see [`cache_key`]). A directory is only ever created complete: the stage
 //! writes into a temporary directory that is renamed into place after the manifest.
 //! Before reuse, every file is hashed again, so a truncated or edited output is detected.
+//!
+//! Every run records the entries it used in `<root>/runs/<n>.json` ([`Cache::record_run`]);
+//! [`list_entries`] shows each entry with its size and the last run that used it, and
+//! [`collect_garbage`] removes the entries none of the most recent runs used.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use replay_core::{io, ArtifactError};
 use serde::{Deserialize, Serialize};
@@ -35,6 +40,10 @@ pub struct Manifest {
     pub key: String,
     /// Every file, by path relative to the entry (with `/` separators).
     pub files: BTreeMap<String, FileDigest>,
+    /// The other entries (`<stage>/<key16>`) used while this one was made, such as the
+    /// train stage's per-model fits: a run that reuses this entry uses them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses: Vec<String>,
 }
 
 impl Manifest {
@@ -127,10 +136,11 @@ pub enum Lookup {
     Invalid(String),
 }
 
-/// The cache below `<root>/cache`.
-#[derive(Debug, Clone)]
+/// The cache below `<root>/cache`, and the entries this run used.
+#[derive(Debug)]
 pub struct Cache {
     root: PathBuf,
+    used: Mutex<BTreeSet<String>>,
 }
 
 impl Cache {
@@ -138,7 +148,41 @@ impl Cache {
     pub fn new(artifacts_root: &Path) -> Self {
         Cache {
             root: artifacts_root.join("cache"),
+            used: Mutex::default(),
         }
+    }
+
+    /// Remember that this run used the entry of `key` under `stage`, and what it uses.
+    fn mark_used(&self, stage: &str, key: &str, uses: &[String]) {
+        let name = entry_name(stage, key);
+        if let Ok(mut used) = self.used.lock() {
+            used.insert(name);
+            used.extend(uses.iter().cloned());
+        }
+    }
+
+    /// The entries this run used so far.
+    fn used_now(&self) -> BTreeSet<String> {
+        self.used.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// Write the record of this run: the entries it used (`<stage>/<key16>`), in
+    /// `<artifacts>/runs/<n>.json` with `n` one more than the newest record. Call it
+    /// holding the [`crate::lock::ProjectLock`].
+    pub fn record_run(&self) -> Result<(), ArtifactError> {
+        let runs = run_records(&self.runs_dir())?;
+        let run = runs.last().map_or(1, |r| r.run + 1);
+        let entries = self
+            .used
+            .lock()
+            .map(|u| u.iter().cloned().collect())
+            .unwrap_or_default();
+        let record = RunRecord { run, entries };
+        io::write_json(&self.runs_dir().join(format!("{run:06}.json")), &record)
+    }
+
+    fn runs_dir(&self) -> PathBuf {
+        self.root.join(RUNS_DIR)
     }
 
     /// The directory of a stage's entry for `key`.
@@ -160,7 +204,10 @@ impl Cache {
             return Lookup::Invalid("manifest belongs to another key".into());
         }
         match digest_tree(&dir) {
-            Ok(files) if files == manifest.files => Lookup::Hit(manifest),
+            Ok(files) if files == manifest.files => {
+                self.mark_used(stage, key, &manifest.uses);
+                Lookup::Hit(manifest)
+            }
             Ok(files) => {
                 let changed = manifest
                     .files
@@ -187,6 +234,7 @@ impl Cache {
         let parent = dir.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&parent).map_err(|e| ArtifactError::io(&parent, e))?;
         let tmp = replay_core::atomic::temp_path_for(&dir);
+        let before = self.used_now();
         let result = (|| {
             fs::create_dir_all(&tmp).map_err(|e| ArtifactError::io(&tmp, e))?;
             produce(&tmp)?;
@@ -194,6 +242,7 @@ impl Cache {
                 stage: stage.into(),
                 key: key.into(),
                 files: digest_tree(&tmp)?,
+                uses: self.used_now().difference(&before).cloned().collect(),
             };
             io::write_json(&tmp.join(MANIFEST_FILE), &manifest)?;
             if dir.exists() {
@@ -202,8 +251,11 @@ impl Cache {
             fs::rename(&tmp, &dir).map_err(|e| ArtifactError::io(&dir, e))?;
             Ok(manifest)
         })();
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&tmp);
+        match &result {
+            Ok(manifest) => self.mark_used(stage, key, &manifest.uses),
+            Err(_) => {
+                let _ = fs::remove_dir_all(&tmp);
+            }
         }
         result.map(|manifest| (dir, manifest))
     }
@@ -238,6 +290,168 @@ impl Cache {
             _ => Ok(()),
         }
     }
+}
+
+/// The name of an entry in run records and [`Manifest::uses`]: `<stage>/<key16>`.
+fn entry_name(stage: &str, key: &str) -> String {
+    format!("{stage}/{}", &key[..16.min(key.len())])
+}
+
+/// The directory below the cache root holding the run records.
+const RUNS_DIR: &str = "runs";
+
+/// Which cache entries one run used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's number, counting from 1 in this artifacts directory.
+    pub run: u64,
+    /// The entries it used, `<stage>/<key16>`.
+    pub entries: Vec<String>,
+}
+
+/// Every run record in `dir`, oldest first.
+fn run_records(dir: &Path) -> Result<Vec<RunRecord>, ArtifactError> {
+    let mut records = Vec::new();
+    if !dir.is_dir() {
+        return Ok(records);
+    }
+    for entry in fs::read_dir(dir).map_err(|e| ArtifactError::io(dir, e))? {
+        let path = entry.map_err(|e| ArtifactError::io(dir, e))?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            records.push(io::read_json::<RunRecord>(&path)?);
+        }
+    }
+    records.sort_by_key(|r| r.run);
+    Ok(records)
+}
+
+/// One cache entry as [`list_entries`] shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryInfo {
+    /// `<stage>/<key16>`.
+    pub name: String,
+    /// Bytes of its files.
+    pub bytes: u64,
+    /// The newest run that used it (`None`: no recorded run did).
+    pub last_run: Option<u64>,
+}
+
+/// Every entry of the cache under `artifacts`, by name.
+pub fn list_entries(artifacts: &Path) -> Result<Vec<EntryInfo>, ArtifactError> {
+    let root = artifacts.join("cache");
+    let mut last_run: BTreeMap<String, u64> = BTreeMap::new();
+    for record in run_records(&root.join(RUNS_DIR))? {
+        for entry in record.entries {
+            last_run.insert(entry, record.run);
+        }
+    }
+    let mut entries = Vec::new();
+    if !root.is_dir() {
+        return Ok(entries);
+    }
+    for stage in sorted_dirs(&root)? {
+        let stage_name = file_name(&stage);
+        if stage_name == RUNS_DIR {
+            continue;
+        }
+        for entry in sorted_dirs(&stage)? {
+            if replay_core::atomic::is_temp_name(&file_name(&entry)) {
+                continue; // being written by a run, or left by a killed one
+            }
+            let name = format!("{stage_name}/{}", file_name(&entry));
+            entries.push(EntryInfo {
+                bytes: tree_bytes(&entry)?,
+                last_run: last_run.get(&name).copied(),
+                name,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// What [`collect_garbage`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Collected {
+    /// Entries removed.
+    pub removed: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Entries kept.
+    pub kept: usize,
+}
+
+/// Remove the cache entries that none of the `keep_runs` most recent runs used, and the
+/// older run records. Waits for a run in progress to finish first.
+pub fn collect_garbage(artifacts: &Path, keep_runs: usize) -> Result<Collected, ArtifactError> {
+    let _lock = crate::lock::ProjectLock::acquire(artifacts, |holder| {
+        eprintln!(
+            "waiting for the run in {} ({holder}) to finish",
+            artifacts.display()
+        );
+    })?;
+    let runs_dir = artifacts.join("cache").join(RUNS_DIR);
+    let records = run_records(&runs_dir)?;
+    let recent = records.len().saturating_sub(keep_runs);
+    let keep: BTreeSet<&String> = records[recent..].iter().flat_map(|r| &r.entries).collect();
+    let mut collected = Collected {
+        removed: 0,
+        bytes: 0,
+        kept: 0,
+    };
+    for entry in list_entries(artifacts)? {
+        if keep.contains(&entry.name) {
+            collected.kept += 1;
+            continue;
+        }
+        let dir = artifacts.join("cache").join(&entry.name);
+        fs::remove_dir_all(&dir).map_err(|e| ArtifactError::io(&dir, e))?;
+        collected.removed += 1;
+        collected.bytes += entry.bytes;
+    }
+    for record in &records[..recent] {
+        let path = runs_dir.join(format!("{:06}.json", record.run));
+        fs::remove_file(&path).map_err(|e| ArtifactError::io(&path, e))?;
+    }
+    Ok(collected)
+}
+
+/// The subdirectories of `dir`, sorted.
+fn sorted_dirs(dir: &Path) -> Result<Vec<PathBuf>, ArtifactError> {
+    let mut dirs = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| ArtifactError::io(dir, e))? {
+        let path = entry.map_err(|e| ArtifactError::io(dir, e))?.path();
+        if path.is_dir() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Bytes of every file below `dir`.
+fn tree_bytes(dir: &Path) -> Result<u64, ArtifactError> {
+    let mut bytes = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in fs::read_dir(&current).map_err(|e| ArtifactError::io(&current, e))? {
+            let entry = entry.map_err(|e| ArtifactError::io(&current, e))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| ArtifactError::io(&entry.path(), e))?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                bytes += meta.len();
+            }
+        }
+    }
+    Ok(bytes)
 }
 
 /// Put `from` (a file or a directory tree) at `to`: files are hard-linked when the file

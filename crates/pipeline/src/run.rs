@@ -228,6 +228,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
         });
         done.insert(stage.kind, (dir, manifest));
     }
+    cache.record_run()?;
     let metrics = match done.get(&StageKind::Eval) {
         Some((dir, _)) => Some(io::read_json(&dir.join(replay_eval::METRICS_FILE))?),
         None => None,

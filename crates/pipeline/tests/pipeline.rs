@@ -215,6 +215,56 @@ fn what_an_interrupted_run_left_is_swept_and_two_runs_at_once_compute_each_stage
 }
 
 #[test]
+fn cache_gc_keeps_what_recent_runs_used_and_removes_the_rest() {
+    use replay_pipeline::cache::{collect_garbage, list_entries};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(&synthetic(dir.path(), 1500));
+    let artifacts = dir.path().join("artifacts");
+    run(&config, &artifacts);
+    let first: Vec<String> = list_entries(&artifacts)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    // 5 stages and, per model, a fit and a scoring entry.
+    assert_eq!(first.len(), 5 + 2 * config.models.len(), "{first:?}");
+    config.eval.bootstrap_samples = 20;
+    run(&config, &artifacts);
+    let entries = list_entries(&artifacts).unwrap();
+    // The second run rescored every model and reran eval and report: entries used by run 2 only.
+    let rescored = config.models.len() + 2;
+    assert_eq!(entries.len(), first.len() + rescored);
+    let last_used = |name: &str| entries.iter().find(|e| e.name == name).and_then(|e| e.last_run);
+    assert!(first
+        .iter()
+        .filter(|n| n.starts_with("ingest/"))
+        .all(|n| last_used(n) == Some(2)));
+    assert!(entries.iter().all(|e| e.bytes > 0));
+    let collected = collect_garbage(&artifacts, 1).unwrap();
+    assert_eq!((collected.removed, collected.kept), (rescored, first.len()));
+    // What the last run used is still there: a rerun is fully cached.
+    let again = run(&config, &artifacts);
+    assert!(
+        statuses(&again).iter().all(|(_, s)| *s == Cached),
+        "{:?}",
+        statuses(&again)
+    );
+    // The first run's eval and report entries are gone.
+    config.eval.bootstrap_samples = replay_eval::EvalConfig::default().bootstrap_samples;
+    let back = run(&config, &artifacts);
+    assert_eq!(
+        statuses(&back),
+        [
+            ("ingest", Cached),
+            ("features", Cached),
+            ("train", Cached),
+            ("eval", Ran),
+            ("report", Ran)
+        ]
+    );
+}
+
+#[test]
 fn no_track_is_in_both_train_and_test_even_with_repeated_ids() {
     let dir = tempfile::tempdir().unwrap();
     let source = synthetic(dir.path(), 2000);
