@@ -196,6 +196,7 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
                     let reuse = ModelReuse {
                         cache: &cache,
                         inputs: &inputs,
+                        recompute: options.force,
                     };
                     summary = execute(
                         stage.kind,

@@ -45,6 +45,8 @@ pub struct ModelReuse<'a> {
     pub cache: &'a Cache,
     /// Content hashes of the stage's inputs, by input reference (`features/train.parquet`).
     pub inputs: &'a [(String, String)],
+    /// Recompute every model and store it afresh, ignoring valid entries (`--force`).
+    pub recompute: bool,
 }
 
 impl ModelReuse<'_> {
@@ -327,7 +329,11 @@ fn fit_model(
                 &serde_json::json!({ "name": name, "model": model_config }),
                 &r.input_hashes(&["features/train.parquet"]),
             );
-            let (dir, hit) = r.cache.reuse_or_store(MODEL_ENTRIES, &key, fit_into)?;
+            let (dir, hit) = if r.recompute {
+                (r.cache.store(MODEL_ENTRIES, &key, fit_into)?.0, false)
+            } else {
+                r.cache.reuse_or_store(MODEL_ENTRIES, &key, fit_into)?
+            };
             reused = hit;
             link_or_copy(&dir.join(&file), &target)?;
         }
@@ -381,7 +387,10 @@ pub fn evaluate(
                     &config,
                     &inputs,
                 );
-                if let Some(dir) = r.cache.valid_entry(MODEL_EVAL_ENTRIES, &key) {
+                let cached = (!r.recompute)
+                    .then(|| r.cache.valid_entry(MODEL_EVAL_ENTRIES, &key))
+                    .flatten();
+                if let Some(dir) = cached {
                     let metrics = io::read_json(&dir.join(MODEL_METRICS_FILE))?;
                     report.models.insert(name.to_string(), metrics);
                     let scores = read_scores(&dir.join(MODEL_SCORES_FILE), y.len())?;

@@ -265,6 +265,27 @@ fn cache_gc_keeps_what_recent_runs_used_and_removes_the_rest() {
 }
 
 #[test]
+fn force_refits_and_rescores_every_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&synthetic(dir.path(), 1500));
+    let artifacts = dir.path().join("artifacts");
+    let first = run(&config, &artifacts);
+    let options = RunOptions {
+        artifacts: artifacts.clone(),
+        force: true,
+        ..Default::default()
+    };
+    let forced = run_pipeline(&config, &options).unwrap();
+    assert!(statuses(&forced).iter().all(|(_, s)| *s == Ran));
+    let train = &forced.stages[2].summary;
+    assert!(
+        train.starts_with("4 models fitted") && !train.contains("reused"),
+        "{train}"
+    );
+    assert_eq!(forced.metrics, first.metrics);
+}
+
+#[test]
 fn no_track_is_in_both_train_and_test_even_with_repeated_ids() {
     let dir = tempfile::tempdir().unwrap();
     let source = synthetic(dir.path(), 2000);
