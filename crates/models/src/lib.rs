@@ -158,6 +158,17 @@ impl Model {
         }
     }
 
+    /// What a user should know about how the fit went: for logistic regression, that
+    /// Newton's method stopped at `max_iter` before converging; `None` otherwise.
+    pub fn fit_warning(&self) -> Option<String> {
+        match self {
+            Model::LogisticRegression(m) if !m.converged => {
+                Some(format!("did not converge in {} iterations", m.iterations))
+            }
+            _ => None,
+        }
+    }
+
     /// Importance of every input, summing to 1, for the tree ensembles (impurity decrease
     /// for the forest, split gain for boosting); `None` for the other models.
     pub fn feature_importances(&self) -> Option<Vec<f64>> {
