@@ -1,8 +1,12 @@
 //! `cargo xtask`: run the replay pipeline with caching, rerun single stages, clean,
 //! generate synthetic data, benchmark the models and tune their hyperparameters.
 
+#[cfg(feature = "full")]
 mod bench;
+// Without `full`, only its argument definitions are used.
+#[cfg_attr(not(feature = "full"), allow(dead_code))]
 mod scale;
+#[cfg(feature = "full")]
 mod tune;
 
 use std::path::{Path, PathBuf};
@@ -10,6 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+#[cfg(feature = "full")]
 use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, StageKind};
 
 #[derive(Parser)]
@@ -142,7 +147,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", replay_pipeline::error_chain(e.as_ref()));
+            eprintln!("error: {}", replay_core::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -150,6 +155,50 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Clean { artifacts } => {
+            replay_core::lock::clean(&artifacts, |holder| {
+                eprintln!(
+                    "waiting for the run in {} ({holder}) to finish",
+                    artifacts.display()
+                );
+            })?;
+            println!("removed {0}/cache and {0}/latest", artifacts.display());
+        }
+        Command::GenData { rows, seed, out } => {
+            replay_synth::generate_file(&out, rows, seed)?;
+            println!("wrote {rows} synthetic tracks (seed {seed}) to {}", out.display());
+        }
+        command => run_full(command)?,
+    }
+    Ok(())
+}
+
+/// Without the `full` feature (as `cargo xtask` builds): run this command through a build
+/// of xtask with it, passing the arguments on and exiting with its exit code.
+#[cfg(not(feature = "full"))]
+fn run_full(_: Command) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = workspace_root().join("Cargo.toml");
+    let status = std::process::Command::new(cargo)
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .arg("--")
+        .args(std::env::args_os().skip(1))
+        .status()?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+/// The commands that run the pipeline or the models.
+#[cfg(feature = "full")]
+fn run_full(command: Command) -> Result<()> {
+    match command {
         Command::RunPipeline {
             config,
             input,
@@ -182,10 +231,6 @@ fn run(cli: Cli) -> Result<()> {
             };
             let summary = run_pipeline(&PipelineConfig::load(&config)?, &options)?;
             print!("{summary}");
-        }
-        Command::Clean { artifacts } => {
-            replay_pipeline::clean(&artifacts)?;
-            println!("removed {0}/cache and {0}/latest", artifacts.display());
         }
         Command::Scale(options) => scale::run(&options)?,
         Command::Bench {
@@ -221,15 +266,13 @@ fn run(cli: Cli) -> Result<()> {
             };
             tune::run(&config, &input, validation_fraction, &models)?;
         }
-        Command::GenData { rows, seed, out } => {
-            replay_synth::generate_file(&out, rows, seed)?;
-            println!("wrote {rows} synthetic tracks (seed {seed}) to {}", out.display());
-        }
+        Command::Clean { .. } | Command::GenData { .. } => unreachable!("handled by run"),
     }
     Ok(())
 }
 
 /// Whether the file's header has the TidyTuesday `track_popularity` column.
+#[cfg(feature = "full")]
 fn is_tidytuesday(path: &Path) -> Result<bool> {
     let header = replay_ingest::read_header(path)?;
     Ok(header.iter().any(|c| c == "track_popularity"))

@@ -51,6 +51,22 @@ fn models_metrics_and_core_build_without_arrow_parquet_or_plotters() {
 }
 
 #[test]
+fn cargo_xtask_builds_clean_and_gen_data_without_arrow_or_the_models() {
+    // The build the `cargo xtask` alias makes (no default features).
+    let heavy = [
+        "arrow",
+        "parquet",
+        "plotters",
+        "linfa",
+        "ndarray",
+        "replay-models",
+        "replay-pipeline",
+    ];
+    assert_none_of("xtask", &["--no-default-features"], &heavy);
+    assert!(dependencies("xtask", &[]).iter().any(|d| d == "replay-pipeline"));
+}
+
+#[test]
 fn only_the_binaries_use_anyhow() {
     for library in [
         "replay-core",

@@ -198,7 +198,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", replay_pipeline::error_chain(e.as_ref()));
+            eprintln!("error: {}", replay_core::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -218,7 +218,12 @@ fn run(cli: Cli) -> Result<()> {
             artifacts,
         } => (Some(name.parse::<StageKind>()?), input, false, artifacts),
         Command::Clean { artifacts } => {
-            replay_pipeline::clean(&artifacts)?;
+            replay_core::lock::clean(&artifacts, |holder| {
+                eprintln!(
+                    "waiting for the run in {} ({holder}) to finish",
+                    artifacts.display()
+                );
+            })?;
             println!("removed {0}/cache and {0}/latest", artifacts.display());
             return Ok(());
         }

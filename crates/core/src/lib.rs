@@ -9,6 +9,23 @@
 pub mod atomic;
 pub mod config;
 pub mod io;
+pub mod lock;
 pub mod schema;
 
 pub use io::ArtifactError;
+
+/// An error and its causes as one line, leaving out a cause whose text the message
+/// already holds (typed errors here print their cause inline).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}

@@ -168,7 +168,7 @@ impl Cache {
 
     /// Write the record of this run: the entries it used (`<stage>/<key16>`), in
     /// `<artifacts>/runs/<n>.json` with `n` one more than the newest record. Call it
-    /// holding the [`crate::lock::ProjectLock`].
+    /// holding the [`replay_core::lock::ProjectLock`].
     pub fn record_run(&self) -> Result<(), ArtifactError> {
         let runs = run_records(&self.runs_dir())?;
         let run = runs.last().map_or(1, |r| r.run + 1);
@@ -383,7 +383,7 @@ pub struct Collected {
 /// Remove the cache entries that none of the `keep_runs` most recent runs used, and the
 /// older run records. Waits for a run in progress to finish first.
 pub fn collect_garbage(artifacts: &Path, keep_runs: usize) -> Result<Collected, ArtifactError> {
-    let _lock = crate::lock::ProjectLock::acquire(artifacts, |holder| {
+    let _lock = replay_core::lock::ProjectLock::acquire(artifacts, |holder| {
         eprintln!(
             "waiting for the run in {} ({holder}) to finish",
             artifacts.display()

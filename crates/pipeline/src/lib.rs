@@ -8,7 +8,6 @@
 pub mod cache;
 pub mod config;
 pub mod graph;
-pub mod lock;
 pub mod memory;
 pub mod run;
 pub mod stages;
@@ -17,23 +16,7 @@ use std::path::PathBuf;
 
 pub use config::PipelineConfig;
 pub use graph::{StageGraph, StageKind};
-pub use run::{clean, run_pipeline, RunOptions, RunSummary, StageRun, StageStatus};
-
-/// An error and its causes as one line, leaving out a cause whose text the message
-/// already holds (typed errors here print their cause inline).
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = c.source();
-    }
-    line
-}
+pub use run::{run_pipeline, RunOptions, RunSummary, StageRun, StageStatus};
 
 /// Why a pipeline run failed.
 #[derive(Debug, thiserror::Error)]

@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use crate::cache::{cache_key, hash_file, link_or_copy, Cache, Lookup, Manifest};
 use crate::graph::{InputRef, Stage, StageGraph, StageKind};
-use crate::lock::{sweep_temporaries, ProjectLock};
 use crate::stages::{config_section, execute, ModelReuse};
 use crate::{PipelineConfig, PipelineError};
+use replay_core::lock::{sweep_temporaries, ProjectLock};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -116,26 +116,6 @@ impl std::fmt::Display for RunSummary {
         }
         Ok(())
     }
-}
-
-/// Remove the cache and `latest/` of `artifacts`, waiting for a run that uses them to
-/// finish first.
-pub fn clean(artifacts: &Path) -> Result<(), ArtifactError> {
-    let _lock = ProjectLock::acquire(artifacts, |holder| {
-        eprintln!(
-            "waiting for the run in {} ({holder}) to finish",
-            artifacts.display()
-        );
-    })?;
-    for dir in ["cache", "latest"] {
-        let path = artifacts.join(dir);
-        match fs::remove_dir_all(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(ArtifactError::io(&path, e)),
-            _ => {}
-        }
-    }
-    sweep_temporaries(artifacts)?;
-    Ok(())
 }
 
 /// Run the pipeline of `config` (or one stage of it, see [`RunOptions::only`]).

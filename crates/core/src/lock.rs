@@ -5,15 +5,15 @@
 //! in the same directory waits for the first and then finds its stages cached, so together
 //! they compute each stage once. The operating system releases the lock when the holder
 //! exits, even by `kill -9`. Holding the lock, a run knows that every temporary name in the
-//! directory (see [`replay_core::atomic::is_temp_name`]) is left over from a killed run,
+//! directory (see [`crate::atomic::is_temp_name`]) is left over from a killed run,
 //! and [`sweep_temporaries`] removes them.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use replay_core::atomic::is_temp_name;
-use replay_core::ArtifactError;
+use crate::atomic::is_temp_name;
+use crate::ArtifactError;
 
 /// The lock file in the artifacts directory.
 pub const LOCK_FILE: &str = ".lock";
@@ -91,6 +91,21 @@ pub fn sweep_temporaries(artifacts: &Path) -> Result<usize, ArtifactError> {
         }
     }
     Ok(swept)
+}
+
+/// Remove the cache and `latest/` of `artifacts`, waiting for a run that uses them to
+/// finish first (`waiting(holder)` is called if it must wait), then the temporaries.
+pub fn clean(artifacts: &Path, waiting: impl FnOnce(&str)) -> Result<(), ArtifactError> {
+    let _lock = ProjectLock::acquire(artifacts, waiting)?;
+    for dir in ["cache", "latest"] {
+        let path = artifacts.join(dir);
+        match fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(ArtifactError::io(&path, e)),
+            _ => {}
+        }
+    }
+    sweep_temporaries(artifacts)?;
+    Ok(())
 }
 
 #[cfg(test)]
