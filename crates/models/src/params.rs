@@ -226,8 +226,10 @@ impl<'de> Deserialize<'de> for MaxFeatures {
                 "all" => Ok(MaxFeatures::All),
                 _ => Err(bad(format!("\"{s}\""))),
             },
-            Raw::Number(f) if f > 0.0 && f <= 1.0 => Ok(MaxFeatures::Fraction(f)),
-            Raw::Number(f) => Err(bad(f.to_string())),
+            // A number follows the rule `check` applies, with its message.
+            Raw::Number(f) => rule::fraction(f)
+                .map(|()| MaxFeatures::Fraction(f))
+                .map_err(serde::de::Error::custom),
         }
     }
 }

@@ -88,7 +88,7 @@ fn every_invalid_value_gives_the_same_error_from_a_file_and_from_code() {
             "random_forest",
             "max_features = 1.5",
             forest(|p| p.max_features = MaxFeatures::Fraction(1.5)),
-            "in (0, 1], got 1.5",
+            "expected a number in (0, 1], got 1.5",
         ),
         (
             "random_forest",
