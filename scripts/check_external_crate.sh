@@ -27,7 +27,7 @@ fn main() {
     let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * 7 + j * 13) % 17) as f64);
     let y: Array1<bool> = x.rows().into_iter().map(|r| r[0] > 8.0).collect();
     let params = ForestParams { n_trees: 10, seed: 3, ..ForestParams::default() };
-    let model = forest::fit(&params, x.view(), y.view()).expect("fits");
+    let model = forest::fit(&params.check().expect("valid parameters"), x.view(), y.view()).expect("fits");
     let p = model.predict_proba(x.view()).expect("predicts");
     let correct = p.iter().zip(&y).filter(|(p, y)| (**p >= 0.5) == **y).count();
     assert!(correct >= 190, "{correct} of 200");
