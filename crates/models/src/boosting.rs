@@ -358,7 +358,8 @@ fn draw_rows_and_features(
 
 /// Add a grown tree's leaf values to the raw scores of every training row. When the tree
 /// was grown on all rows, each leaf's rows are known from `rows` (as `grow` left them);
-/// otherwise every row is sent down the tree.
+/// otherwise every row is routed down the tree (each row gets one addition, so the order
+/// does not matter).
 fn add_leaf_values(
     raw: &mut [f64],
     grown: &learner::GrownTree,
@@ -374,17 +375,13 @@ fn add_leaf_values(
             }
         }
     } else {
-        let values: Vec<f64> = grown
-            .nodes
-            .iter()
-            .map(|nd| match nd {
-                learner::GrownNode::Leaf { sums, .. } => leaf_value(*sums),
-                learner::GrownNode::Split { .. } => 0.0,
-            })
-            .collect();
-        raw.par_iter_mut()
-            .enumerate()
-            .for_each(|(r, z)| *z += values[grown.leaf_of(data, r)]);
+        let mut all: Vec<u32> = (0..raw.len() as u32).collect();
+        grown.route(data, &mut all, |_, sums, leaf_rows| {
+            let v = leaf_value(sums);
+            for &r in leaf_rows {
+                raw[r as usize] += v;
+            }
+        });
     }
 }
 

@@ -182,7 +182,9 @@ impl GrownTree {
         }
     }
 
-    /// Index of the leaf that binned row `row` of `data` falls into.
+    /// Index of the leaf that binned row `row` of `data` falls into, one row at a time:
+    /// the reference [`GrownTree::route`] is tested against.
+    #[cfg(test)]
     pub fn leaf_of(&self, data: &BinnedMatrix, row: usize) -> usize {
         let mut i = 0;
         while let GrownNode::Split {
