@@ -75,7 +75,7 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Fits and predictions per model; the medians are reported.
-        #[arg(long, default_value_t = 3, value_parser = at_least_one)]
+        #[arg(long, default_value_t = 3, value_parser = replay_core::config::parse_count)]
         repeats: usize,
         /// Only these models (repeatable): logistic_regression, decision_tree, random_forest, gradient_boosting.
         #[arg(long = "model")]
@@ -93,7 +93,7 @@ enum Command {
         #[arg(long)]
         input: Option<PathBuf>,
         /// Share of the training tracks used for validation (strictly between 0 and 1).
-        #[arg(long, default_value_t = 0.25, value_parser = open_fraction)]
+        #[arg(long, default_value_t = 0.25, value_parser = replay_core::config::parse_open_fraction)]
         validation_fraction: f64,
         /// Only these models (repeatable), by their names in the config.
         #[arg(long = "model")]
@@ -102,7 +102,7 @@ enum Command {
     /// Write synthetic tracks in the Kaggle 1921-2020 schema (gzip when OUT ends in .gz).
     GenData {
         /// Number of tracks.
-        #[arg(long, default_value_t = 20_000, value_parser = at_least_one)]
+        #[arg(long, default_value_t = 20_000, value_parser = replay_core::config::parse_count)]
         rows: usize,
         /// Random seed.
         #[arg(long, default_value_t = 7)]
@@ -111,24 +111,6 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-}
-
-/// A command-line count of at least 1.
-fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        Ok(_) => Err("expected at least 1".into()),
-        Err(e) => Err(format!("expected a whole number: {e}")),
-    }
-}
-
-/// A command-line share strictly between 0 and 1.
-fn open_fraction(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
-        Ok(v) => Err(format!("expected a number strictly between 0 and 1, got {v}")),
-        Err(e) => Err(format!("expected a number: {e}")),
-    }
 }
 
 /// The workspace root (the parent of this crate).
@@ -156,12 +138,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Clean { artifacts } => {
-            replay_core::lock::clean(&artifacts, |holder| {
-                eprintln!(
-                    "waiting for the run in {} ({holder}) to finish",
-                    artifacts.display()
-                );
-            })?;
+            replay_core::lock::clean(&artifacts, replay_core::lock::say_waiting(&artifacts))?;
             println!("removed {0}/cache and {0}/latest", artifacts.display());
         }
         Command::GenData { rows, seed, out } => {

@@ -25,7 +25,7 @@ use crate::workspace_root;
 #[derive(clap::Args)]
 pub struct ScaleOptions {
     /// Rows of synthetic data (repeatable), e.g. --rows 170000 --rows 1700000.
-    #[arg(long = "rows", required = true, value_parser = crate::at_least_one)]
+    #[arg(long = "rows", required = true, value_parser = replay_core::config::parse_count)]
     pub rows: Vec<usize>,
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 7)]

@@ -82,21 +82,12 @@ enum CacheCommand {
     /// Remove the entries that none of the most recent runs used.
     Gc {
         /// Runs whose entries are kept (the most recent ones).
-        #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+        #[arg(long, default_value_t = 1, value_parser = replay_core::config::parse_count)]
         keep_runs: usize,
         /// Artifacts directory.
         #[arg(long, default_value = "artifacts")]
         artifacts: PathBuf,
     },
-}
-
-/// A command-line count of at least 1.
-fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        Ok(_) => Err("expected at least 1".into()),
-        Err(e) => Err(format!("expected a whole number: {e}")),
-    }
 }
 
 /// The subcommands on explicit paths: one stage each, `score` and `model`.
@@ -218,12 +209,7 @@ fn run(cli: Cli) -> Result<()> {
             artifacts,
         } => (Some(name.parse::<StageKind>()?), input, false, artifacts),
         Command::Clean { artifacts } => {
-            replay_core::lock::clean(&artifacts, |holder| {
-                eprintln!(
-                    "waiting for the run in {} ({holder}) to finish",
-                    artifacts.display()
-                );
-            })?;
+            replay_core::lock::clean(&artifacts, replay_core::lock::say_waiting(&artifacts))?;
             println!("removed {0}/cache and {0}/latest", artifacts.display());
             return Ok(());
         }

@@ -1,5 +1,6 @@
 //! Helpers for typed configuration sections: value checks that run during
-//! deserialization, so a bad value is reported at its line and column in the file.
+//! deserialization, so a bad value is reported at its line and column in the file; and
+//! the parsers of the binaries' numeric command-line options.
 
 use serde::{Deserialize, Deserializer};
 
@@ -48,5 +49,23 @@ pub fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> 
         Err(serde::de::Error::custom(
             "expected an integer of at least 1, got 0",
         ))
+    }
+}
+
+/// A command-line count of at least 1 (a value parser of the binaries' flags).
+pub fn parse_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("expected at least 1".into()),
+        Err(e) => Err(format!("expected a whole number: {e}")),
+    }
+}
+
+/// A command-line share strictly between 0 and 1 (a value parser of the binaries' flags).
+pub fn parse_open_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        Ok(v) => Err(format!("expected a number strictly between 0 and 1, got {v}")),
+        Err(e) => Err(format!("expected a number: {e}")),
     }
 }

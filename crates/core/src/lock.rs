@@ -56,6 +56,17 @@ impl ProjectLock {
     }
 }
 
+/// The `waiting` callback of [`ProjectLock::acquire`] that says, on standard error, which
+/// process the caller waits for.
+pub fn say_waiting(artifacts: &Path) -> impl FnOnce(&str) + '_ {
+    move |holder| {
+        eprintln!(
+            "waiting for another run in {} ({holder}) to finish",
+            artifacts.display()
+        )
+    }
+}
+
 /// Remove the temporaries that killed runs left in `artifacts` and in every namespace of
 /// its cache (`cache/<stage>/`); returns how many. Only call holding the [`ProjectLock`]:
 /// then no live run owns one.

@@ -16,6 +16,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use replay_core::lock::{say_waiting, ProjectLock};
 use replay_core::{io, ArtifactError};
 use serde::{Deserialize, Serialize};
 
@@ -383,12 +384,7 @@ pub struct Collected {
 /// Remove the cache entries that none of the `keep_runs` most recent runs used, and the
 /// older run records. Waits for a run in progress to finish first.
 pub fn collect_garbage(artifacts: &Path, keep_runs: usize) -> Result<Collected, ArtifactError> {
-    let _lock = replay_core::lock::ProjectLock::acquire(artifacts, |holder| {
-        eprintln!(
-            "waiting for the run in {} ({holder}) to finish",
-            artifacts.display()
-        );
-    })?;
+    let _lock = ProjectLock::acquire(artifacts, say_waiting(artifacts))?;
     let runs_dir = artifacts.join("cache").join(RUNS_DIR);
     let records = run_records(&runs_dir)?;
     let recent = records.len().saturating_sub(keep_runs);

@@ -15,7 +15,7 @@ use crate::cache::{cache_key, hash_file, link_or_copy, Cache, Lookup, Manifest};
 use crate::graph::{InputRef, Stage, StageGraph, StageKind};
 use crate::stages::{config_section, execute, ModelReuse};
 use crate::{PipelineConfig, PipelineError};
-use replay_core::lock::{sweep_temporaries, ProjectLock};
+use replay_core::lock::{say_waiting, sweep_temporaries, ProjectLock};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -135,12 +135,10 @@ pub fn run_pipeline(config: &PipelineConfig, options: &RunOptions) -> Result<Run
         Some(kind) => ancestors_and_self(&graph, kind)?,
         None => graph.stages.iter().map(|s| s.kind).collect(),
     };
+    let say = say_waiting(&options.artifacts);
     let _lock = ProjectLock::acquire(&options.artifacts, |holder| {
         if options.progress {
-            eprintln!(
-                "waiting for another run in {} ({holder}) to finish",
-                options.artifacts.display()
-            );
+            say(holder);
         }
     })?;
     let swept_temporaries = sweep_temporaries(&options.artifacts)?;
