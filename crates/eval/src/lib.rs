@@ -39,17 +39,17 @@ pub const METRICS_FILE: &str = "metrics.json";
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
     /// Probability at or above which a track is predicted replayed.
-    #[serde(deserialize_with = "unit_interval")]
+    #[serde(deserialize_with = "replay_core::config::unit_interval")]
     pub threshold: f64,
     /// Recall of the replayed class for the second operating point (the seed reached 0.75).
-    #[serde(deserialize_with = "unit_interval")]
+    #[serde(deserialize_with = "replay_core::config::unit_interval")]
     pub target_recall: f64,
     /// Bootstrap resamples for the confidence intervals (0 turns them off).
     pub bootstrap_samples: usize,
     /// Seed of the bootstrap.
     pub seed: u64,
     /// Equal-width probability bins of the calibration error and diagram.
-    #[serde(deserialize_with = "at_least_one")]
+    #[serde(deserialize_with = "replay_core::config::at_least_one")]
     pub calibration_bins: usize,
 }
 
@@ -62,26 +62,6 @@ impl Default for EvalConfig {
             seed: 42,
             calibration_bins: 10,
         }
-    }
-}
-
-fn unit_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let v = f64::deserialize(d)?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(serde::de::Error::custom(format!(
-            "expected a number between 0 and 1, got {v}"
-        )))
-    }
-}
-
-fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    match usize::deserialize(d)? {
-        0 => Err(serde::de::Error::custom(
-            "expected an integer of at least 1, got 0",
-        )),
-        v => Ok(v),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use replay_core::config::{checked, rule};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::FeatureError;
@@ -31,12 +32,14 @@ impl Default for LabelConfig {
     }
 }
 
-// The rules of every numeric setting of the stage, in one place: config files reach them
-// through the serde functions below, values built in code through `FeaturesConfig::check`.
+// The rules of every numeric setting of the stage: config files reach them through the
+// serde functions below, values built in code through `FeaturesConfig::check`. Shares
+// and scales follow `replay_core::config::rule`; the label threshold and the folds say
+// what they are.
 
-fn threshold(v: f64) -> Result<f64, String> {
+fn threshold(v: f64) -> Result<(), String> {
     if (0.0..=100.0).contains(&v) {
-        Ok(v)
+        Ok(())
     } else {
         Err(format!(
             "expected a popularity threshold between 0 and 100, got {v}"
@@ -44,51 +47,25 @@ fn threshold(v: f64) -> Result<f64, String> {
     }
 }
 
-fn fraction(v: f64) -> Result<f64, String> {
-    if v > 0.0 && v < 1.0 {
-        Ok(v)
-    } else {
-        Err(format!("expected a number strictly between 0 and 1, got {v}"))
-    }
-}
-
-fn folds(v: usize) -> Result<usize, String> {
+fn folds(v: usize) -> Result<(), String> {
     if v >= 2 {
-        Ok(v)
+        Ok(())
     } else {
         Err(format!("expected at least 2 folds, got {v}"))
     }
 }
 
-fn smoothing(v: f64) -> Result<f64, String> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("expected a finite number >= 0, got {v}"))
-    }
-}
-
 fn checked_threshold<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    threshold(f64::deserialize(d)?).map_err(serde::de::Error::custom)
-}
-
-fn checked_fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    fraction(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+    checked(d, threshold)
 }
 
 fn checked_folds<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    folds(usize::deserialize(d)?).map_err(serde::de::Error::custom)
+    checked(d, folds)
 }
 
-fn checked_smoothing<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    smoothing(f64::deserialize(d)?).map_err(serde::de::Error::custom)
-}
-
-/// `rule(value)`, as a [`FeatureError::InvalidSetting`] of `key` when it fails.
-fn check<T: Copy>(key: &'static str, value: T, rule: fn(T) -> Result<T, String>) -> Result<(), FeatureError> {
-    rule(value)
-        .map(drop)
-        .map_err(|message| FeatureError::InvalidSetting { key, message })
+/// `result` as a [`FeatureError::InvalidSetting`] of `key`.
+fn check(key: &'static str, result: Result<(), String>) -> Result<(), FeatureError> {
+    result.map_err(|message| FeatureError::InvalidSetting { key, message })
 }
 
 /// How rows are split into train and test.
@@ -96,7 +73,7 @@ fn check<T: Copy>(key: &'static str, value: T, rule: fn(T) -> Result<T, String>)
 #[serde(deny_unknown_fields, default)]
 pub struct SplitConfig {
     /// Share of the distinct tracks held out for testing.
-    #[serde(deserialize_with = "checked_fraction")]
+    #[serde(deserialize_with = "replay_core::config::open_unit_interval")]
     pub test_fraction: f64,
     /// Keep the positive rate equal in train and test.
     pub stratify: bool,
@@ -107,7 +84,7 @@ pub struct SplitConfig {
 impl SplitConfig {
     /// Check every value, with the rules a config file is read with.
     pub fn check(&self) -> Result<(), FeatureError> {
-        check("split.test_fraction", self.test_fraction, fraction)
+        check("split.test_fraction", rule::open_unit(self.test_fraction))
     }
 }
 
@@ -148,7 +125,7 @@ pub struct TargetEncodingOptions {
     #[serde(deserialize_with = "checked_folds")]
     pub folds: usize,
     /// Pseudo-count `m` of `(sum + prior * m) / (count + m)` (finite, >= 0).
-    #[serde(deserialize_with = "checked_smoothing")]
+    #[serde(deserialize_with = "replay_core::config::non_negative")]
     pub smoothing: f64,
     /// Seed of the shuffle that assigns training rows to folds.
     pub seed: u64,
@@ -211,10 +188,13 @@ impl FeaturesConfig {
     /// Check every numeric value, with the rules a config file is read with (values built
     /// in code skip those). Every entry point of the stage calls it first.
     pub fn check(&self) -> Result<(), FeatureError> {
-        check("label.threshold", self.label.threshold, threshold)?;
+        check("label.threshold", threshold(self.label.threshold))?;
         self.split.check()?;
         let te = &self.features.target_encoding;
-        check("features.target_encoding.folds", te.folds, folds)?;
-        check("features.target_encoding.smoothing", te.smoothing, smoothing)
+        check("features.target_encoding.folds", folds(te.folds))?;
+        check(
+            "features.target_encoding.smoothing",
+            rule::non_negative(te.smoothing),
+        )
     }
 }

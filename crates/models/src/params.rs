@@ -9,52 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ModelError;
 
-/// The value rules; `Err` holds what is expected.
+/// The value rules (`replay_core::config::rule`), and the bins of a binned feature.
 pub(crate) mod rule {
-    /// An integer of at least `lo`.
-    pub fn at_least(v: usize, lo: usize) -> Result<(), String> {
-        if v >= lo {
-            Ok(())
-        } else {
-            Err(format!("expected an integer of at least {lo}, got {v}"))
-        }
-    }
-
-    /// A finite number greater than 0.
-    pub fn positive(v: f64) -> Result<(), String> {
-        if v.is_finite() && v > 0.0 {
-            Ok(())
-        } else {
-            Err(format!("expected a finite number greater than 0, got {v}"))
-        }
-    }
-
-    /// A finite number of at least 0.
-    pub fn non_negative(v: f64) -> Result<(), String> {
-        if v.is_finite() && v >= 0.0 {
-            Ok(())
-        } else {
-            Err(format!("expected a finite number >= 0, got {v}"))
-        }
-    }
-
-    /// A share in `(0, 1]`.
-    pub fn fraction(v: f64) -> Result<(), String> {
-        if v > 0.0 && v <= 1.0 {
-            Ok(())
-        } else {
-            Err(format!("expected a number in (0, 1], got {v}"))
-        }
-    }
-
-    /// A share strictly between 0 and 1.
-    pub fn open_unit(v: f64) -> Result<(), String> {
-        if v > 0.0 && v < 1.0 {
-            Ok(())
-        } else {
-            Err(format!("expected a number strictly between 0 and 1, got {v}"))
-        }
-    }
+    pub use replay_core::config::rule::*;
 
     /// A number of value bins, 2 to 255.
     pub fn bins(v: usize) -> Result<(), String> {
@@ -79,54 +36,14 @@ pub(crate) fn invalid(name: &'static str, message: impl Into<String>) -> ModelEr
     }
 }
 
-/// Deserialize a value and apply `rule` to it.
-fn checked<'de, D: Deserializer<'de>, T: Deserialize<'de> + Copy>(
-    d: D,
-    rule: impl Fn(T) -> Result<(), String>,
-) -> Result<T, D::Error> {
-    let v = T::deserialize(d)?;
-    rule(v).map_err(serde::de::Error::custom)?;
-    Ok(v)
-}
-
-/// Deserialize an integer of at least 1.
-pub(crate) fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    checked(d, |v| rule::at_least(v, 1))
-}
-
-/// Deserialize an integer of at least 2.
-pub(crate) fn at_least_two<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    checked(d, |v| rule::at_least(v, 2))
-}
-
-/// Deserialize an optional integer that must be at least 1 when present.
-pub(crate) fn opt_at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    checked(d, |v: Option<usize>| v.map_or(Ok(()), |v| rule::at_least(v, 1)))
-}
-
-/// Deserialize a finite number greater than 0.
-pub(crate) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    checked(d, rule::positive)
-}
-
-/// Deserialize a finite number `>= 0`.
-pub(crate) fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    checked(d, rule::non_negative)
-}
-
-/// Deserialize a fraction in `(0, 1]`.
-pub(crate) fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    checked(d, rule::fraction)
-}
-
-/// Deserialize a number strictly between 0 and 1.
-pub(crate) fn open_unit<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    checked(d, rule::open_unit)
-}
+pub(crate) use replay_core::config::{
+    at_least_one, at_least_two, fraction, non_negative, open_unit_interval as open_unit, opt_at_least_one,
+    positive,
+};
 
 /// Deserialize a number of bins between 2 and 255.
 pub(crate) fn bins<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    checked(d, rule::bins)
+    replay_core::config::checked(d, rule::bins)
 }
 
 /// Declares `Valid*Params`: hyperparameters that passed their `check()`. Only `check()`
