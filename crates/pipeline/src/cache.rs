@@ -87,22 +87,31 @@ pub fn hash_file(path: &Path) -> Result<FileDigest, ArtifactError> {
 /// Digests of every file below `dir` except the manifest, by relative path.
 fn digest_tree(dir: &Path) -> Result<BTreeMap<String, FileDigest>, ArtifactError> {
     let mut files = BTreeMap::new();
+    for path in files_below(dir)? {
+        let relative = path.strip_prefix(dir).unwrap_or(&path);
+        let name = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        if name != MANIFEST_FILE {
+            files.insert(name, hash_file(&path)?);
+        }
+    }
+    Ok(files)
+}
+
+/// Every file below `dir`, at any depth.
+fn files_below(dir: &Path) -> Result<Vec<PathBuf>, ArtifactError> {
+    let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         for entry in fs::read_dir(&current).map_err(|e| ArtifactError::io(&current, e))? {
             let path = entry.map_err(|e| ArtifactError::io(&current, e))?.path();
             if path.is_dir() {
                 pending.push(path);
-                continue;
-            }
-            let relative = path.strip_prefix(dir).unwrap_or(&path);
-            let name = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            if name != MANIFEST_FILE {
-                files.insert(name, hash_file(&path)?);
+            } else {
+                files.push(path);
             }
         }
     }
@@ -173,11 +182,7 @@ impl Cache {
     pub fn record_run(&self) -> Result<(), ArtifactError> {
         let runs = run_records(&self.runs_dir())?;
         let run = runs.last().map_or(1, |r| r.run + 1);
-        let entries = self
-            .used
-            .lock()
-            .map(|u| u.iter().cloned().collect())
-            .unwrap_or_default();
+        let entries = self.used_now().into_iter().collect();
         let record = RunRecord { run, entries };
         io::write_json(&self.runs_dir().join(format!("{run:06}.json")), &record)
     }
@@ -188,7 +193,7 @@ impl Cache {
 
     /// The directory of a stage's entry for `key`.
     pub fn entry_dir(&self, stage: &str, key: &str) -> PathBuf {
-        self.root.join(stage).join(&key[..16.min(key.len())])
+        self.root.join(entry_name(stage, key))
     }
 
     /// Find an entry and verify every file against its manifest.
@@ -432,22 +437,10 @@ fn file_name(path: &Path) -> String {
 
 /// Bytes of every file below `dir`.
 fn tree_bytes(dir: &Path) -> Result<u64, ArtifactError> {
-    let mut bytes = 0;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in fs::read_dir(&current).map_err(|e| ArtifactError::io(&current, e))? {
-            let entry = entry.map_err(|e| ArtifactError::io(&current, e))?;
-            let meta = entry
-                .metadata()
-                .map_err(|e| ArtifactError::io(&entry.path(), e))?;
-            if meta.is_dir() {
-                pending.push(entry.path());
-            } else {
-                bytes += meta.len();
-            }
-        }
-    }
-    Ok(bytes)
+    files_below(dir)?.iter().try_fold(0, |bytes, path| {
+        let meta = fs::metadata(path).map_err(|e| ArtifactError::io(path, e))?;
+        Ok(bytes + meta.len())
+    })
 }
 
 /// Put `from` (a file or a directory tree) at `to`: files are hard-linked when the file
