@@ -17,8 +17,8 @@
 //! child's is built and the larger child's is the parent's minus it), or every node draws
 //! its own ([`FeatureSampling::PerSplit`], scikit-learn's `max_features`: features are
 //! drawn in random order until `k` non-constant ones were evaluated; only those get a
-//! histogram, and nodes below a few thousand rows use a [`SparseHist`], which reads and
-//! clears only the bins their rows fall into).
+//! histogram, and nodes below [`hist::LANED_ROWS`] rows use a [`SparseHist`], which reads
+//! and clears only the bins their rows fall into).
 //!
 //! Everything is deterministic: sums run in row order, features in a fixed order, ties
 //! keep the first, and the only parallelism (building the histograms of different

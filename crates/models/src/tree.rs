@@ -410,17 +410,8 @@ impl Tree {
             });
         }
         let mut counts = vec![(0usize, 0usize); self.nodes.len()];
-        let mut buffer = Vec::new();
         for (row, &label) in x.rows().into_iter().zip(y) {
-            let row = match row.as_slice() {
-                Some(r) => r,
-                None => {
-                    buffer.clear();
-                    buffer.extend(row.iter().copied());
-                    &buffer[..]
-                }
-            };
-            let c = &mut counts[self.leaf_of_slice(row)];
+            let c = &mut counts[self.leaf_of(row)?];
             c.0 += usize::from(label);
             c.1 += 1;
         }
