@@ -274,28 +274,6 @@ impl Cache {
             Lookup::Miss | Lookup::Invalid(_) => None,
         }
     }
-
-    /// The valid entry for `key` under `stage`, or a new one made by `produce` (see
-    /// [`Cache::store`]); and whether it was reused.
-    pub fn reuse_or_store<E: From<ArtifactError>>(
-        &self,
-        stage: &str,
-        key: &str,
-        produce: impl FnOnce(&Path) -> Result<(), E>,
-    ) -> Result<(PathBuf, bool), E> {
-        match self.valid_entry(stage, key) {
-            Some(dir) => Ok((dir, true)),
-            None => self.store(stage, key, produce).map(|(dir, _)| (dir, false)),
-        }
-    }
-
-    /// Remove the whole cache.
-    pub fn clear(&self) -> Result<(), ArtifactError> {
-        match fs::remove_dir_all(&self.root) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ArtifactError::io(&self.root, e)),
-            _ => Ok(()),
-        }
-    }
 }
 
 /// The name of an entry in run records and [`Manifest::uses`]: `<stage>/<key16>`.

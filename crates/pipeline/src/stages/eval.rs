@@ -42,7 +42,7 @@ pub fn evaluate(
     let available = InputColumns::read(test)?.names;
     let y = data.y.to_vec();
     let mut report = MetricsReport::compute(&y, std::iter::empty(), &config.eval)?;
-    let mut predictions: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut predictions: ModelProbabilities = Vec::new();
     // Models without a valid cache entry: name, probabilities, and their entry's key.
     let mut fresh: Vec<(String, Vec<f64>, Option<String>)> = Vec::new();
     for name in config.models.keys() {
@@ -58,10 +58,7 @@ pub fn evaluate(
                     &config,
                     &inputs,
                 );
-                let cached = (!r.recompute)
-                    .then(|| r.cache.valid_entry(MODEL_EVAL_ENTRIES, &key))
-                    .flatten();
-                if let Some(dir) = cached {
+                if let Some(dir) = r.reusable(MODEL_EVAL_ENTRIES, &key) {
                     let metrics = io::read_json(&dir.join(MODEL_METRICS_FILE))?;
                     report.models.insert(name.to_string(), metrics);
                     let scores = read_scores(&dir.join(MODEL_SCORES_FILE), y.len())?;

@@ -54,6 +54,15 @@ pub struct ModelReuse<'a> {
 }
 
 impl ModelReuse<'_> {
+    /// The valid entry of `key` under `namespace`, unless every model is recomputed.
+    fn reusable(&self, namespace: &str, key: &str) -> Option<PathBuf> {
+        if self.recompute {
+            None
+        } else {
+            self.cache.valid_entry(namespace, key)
+        }
+    }
+
     /// The hashes of the stage inputs named `names`.
     fn input_hashes(&self, names: &[&str]) -> Vec<(String, String)> {
         self.inputs

@@ -117,10 +117,9 @@ fn fit_model(
                 &serde_json::json!({ "name": name, "model": model_config }),
                 &r.input_hashes(&["features/train.parquet"]),
             );
-            let (dir, hit) = if r.recompute {
-                (r.cache.store(MODEL_ENTRIES, &key, fit_into)?.0, false)
-            } else {
-                r.cache.reuse_or_store(MODEL_ENTRIES, &key, fit_into)?
+            let (dir, hit) = match r.reusable(MODEL_ENTRIES, &key) {
+                Some(dir) => (dir, true),
+                None => (r.cache.store(MODEL_ENTRIES, &key, fit_into)?.0, false),
             };
             reused = hit;
             link_or_copy(&dir.join(&file), &target)?;
