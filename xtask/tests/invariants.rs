@@ -44,10 +44,29 @@ fn assert_none_of(package: &str, extra: &[&str], banned: &[&str]) {
 fn models_metrics_and_core_build_without_arrow_parquet_or_plotters() {
     let heavy = ["arrow", "parquet", "plotters"];
     assert_none_of("replay-models", &[], &heavy);
+    assert_none_of("replay-metrics", &[], &heavy);
     assert_none_of("replay-eval", &["--no-default-features"], &heavy);
+    assert_none_of("replay-eval", &[], &["arrow", "parquet"]);
     assert_none_of("replay-core", &[], &heavy);
     // The check can fail: the report feature does bring plotters in.
     assert!(dependencies("replay-eval", &[]).iter().any(|d| d == "plotters"));
+}
+
+#[test]
+fn stage_features_bring_the_file_formats_and_models_never_need_the_eval_stage() {
+    // A model scores itself with replay-metrics; replay-eval depends on the models.
+    assert_none_of(
+        "replay-models",
+        &["--features", "stage"],
+        &["replay-eval", "plotters"],
+    );
+    for (package, feature) in [("replay-models", "stage"), ("replay-eval", "stage")] {
+        let deps = dependencies(package, &["--no-default-features", "--features", feature]);
+        assert!(
+            deps.iter().any(|d| d == "parquet"),
+            "{package} +{feature}: {deps:?}"
+        );
+    }
 }
 
 #[test]
@@ -73,6 +92,7 @@ fn only_the_binaries_use_anyhow() {
         "replay-parquet",
         "replay-ingest",
         "replay-features",
+        "replay-metrics",
         "replay-models",
         "replay-eval",
         "replay-synth",

@@ -15,7 +15,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::ProgressBar;
-use replay_pipeline::graph::{MODELS_DIR, PREDICTIONS_FILE, SOURCE};
+use replay_eval::stage::PREDICTIONS_FILE;
+use replay_models::stage::MODELS_DIR;
+use replay_pipeline::graph::SOURCE;
 use replay_pipeline::stages::{execute, score};
 use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, StageKind};
 

@@ -47,6 +47,16 @@ pub enum ArtifactError {
 }
 
 impl ArtifactError {
+    /// The file concerned.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Io { path, .. }
+            | Self::Parquet { path, .. }
+            | Self::Json { path, .. }
+            | Self::Invalid { path, .. } => path,
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io {

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use replay_eval::report::{write_report, DatasetSummary, ReportInput};
+use replay_eval::report::{write_report, DatasetSummary, ReportInput, ReportPage};
 use replay_eval::{EvalConfig, MetricsReport};
 
 /// A small deterministic generator (SplitMix64) so the data needs no extra crate.
@@ -98,16 +98,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         positive_rate: metrics.test_set.positive_rate,
         ..Default::default()
     };
-    let input = ReportInput {
+    let page = ReportPage {
         title: "timing",
         dataset: &dataset,
+        calibration_bins: config.calibration_bins,
+        config: "",
+        cache_keys: &[],
+    };
+    let input = ReportInput {
+        page: &page,
         metrics: &metrics,
         labels: &y,
         predictions: &predictions,
         importances: &[],
-        calibration_bins: config.calibration_bins,
-        config: "",
-        cache_keys: &[],
     };
     let start = Instant::now();
     let charts = write_report(&input, &dir)?;

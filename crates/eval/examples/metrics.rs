@@ -4,7 +4,7 @@
 
 use replay_eval::{evaluate, metrics, EvalConfig};
 
-fn main() -> Result<(), replay_eval::EvalError> {
+fn main() -> Result<(), replay_eval::MetricError> {
     let y = [true, false, true, true, false, false, true, false, false, true];
     let p = [0.92, 0.15, 0.66, 0.48, 0.52, 0.08, 0.81, 0.33, 0.61, 0.74];
     let m = evaluate(&y, &p, &EvalConfig::default())?;

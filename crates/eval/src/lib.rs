@@ -1,6 +1,11 @@
 //! Evaluation of the replay pipeline: how good predicted replay probabilities are against
 //! true labels, with scikit-learn's metric definitions, seeded bootstrap confidence
-//! intervals, and the curves behind the report's charts.
+//! intervals, and the curves behind the report's charts (the metrics themselves are the
+//! `replay-metrics` crate, re-exported as [`metrics`]).
+//!
+//! Features: `report` (default) draws the charts and writes report.html and report.md
+//! (plotters); `stage` adds the `stage` module: the eval and report stages on
+//! files (Arrow, Parquet and the models).
 //!
 //! ```
 //! use replay_eval::{evaluate, EvalConfig};
@@ -13,14 +18,12 @@
 
 #![warn(missing_docs)]
 
-pub mod bootstrap;
-pub mod curves;
-pub mod metrics;
 #[cfg(feature = "report")]
 pub mod plots;
-pub mod ranking;
 #[cfg(feature = "report")]
 pub mod report;
+#[cfg(feature = "stage")]
+pub mod stage;
 
 use std::collections::BTreeMap;
 
@@ -28,8 +31,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use bootstrap::{Intervals, Resampling, Scored};
-pub use metrics::{ClassScores, EvalError, ThresholdMetrics};
-pub use ranking::Ranking;
+/// The metrics themselves (the `replay-metrics` crate), as `replay_eval::metrics`.
+pub use replay_metrics as metrics;
+pub use replay_metrics::{bootstrap, curves, ranking};
+pub use replay_metrics::{ranking::Ranking, ClassScores, MetricError, ThresholdMetrics};
 
 /// File name of the metrics written by the eval stage.
 pub const METRICS_FILE: &str = "metrics.json";
@@ -115,9 +120,9 @@ pub struct ModelMetrics {
 }
 
 /// Every metric of probabilities `p` against labels `y`.
-pub fn evaluate(y: &[bool], p: &[f64], config: &EvalConfig) -> Result<ModelMetrics, EvalError> {
+pub fn evaluate(y: &[bool], p: &[f64], config: &EvalConfig) -> Result<ModelMetrics, MetricError> {
     let mut all = evaluate_models(y, &[p], config)?;
-    all.pop().ok_or(EvalError::Length {
+    all.pop().ok_or(MetricError::Length {
         labels: y.len(),
         scores: 0,
     })
@@ -130,7 +135,7 @@ pub fn evaluate_models(
     y: &[bool],
     predictions: &[&[f64]],
     config: &EvalConfig,
-) -> Result<Vec<ModelMetrics>, EvalError> {
+) -> Result<Vec<ModelMetrics>, MetricError> {
     for p in predictions {
         metrics::check(y, p)?;
     }
@@ -187,7 +192,7 @@ fn point_metrics(
     p: &[f64],
     ranking: &Ranking<'_>,
     config: &EvalConfig,
-) -> Result<ModelMetrics, EvalError> {
+) -> Result<ModelMetrics, MetricError> {
     let at_threshold = ThresholdMetrics::at(y, p, config.threshold);
     let target_threshold = ranking.threshold_for_recall(config.target_recall);
     Ok(ModelMetrics {
@@ -235,7 +240,7 @@ impl MetricsReport {
         y: &[bool],
         predictions: impl IntoIterator<Item = (&'a str, &'a [f64])>,
         config: &EvalConfig,
-    ) -> Result<Self, EvalError> {
+    ) -> Result<Self, MetricError> {
         let (names, scores): (Vec<&str>, Vec<&[f64]>) = predictions.into_iter().unzip();
         let metrics = evaluate_models(y, &scores, config)?;
         let models = names.into_iter().map(str::to_string).zip(metrics).collect();
@@ -338,7 +343,7 @@ mod tests {
         assert_eq!(report.models["b"], together[1]);
         assert_eq!(
             evaluate_models(&y, &[&tied, &smooth[..10]], &config),
-            Err(EvalError::Length {
+            Err(MetricError::Length {
                 labels: 300,
                 scores: 10
             })

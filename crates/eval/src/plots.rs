@@ -67,6 +67,7 @@ pub fn save(chart: &impl Chart, dir: &Path, stem: &str) -> Result<(), PlotError>
         message: e.to_string(),
     })?;
     let png = dir.join(format!("{stem}.png"));
+    // The bitmap encoder picks the format by extension, so the temporary name ends in .png.
     let tmp = dir.join(format!(".{stem}.tmp-{}.png", std::process::id()));
     let drawn = (|| {
         let area = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
@@ -92,13 +93,18 @@ pub fn save(chart: &impl Chart, dir: &Path, stem: &str) -> Result<(), PlotError>
             message,
         })?;
     }
-    let tmp = dir.join(format!(".{stem}.svg.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, svg)
-        .and_then(|()| std::fs::rename(&tmp, &svg_path))
-        .map_err(|e| PlotError {
-            path: svg_path,
-            message: e.to_string(),
-        })
+    Ok(replay_core::atomic::write_bytes(&svg_path, svg.as_bytes())?)
+}
+
+impl From<replay_core::ArtifactError> for PlotError {
+    fn from(e: replay_core::ArtifactError) -> Self {
+        let path = e.path().to_path_buf();
+        // The error's text leads with the path, which PlotError shows itself.
+        let text = e.to_string();
+        let prefix = format!("{}: ", path.display());
+        let message = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
+        PlotError { path, message }
+    }
 }
 
 fn err(e: impl std::fmt::Display) -> String {

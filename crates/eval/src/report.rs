@@ -48,13 +48,26 @@ pub struct DatasetSummary {
     pub features: Vec<String>,
 }
 
-/// Everything the report shows.
+/// What the report says about the run besides the models' results.
 #[derive(Debug, Clone)]
-pub struct ReportInput<'a> {
+pub struct ReportPage<'a> {
     /// Title of the report.
     pub title: &'a str,
     /// The data.
     pub dataset: &'a DatasetSummary,
+    /// Calibration bins.
+    pub calibration_bins: usize,
+    /// The configuration of the run, as text.
+    pub config: &'a str,
+    /// Cache key of every stage of the run.
+    pub cache_keys: &'a [(String, String)],
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    /// Title, data and run details.
+    pub page: &'a ReportPage<'a>,
     /// Metrics of every model.
     pub metrics: &'a MetricsReport,
     /// True labels of the test rows.
@@ -63,12 +76,6 @@ pub struct ReportInput<'a> {
     pub predictions: &'a [(String, Vec<f64>)],
     /// Feature importances of the models that have them: `(model, [(feature, importance)])`.
     pub importances: &'a [(String, Vec<(String, f64)>)],
-    /// Calibration bins.
-    pub calibration_bins: usize,
-    /// The configuration of the run, as text.
-    pub config: &'a str,
-    /// Cache key of every stage of the run.
-    pub cache_keys: &'a [(String, String)],
 }
 
 /// A chart of the report: its file stem in [`PLOTS_DIR`] and its caption.
@@ -90,13 +97,7 @@ pub fn write_report(input: &ReportInput<'_>, out_dir: &Path) -> Result<Vec<Chart
 }
 
 fn write(path: &Path, text: &str) -> Result<(), PlotError> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| PlotError {
-            path: path.into(),
-            message: e.to_string(),
-        })
+    Ok(replay_core::atomic::write_bytes(path, text.as_bytes())?)
 }
 
 /// How a curve's legend label is made from a model's name and metrics.
@@ -183,7 +184,7 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
         "Precision-recall curves of all models".into(),
     );
 
-    let bins = input.calibration_bins;
+    let bins = input.page.calibration_bins;
     let calibration = CurveChart {
         title: "Calibration (reliability diagram)".into(),
         x_label: "mean predicted probability".into(),
@@ -347,7 +348,7 @@ fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Resul
     let _ = writeln!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body>\n<h1>{t}</h1>",
-        t = escape(input.title)
+        t = escape(input.page.title)
     );
     if let Some((best, m)) = input.metrics.ranked().first() {
         let _ = writeln!(
@@ -388,11 +389,11 @@ fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Resul
         );
     }
     h.push_str("</div>\n<h2>Data</h2>\n<table>\n");
-    for (key, value) in dataset_rows(input.dataset) {
+    for (key, value) in dataset_rows(input.page.dataset) {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(key), escape(&value));
     }
     h.push_str("</table>\n<h2>Run</h2>\n<table><tr><th>stage</th><th>cache key</th></tr>\n");
-    for (stage, key) in input.cache_keys {
+    for (stage, key) in input.page.cache_keys {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td><code>{}</code></td></tr>",
@@ -403,13 +404,13 @@ fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Resul
     let _ = writeln!(
         h,
         "</table>\n<h2>Configuration</h2>\n<pre>{}</pre>\n</body></html>",
-        escape(input.config)
+        escape(input.page.config)
     );
     Ok(h)
 }
 
 fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
-    let mut md = format!("# {}\n\n## Models\n\n", input.title);
+    let mut md = format!("# {}\n\n## Models\n\n", input.page.title);
     let (header, rows) = comparison_rows(input.metrics);
     let _ = writeln!(md, "| {} |", header.join(" | "));
     let _ = writeln!(md, "|{}", " --- |".repeat(header.len()));
@@ -417,7 +418,7 @@ fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
         let _ = writeln!(md, "| {} |", row.join(" | "));
     }
     md.push_str("\n## Data\n\n| | |\n| --- | --- |\n");
-    for (key, value) in dataset_rows(input.dataset) {
+    for (key, value) in dataset_rows(input.page.dataset) {
         let _ = writeln!(md, "| {key} | {value} |");
     }
     md.push_str("\n## Charts\n\n");
@@ -429,13 +430,13 @@ fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
         );
     }
     md.push_str("\n## Run\n\n| stage | cache key |\n| --- | --- |\n");
-    for (stage, key) in input.cache_keys {
+    for (stage, key) in input.page.cache_keys {
         let _ = writeln!(md, "| {stage} | `{key}` |");
     }
     let _ = write!(
         md,
         "\n## Configuration\n\n```toml\n{}\n```\n",
-        input.config.trim_end()
+        input.page.config.trim_end()
     );
     md
 }
@@ -534,16 +535,19 @@ mod tests {
         )
         .unwrap();
         let dataset = DatasetSummary::default();
-        let input = ReportInput {
+        let page = ReportPage {
             title: "t",
             dataset: &dataset,
+            calibration_bins: 10,
+            config: "",
+            cache_keys: &[],
+        };
+        let input = ReportInput {
+            page: &page,
             metrics: &metrics,
             labels: &y,
             predictions: &predictions,
             importances: &[],
-            calibration_bins: 10,
-            config: "",
-            cache_keys: &[],
         };
         let dir = tempfile::tempdir().unwrap();
         let charts = write_report(&input, dir.path()).unwrap();

@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         SavedModel::new(name, config, inputs, model).save(&path)?;
         // Loading checks the whole file; the loaded model predicts bit for bit the same.
         let p = SavedModel::load(&path)?.predict_proba(x_test)?.to_vec();
-        let auc = replay_eval::metrics::roc_auc(&y_test, &p)?;
+        let auc = replay_metrics::roc_auc(&y_test, &p)?;
         println!("{name:<18} test ROC-AUC {auc:.3}  (saved to {})", path.display());
     }
     std::fs::remove_dir_all(&dir)?;

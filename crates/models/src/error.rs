@@ -29,6 +29,16 @@ pub enum ModelError {
         /// Inputs given.
         found: usize,
     },
+    /// A saved model reads inputs by name that the data does not have.
+    #[error("{model}: fitted on inputs {expected:?}, but the data has {found:?}")]
+    MissingInputs {
+        /// The model file.
+        model: std::path::PathBuf,
+        /// The model's inputs.
+        expected: Vec<String>,
+        /// The data's inputs.
+        found: Vec<String>,
+    },
     /// Training needs both classes.
     #[error("training data must contain both classes")]
     SingleClass,

@@ -285,7 +285,7 @@ impl OobSums {
                 (mean, y[r as usize])
             })
             .unzip();
-        replay_eval::metrics::roc_auc(&labels, &scores).ok()
+        replay_metrics::roc_auc(&labels, &scores).ok()
     }
 }
 

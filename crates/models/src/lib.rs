@@ -19,7 +19,9 @@
 //! blocks of rows on all of rayon's threads, several rows walking a tree in lockstep;
 //! results do not depend on the number of threads.
 //!
-//! The crate needs no Arrow or Parquet: inputs are `ndarray` matrices.
+//! The crate needs no Arrow or Parquet: inputs are `ndarray` matrices. The optional
+//! `stage` feature adds the `stage` module: the train stage's work on the feature
+//! stage's Parquet files.
 //!
 //! ```
 //! use ndarray::{array, Array1};
@@ -38,6 +40,8 @@ pub mod boosting;
 pub mod forest;
 pub mod linalg;
 pub mod logistic;
+#[cfg(feature = "stage")]
+pub mod stage;
 pub mod tree;
 
 mod error;

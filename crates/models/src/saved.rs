@@ -547,6 +547,20 @@ impl SavedModel {
         }
     }
 
+    /// Every input of this model (loaded from `path`) must be among `available`: the model
+    /// reads its inputs by name.
+    pub fn require_inputs(&self, path: &Path, available: &[String]) -> Result<(), ModelError> {
+        if self.feature_names.iter().all(|n| available.contains(n)) {
+            Ok(())
+        } else {
+            Err(ModelError::MissingInputs {
+                model: path.into(),
+                expected: self.feature_names.clone(),
+                found: available.to_vec(),
+            })
+        }
+    }
+
     /// Probability of the replayed class, after checking the number of inputs.
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
         if x.ncols() != self.feature_names.len() || x.ncols() != self.model.n_features() {

@@ -22,7 +22,7 @@ fn grid_data(n: usize, seed: u64) -> (Array2<f64>, Array1<bool>) {
 
 fn auc(p: &Array1<f64>, y: &Array1<bool>) -> f64 {
     let y: Vec<bool> = y.to_vec();
-    replay_eval::metrics::roc_auc(&y, p.as_slice().expect("contiguous")).expect("two classes")
+    replay_metrics::roc_auc(&y, p.as_slice().expect("contiguous")).expect("two classes")
 }
 
 fn tree(engine: TreeEngine, max_depth: usize) -> ModelConfig {

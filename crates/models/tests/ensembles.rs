@@ -40,7 +40,7 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
 }
 
 fn auc(p: &Array1<f64>, y: &Array1<bool>) -> f64 {
-    replay_eval::metrics::roc_auc(&y.to_vec(), &p.to_vec()).expect("both classes")
+    replay_metrics::roc_auc(&y.to_vec(), &p.to_vec()).expect("both classes")
 }
 
 fn small_forest() -> ForestParams {

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use replay_eval::stage::PREDICTIONS_FILE;
+use replay_models::stage::MODELS_DIR;
 use serde::{Deserialize, Serialize};
 
 /// What a stage declares in pipeline.toml.
@@ -30,10 +32,6 @@ pub enum StageKind {
     Report,
 }
 
-/// The name under which `train` writes its models.
-pub const MODELS_DIR: &str = "models";
-/// The name under which `eval` writes per-row predictions.
-pub const PREDICTIONS_FILE: &str = "predictions.parquet";
 /// The name under which `report` writes its charts.
 pub const PLOTS_DIR: &str = replay_eval::report::PLOTS_DIR;
 /// The input name of the data file.

@@ -41,16 +41,6 @@ pub enum PipelineError {
     /// An unknown stage name.
     #[error("unknown stage '{0}'; the stages are {names}", names = graph::stage_names())]
     UnknownStage(String),
-    /// A model was fitted on inputs that the data it is applied to lacks.
-    #[error("{model}: fitted on inputs {expected:?}, but the data has {found:?}")]
-    FeatureMismatch {
-        /// The model file.
-        model: PathBuf,
-        /// Its inputs.
-        expected: Vec<String>,
-        /// The data's inputs.
-        found: Vec<String>,
-    },
     /// An artifact could not be read or written.
     #[error(transparent)]
     Artifact(#[from] replay_core::ArtifactError),
@@ -60,12 +50,13 @@ pub enum PipelineError {
     /// The feature stage failed (an unreadable file is an [`PipelineError::Artifact`]).
     #[error("features: {0}")]
     Features(replay_features::FeatureError),
-    /// Training failed (an unreadable file is an [`PipelineError::Artifact`]).
-    #[error("train: {0}")]
+    /// A model could not be fitted, loaded or applied (an unreadable file is an
+    /// [`PipelineError::Artifact`]).
+    #[error("model: {0}")]
     Model(replay_models::ModelError),
     /// Evaluation failed.
     #[error("eval: {0}")]
-    Eval(#[from] replay_eval::EvalError),
+    Eval(#[from] replay_eval::MetricError),
     /// A chart or the report could not be drawn or written.
     #[error("report: {0}")]
     Report(#[from] replay_eval::plots::PlotError),
@@ -81,6 +72,28 @@ impl From<replay_features::FeatureError> for PipelineError {
         match e {
             replay_features::FeatureError::Artifact(a) => PipelineError::Artifact(a),
             e => PipelineError::Features(e),
+        }
+    }
+}
+
+impl From<replay_models::stage::TrainError> for PipelineError {
+    fn from(e: replay_models::stage::TrainError) -> Self {
+        match e {
+            replay_models::stage::TrainError::Data(e) => e.into(),
+            replay_models::stage::TrainError::Model(e) => e.into(),
+        }
+    }
+}
+
+impl From<replay_eval::stage::EvalError> for PipelineError {
+    fn from(e: replay_eval::stage::EvalError) -> Self {
+        use replay_eval::stage::EvalError;
+        match e {
+            EvalError::Data(e) => e.into(),
+            EvalError::Model(e) => e.into(),
+            EvalError::Metric(e) => e.into(),
+            EvalError::Artifact(e) => e.into(),
+            EvalError::Plot(e) => e.into(),
         }
     }
 }

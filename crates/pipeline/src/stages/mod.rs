@@ -1,6 +1,8 @@
 //! Running one stage: the same code serves the pipeline and the `replay` command line.
-//! [`execute`] dispatches to the stage's module (ingest and features are one call into
-//! their crates); what the stages share (per-model cache entries, input checks) is here.
+//! Each stage's work lives in its crate (`replay_ingest::run`, `replay_features::run`,
+//! `replay_models::stage`, `replay_eval::stage`); [`execute`] calls it, and the modules
+//! here wire in what only the pipeline knows: the per-model cache entries of train and
+//! eval, and the run's details that the report shows.
 
 mod eval;
 mod report;
@@ -9,17 +11,17 @@ mod train;
 
 pub use eval::evaluate;
 pub use score::{score, Scored};
-pub use train::CONCURRENT_FIT_CELLS;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
-use replay_models::SavedModel;
 
 use crate::cache::Cache;
 
-use crate::graph::{StageKind, MODELS_DIR, SOURCE};
+use replay_models::stage::MODELS_DIR;
+
+use crate::graph::{StageKind, SOURCE};
 use crate::{PipelineConfig, PipelineError};
 
 /// The part of the config a stage depends on (hashed into its cache key). The report
@@ -140,18 +142,5 @@ pub fn execute(
             })
         }
         StageKind::Report => report::report(config, inputs, out_dir, run_keys),
-    }
-}
-
-/// Every input of the model at `path` must be among `available` (it reads them by name).
-fn check_inputs(path: &Path, model: &SavedModel, available: &[String]) -> Result<(), PipelineError> {
-    if model.feature_names.iter().all(|n| available.contains(n)) {
-        Ok(())
-    } else {
-        Err(PipelineError::FeatureMismatch {
-            model: path.into(),
-            expected: model.feature_names.clone(),
-            found: available.to_vec(),
-        })
     }
 }

@@ -1,16 +1,15 @@
-//! The report stage: charts, report.html and report.md from the other stages' outputs.
+//! Wiring of the report stage ([`replay_eval::stage::report`]): the data summary from
+//! the ingest and feature reports, and the run's config and cache keys.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{BooleanArray, Float64Array};
-use replay_core::{io, schema};
-use replay_eval::MetricsReport;
-use replay_models::SavedModel;
+use replay_core::io;
+use replay_eval::report::{DatasetSummary, ReportPage};
+use replay_eval::stage::{ReportFiles, PREDICTIONS_FILE};
+use replay_models::stage::MODELS_DIR;
 
-use super::eval::ModelProbabilities;
 use super::input;
-use crate::graph::{MODELS_DIR, PREDICTIONS_FILE};
 use crate::{PipelineConfig, PipelineError};
 
 /// Draw the charts and write report.html and report.md.
@@ -23,21 +22,7 @@ pub(super) fn report(
     let ingest: replay_ingest::IngestReport = io::read_json(input(inputs, replay_ingest::REPORT_FILE)?)?;
     let split: replay_features::SplitReport =
         io::read_json(input(inputs, replay_features::SPLIT_REPORT_FILE)?)?;
-    let metrics: MetricsReport = io::read_json(input(inputs, replay_eval::METRICS_FILE)?)?;
-    let (labels, predictions) = read_predictions(input(inputs, PREDICTIONS_FILE)?)?;
-    let models_dir = input(inputs, MODELS_DIR)?;
-    let mut importances = Vec::new();
-    for name in metrics.models.keys() {
-        // The header alone holds the importances; the trees are not loaded.
-        let summary = SavedModel::read_summary(&models_dir.join(SavedModel::file_name(name)))?;
-        if let Some(values) = summary.feature_importances {
-            importances.push((
-                name.clone(),
-                summary.feature_names.into_iter().zip(values).collect(),
-            ));
-        }
-    }
-    let dataset = replay_eval::report::DatasetSummary {
+    let dataset = DatasetSummary {
         source: ingest.source.clone(),
         rows_read: ingest.rows_read,
         rows_rejected: ingest.rows_rejected,
@@ -54,47 +39,18 @@ pub(super) fn report(
         features: split.features.clone(),
     };
     let config_text = toml::to_string_pretty(config).unwrap_or_else(|_| format!("{config:#?}"));
-    let input = replay_eval::report::ReportInput {
+    let page = ReportPage {
         title: "replay: which songs will listeners replay?",
         dataset: &dataset,
-        metrics: &metrics,
-        labels: &labels,
-        predictions: &predictions,
-        importances: &importances,
         calibration_bins: config.eval.calibration_bins,
         config: &config_text,
         cache_keys: run_keys,
     };
-    let charts = replay_eval::report::write_report(&input, out_dir)?;
-    Ok(format!("{} charts, report.html and report.md", charts.len()))
-}
-
-/// Labels and per-model probabilities from predictions.parquet.
-fn read_predictions(path: &Path) -> Result<(Vec<bool>, ModelProbabilities), PipelineError> {
-    let (schema, batches) = replay_parquet::read(path)?;
-    let batch = arrow::compute::concat_batches(&schema, &batches)
-        .map_err(|e| PipelineError::Internal(e.to_string()))?;
-    let invalid = |message: &str| replay_core::ArtifactError::Invalid {
-        path: path.into(),
-        message: message.into(),
+    let files = ReportFiles {
+        metrics: input(inputs, replay_eval::METRICS_FILE)?,
+        predictions: input(inputs, PREDICTIONS_FILE)?,
+        models: input(inputs, MODELS_DIR)?,
     };
-    let labels = batch
-        .column_by_name(schema::LABEL)
-        .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
-        .ok_or_else(|| invalid("no Boolean 'replayed' column"))?;
-    let labels: Vec<bool> = labels.iter().map(|v| v.unwrap_or(false)).collect();
-    let mut predictions = Vec::new();
-    let models = schema
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .filter(|(field, _)| ![schema::ID, schema::LABEL].contains(&field.name().as_str()));
-    for (field, column) in models {
-        let values = column
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .ok_or_else(|| invalid(&format!("model column '{}' is not Float64", field.name())))?;
-        predictions.push((field.name().clone(), values.values().to_vec()));
-    }
-    Ok((labels, predictions))
+    let charts = replay_eval::stage::report(files, &page, out_dir)?;
+    Ok(format!("{} charts, report.html and report.md", charts.len()))
 }

@@ -7,7 +7,6 @@ use indicatif::ProgressBar;
 use replay_core::{io, schema};
 use replay_models::SavedModel;
 
-use super::check_inputs;
 use crate::{PipelineConfig, PipelineError};
 
 /// A scored song.
@@ -31,7 +30,7 @@ pub fn score(
     let spec: replay_features::FeatureSpec = io::read_json(spec_path)?;
     let model = SavedModel::load(model_path)?;
     let names: Vec<String> = spec.names().map(str::to_string).collect();
-    check_inputs(model_path, &model, &names)?;
+    model.require_inputs(model_path, &names)?;
     let options = replay_ingest::IngestOptions {
         require_popularity: false,
         ..config.ingest.clone()

@@ -12,8 +12,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::metrics::EvalError;
 use crate::ranking::{self, Ranking};
+use crate::MetricError;
 
 /// How to resample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,12 +47,12 @@ pub struct Intervals {
 /// Bootstrap intervals of every model in `models`, all ranking the same rows, from the
 /// same resamples. Resamples run in parallel; the result does not depend on the thread
 /// count. Resamples where ROC-AUC is undefined (a single class) are skipped for it.
-/// Scores must hold no NaN (probabilities, as [`crate::metrics::check`] ensures): the rows
+/// Scores must hold no NaN (probabilities, as [`crate::check`] ensures): the rows
 /// at or above a threshold are then a prefix of the ranking.
-pub fn intervals(models: &[Scored<'_>], resampling: &Resampling) -> Result<Vec<Intervals>, EvalError> {
+pub fn intervals(models: &[Scored<'_>], resampling: &Resampling) -> Result<Vec<Intervals>, MetricError> {
     let n = models.first().map_or(0, |m| m.ranking.len());
     if let Some(other) = models.iter().find(|m| m.ranking.len() != n) {
-        return Err(EvalError::Length {
+        return Err(MetricError::Length {
             labels: n,
             scores: other.ranking.len(),
         });
@@ -169,7 +169,7 @@ fn count_one(count: &mut u8) -> bool {
 /// `ranking`. Runs of equal scores are those of the full data; runs no row of the resample
 /// falls in add nothing, so every sum matches the metric on the copied resample.
 ///
-/// The ROC area is summed in integers, twice the area of [`crate::metrics::roc_auc`]'s
+/// The ROC area is summed in integers, twice the area of [`crate::roc_auc`]'s
 /// trapezoids. Those are multiples of one half, summed exactly in f64 as long as twice the
 /// area, at most `2 · positives · negatives`, stays below 2⁵³ (always for up to 2²⁷ rows),
 /// so the value is bit-identical; beyond, this one is the exact one.
@@ -264,7 +264,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{self, ThresholdMetrics};
+    use crate::{self as metrics, ThresholdMetrics};
 
     /// The former algorithm, kept as the reference: copy each resample and recompute the
     /// metric on it (re-sorting for ROC-AUC).
@@ -506,7 +506,7 @@ mod tests {
         ];
         assert_eq!(
             intervals(&models, &resampling(10, 1)),
-            Err(EvalError::Length { labels: 2, scores: 1 })
+            Err(MetricError::Length { labels: 2, scores: 1 })
         );
         let none = intervals(&models[..1], &resampling(0, 1)).unwrap();
         assert_eq!(none[0].roc_auc, None);

@@ -1,5 +1,21 @@
-//! Binary classification metrics with scikit-learn's definitions. The positive class is
-//! "replayed"; probabilities are of the positive class.
+//! Binary classification metrics with scikit-learn's definitions, on plain slices of
+//! labels and probabilities, and seeded bootstrap confidence intervals. The positive
+//! class is "replayed"; probabilities are of the positive class. A small crate without
+//! I/O, so that a model crate can score itself (the forest's out-of-bag ROC-AUC) without
+//! depending on the evaluation stage; `replay-eval` re-exports it as `replay_eval::metrics`.
+//!
+//! ```
+//! let y = [true, false, true, false];
+//! let p = [0.9, 0.2, 0.4, 0.6];
+//! assert_eq!(replay_metrics::roc_auc(&y, &p), Ok(0.75));
+//! assert_eq!(replay_metrics::confusion_matrix(&y, &p, 0.5), [[1, 1], [1, 1]]);
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod bootstrap;
+pub mod curves;
+pub mod ranking;
 
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +23,7 @@ use crate::ranking::Ranking;
 
 /// Why metrics could not be computed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EvalError {
+pub enum MetricError {
     /// Labels and probabilities differ in length.
     #[error("{labels} labels but {scores} predictions")]
     Length {
@@ -38,25 +54,25 @@ pub enum EvalError {
 }
 
 /// Check lengths, that both classes occur, and that every prediction is a probability.
-pub fn check(y: &[bool], p: &[f64]) -> Result<(), EvalError> {
+pub fn check(y: &[bool], p: &[f64]) -> Result<(), MetricError> {
     check_probabilities(y, p)?;
     let positives = y.iter().filter(|&&v| v).count();
     if positives == 0 || positives == y.len() {
-        return Err(EvalError::SingleClass);
+        return Err(MetricError::SingleClass);
     }
     Ok(())
 }
 
 /// Check lengths and that every prediction is a probability.
-pub fn check_probabilities(y: &[bool], p: &[f64]) -> Result<(), EvalError> {
+pub fn check_probabilities(y: &[bool], p: &[f64]) -> Result<(), MetricError> {
     if y.len() != p.len() {
-        return Err(EvalError::Length {
+        return Err(MetricError::Length {
             labels: y.len(),
             scores: p.len(),
         });
     }
     if let Some(index) = p.iter().position(|v| !(0.0..=1.0).contains(v)) {
-        return Err(EvalError::NotAProbability {
+        return Err(MetricError::NotAProbability {
             index,
             value: p[index],
         });
@@ -74,14 +90,14 @@ pub fn confusion_matrix(y: &[bool], p: &[f64], threshold: f64) -> [[u64; 2]; 2] 
 }
 
 /// Area under the ROC curve; tied scores count one half (scikit-learn's `roc_auc_score`).
-pub fn roc_auc(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
+pub fn roc_auc(y: &[bool], p: &[f64]) -> Result<f64, MetricError> {
     check(y, p)?;
     Ranking::new(y, p)?.roc_auc()
 }
 
 /// Average precision, `Σ (Rₙ − Rₙ₋₁) Pₙ` over distinct thresholds (scikit-learn's
 /// `average_precision_score`, the area under the precision-recall curve).
-pub fn average_precision(y: &[bool], p: &[f64]) -> Result<f64, EvalError> {
+pub fn average_precision(y: &[bool], p: &[f64]) -> Result<f64, MetricError> {
     check(y, p)?;
     Ranking::new(y, p)?.average_precision()
 }
@@ -304,14 +320,14 @@ mod tests {
     fn confusion_counts_sum_to_n_and_errors_are_typed() {
         let cm = confusion_matrix(&Y, &P, 0.3);
         assert_eq!(cm.iter().flatten().sum::<u64>(), 10);
-        assert_eq!(roc_auc(&[true, true], &[0.1, 0.2]), Err(EvalError::SingleClass));
+        assert_eq!(roc_auc(&[true, true], &[0.1, 0.2]), Err(MetricError::SingleClass));
         assert_eq!(
             roc_auc(&[true], &[0.1, 0.2]),
-            Err(EvalError::Length { labels: 1, scores: 2 })
+            Err(MetricError::Length { labels: 1, scores: 2 })
         );
         assert!(matches!(
             roc_auc(&[true, false], &[f64::NAN, 0.2]),
-            Err(EvalError::NotAProbability { index: 0, .. })
+            Err(MetricError::NotAProbability { index: 0, .. })
         ));
     }
 }

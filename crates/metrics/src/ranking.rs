@@ -2,7 +2,7 @@
 //! precision, the recall operating point), every curve and every bootstrap resample is a
 //! walk over this one order, so a model's scores are sorted once per evaluation.
 
-use crate::metrics::EvalError;
+use crate::MetricError;
 
 /// Most rows a [`Ranking`] holds: a row index shares a `u32` with two flags.
 pub const MAX_ROWS: usize = 1 << 30;
@@ -29,15 +29,15 @@ pub struct Ranking<'a> {
 
 impl<'a> Ranking<'a> {
     /// Sort the rows of labels `y` and scores `p` by decreasing score.
-    pub fn new(y: &[bool], p: &'a [f64]) -> Result<Self, EvalError> {
+    pub fn new(y: &[bool], p: &'a [f64]) -> Result<Self, MetricError> {
         if y.len() != p.len() {
-            return Err(EvalError::Length {
+            return Err(MetricError::Length {
                 labels: y.len(),
                 scores: p.len(),
             });
         }
         if p.len() > MAX_ROWS {
-            return Err(EvalError::TooManyRows {
+            return Err(MetricError::TooManyRows {
                 rows: p.len(),
                 max: MAX_ROWS,
             });
@@ -97,11 +97,11 @@ impl<'a> Ranking<'a> {
     }
 
     /// Area under the ROC curve; tied scores count one half (scikit-learn's
-    /// `roc_auc_score`). Scores are not checked here: see [`crate::metrics::roc_auc`].
-    pub fn roc_auc(&self) -> Result<f64, EvalError> {
+    /// `roc_auc_score`). Scores are not checked here: see [`crate::roc_auc`].
+    pub fn roc_auc(&self) -> Result<f64, MetricError> {
         let (n_pos, n_neg) = self.class_counts();
         if n_pos == 0.0 || n_neg == 0.0 {
-            return Err(EvalError::SingleClass);
+            return Err(MetricError::SingleClass);
         }
         let mut area = AucArea::default();
         for (tp, fp) in self.runs() {
@@ -112,10 +112,10 @@ impl<'a> Ranking<'a> {
 
     /// Average precision, `Σ (Rₙ − Rₙ₋₁) Pₙ` over distinct thresholds (scikit-learn's
     /// `average_precision_score`).
-    pub fn average_precision(&self) -> Result<f64, EvalError> {
+    pub fn average_precision(&self) -> Result<f64, MetricError> {
         let (n_pos, n_neg) = self.class_counts();
         if n_pos == 0.0 || n_neg == 0.0 {
-            return Err(EvalError::SingleClass);
+            return Err(MetricError::SingleClass);
         }
         let (mut ap, mut previous_tp) = (0.0, 0.0);
         for (tp, fp) in self.runs() {
@@ -227,10 +227,10 @@ mod tests {
     fn lengths_and_single_classes_are_typed_errors() {
         assert_eq!(
             Ranking::new(&[true], &[0.1, 0.2]),
-            Err(EvalError::Length { labels: 1, scores: 2 })
+            Err(MetricError::Length { labels: 1, scores: 2 })
         );
         let single = Ranking::new(&[true, true], &[0.1, 0.2]).unwrap();
-        assert_eq!(single.roc_auc(), Err(EvalError::SingleClass));
-        assert_eq!(single.average_precision(), Err(EvalError::SingleClass));
+        assert_eq!(single.roc_auc(), Err(MetricError::SingleClass));
+        assert_eq!(single.average_precision(), Err(MetricError::SingleClass));
     }
 }

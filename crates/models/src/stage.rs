@@ -1,0 +1,190 @@
+//! The train stage (feature `stage`): every configured model fitted on the inputs of a
+//! feature stage's `train.parquet` that its kind reads, saved as
+//! `<out_dir>/models/<name>.model.bin`. [`run`] schedules the fits; a [`ModelStore`]
+//! (the pipeline's per-model cache, or [`NoStore`]) can provide a model that needs no
+//! fitting.
+//!
+//! ```no_run
+//! use replay_models::{stage, ModelConfig};
+//! let forest = ModelConfig::RandomForest(Default::default());
+//! let fitted = stage::run(
+//!     &[("random_forest", &forest)],
+//!     "out/features/train.parquet".as_ref(),
+//!     "out/train".as_ref(),
+//!     &stage::NoStore,
+//!     &|_| {},
+//! )?;
+//! println!("{} fitted in {:.2}s", fitted[0].name, fitted[0].seconds);
+//! # Ok::<(), stage::TrainError>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use replay_features::{FeatureError, FeatureMatrix, Ids, InputColumns};
+
+use crate::{ModelConfig, ModelError, SavedModel};
+
+/// Directory of the train stage's model files.
+pub const MODELS_DIR: &str = "models";
+
+/// Training matrices up to this many cells (rows x inputs) fit their random forests
+/// beside the other models: on small data a single model cannot keep every core busy
+/// (boosting's short parallel steps, the tree's single thread), and a forest's trees fill
+/// the gaps. Larger data fits one model at a time, so that only one model's matrix is in
+/// memory.
+pub const CONCURRENT_FIT_CELLS: usize = 8_000_000;
+
+/// Why a model could not be fitted from a file.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The training file could not be read as a feature stage's output.
+    #[error(transparent)]
+    Data(#[from] FeatureError),
+    /// The model could not be fitted, saved or read back.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// Where models that need no fitting come from: the pipeline keeps each fitted model in
+/// its cache, by hyperparameters and training data.
+pub trait ModelStore: Sync {
+    /// What the store's own failures are.
+    type Error: From<TrainError> + Send;
+
+    /// Put model `name`'s file at `target`: a stored one when one matches `config` (and
+    /// whatever else the store keys on), else the one `fit(dir)` writes into a directory
+    /// of the store's choosing. Returns whether a stored file served.
+    fn provide(
+        &self,
+        name: &str,
+        config: &ModelConfig,
+        target: &Path,
+        fit: &(dyn Fn(&Path) -> Result<(), TrainError> + Sync),
+    ) -> Result<bool, Self::Error>;
+}
+
+/// No store: every model is fitted, straight into its target directory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoStore;
+
+impl ModelStore for NoStore {
+    type Error = TrainError;
+
+    fn provide(
+        &self,
+        _name: &str,
+        _config: &ModelConfig,
+        target: &Path,
+        fit: &(dyn Fn(&Path) -> Result<(), TrainError> + Sync),
+    ) -> Result<bool, TrainError> {
+        fit(target.parent().unwrap_or(Path::new(".")))?;
+        Ok(false)
+    }
+}
+
+/// What [`run`] tells its progress callback.
+#[derive(Debug, Clone, Copy)]
+pub enum TrainEvent<'a> {
+    /// Fitting (or fetching) this model began.
+    Started(&'a str),
+    /// This model is done.
+    Finished(&'a str),
+}
+
+/// What fitting (or reusing) one model gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fitted {
+    /// The model's name.
+    pub name: String,
+    /// Wall time, including reading its inputs and writing its file.
+    pub seconds: f64,
+    /// Whether the store provided it.
+    pub reused: bool,
+    /// The model's fit warning (a logistic regression that did not converge).
+    pub warning: Option<String>,
+}
+
+/// The train stage: fit `models` (name, config) on `train` into `<out_dir>/models/`, or
+/// take them from `store`. On small data ([`CONCURRENT_FIT_CELLS`]) the random forests
+/// fit on every core beside the other models, which run one after another on a thread of
+/// their own; on larger data one model fits at a time. Returns the models sorted by name.
+pub fn run<S: ModelStore>(
+    models: &[(&str, &ModelConfig)],
+    train: &Path,
+    out_dir: &Path,
+    store: &S,
+    progress: &(dyn Fn(TrainEvent<'_>) + Sync),
+) -> Result<Vec<Fitted>, S::Error> {
+    let inputs = InputColumns::read(train).map_err(TrainError::from)?;
+    let models_dir = out_dir.join(MODELS_DIR);
+    let fit = |&(name, config): &(&str, &ModelConfig)| -> Result<Fitted, S::Error> {
+        progress(TrainEvent::Started(name));
+        let started = Instant::now();
+        let target = models_dir.join(SavedModel::file_name(name));
+        let reused = store.provide(name, config, &target, &|dir| {
+            fit_file(name, config, train, &inputs, dir).map(drop)
+        })?;
+        // Only a logistic regression has a fit warning, and its file is small to load.
+        let warning = match config {
+            ModelConfig::LogisticRegression(_) => SavedModel::load(&target)
+                .map_err(TrainError::from)?
+                .model
+                .fit_warning()
+                .map(|w| format!("{name} {w}")),
+            _ => None,
+        };
+        progress(TrainEvent::Finished(name));
+        Ok(Fitted {
+            name: name.to_string(),
+            seconds: started.elapsed().as_secs_f64(),
+            reused,
+            warning,
+        })
+    };
+    let rows = replay_parquet::rows(train).map_err(|e| TrainError::Data(e.into()))?;
+    let cells = rows.saturating_mul(inputs.names.len());
+    let (forests, others): (Vec<_>, Vec<_>) = models
+        .iter()
+        .partition(|(_, c)| matches!(c, ModelConfig::RandomForest(_)));
+    let concurrent = cells <= CONCURRENT_FIT_CELLS && !forests.is_empty() && !others.is_empty();
+    let results: Vec<Result<Fitted, S::Error>> = if concurrent {
+        // The other models run one after the other on a thread of their own (boosting
+        // then has no helper threads), the forests' trees on every core.
+        let single = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+        let (mut done, forests_done) = rayon::join(
+            || match &single {
+                Ok(pool) => pool.install(|| others.iter().copied().map(&fit).collect::<Vec<_>>()),
+                Err(_) => others.iter().copied().map(&fit).collect(),
+            },
+            || forests.iter().copied().map(&fit).collect::<Vec<_>>(),
+        );
+        done.extend(forests_done);
+        done
+    } else {
+        others.iter().chain(&forests).copied().map(fit).collect()
+    };
+    let mut fitted = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    fitted.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(fitted)
+}
+
+/// Fit model `name` of `config` on the training file `train` (whose inputs are `inputs`,
+/// from [`InputColumns::read`]) and save it into `dir`. Only the columns the model's
+/// family reads are loaded, so one dense copy of its inputs is in memory. Returns the
+/// model file's path.
+pub fn fit_file(
+    name: &str,
+    config: &ModelConfig,
+    train: &Path,
+    inputs: &InputColumns,
+    dir: &Path,
+) -> Result<PathBuf, TrainError> {
+    let names = inputs.names_for(config.family());
+    let data = FeatureMatrix::read_columns(train, &names, Ids::Skip)?;
+    let model = crate::fit(config, data.x.view(), data.y.view())?;
+    drop(data);
+    let path = dir.join(SavedModel::file_name(name));
+    SavedModel::new(name, config.clone(), names, model).save(&path)?;
+    Ok(path)
+}
