@@ -251,6 +251,6 @@ fn run_full(command: Command) -> Result<()> {
 /// Whether the file's header has the TidyTuesday `track_popularity` column.
 #[cfg(feature = "full")]
 fn is_tidytuesday(path: &Path) -> Result<bool> {
-    let header = replay_ingest::read_header(path)?;
+    let header = replay_ingest::read_header(&replay_ingest::Source::new(path))?;
     Ok(header.iter().any(|c| c == "track_popularity"))
 }

@@ -249,8 +249,13 @@ fn workspace() -> PathBuf {
 fn ingest(source: &Path, columns: serde_json::Value, dir: &Path) -> PathBuf {
     let columns: replay_ingest::ColumnMap = serde_json::from_value(columns).unwrap();
     let options = replay_ingest::IngestOptions::default();
-    let tracks =
-        replay_ingest::read_tracks(source, &columns, &options, &indicatif::ProgressBar::hidden()).unwrap();
+    let tracks = replay_ingest::read_tracks(
+        &replay_ingest::Source::new(source),
+        &columns,
+        &options,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
     let path = dir.join("tracks.parquet");
     replay_parquet::write(&path, tracks.schema, &tracks.batches).unwrap();
     path

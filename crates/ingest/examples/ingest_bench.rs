@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     columns.drop = vec!["name".into()];
     let started = Instant::now();
     let report = run(
-        &source,
+        &replay_ingest::Source::new(&source),
         &columns,
         &IngestOptions::default(),
         &out_dir,

@@ -12,7 +12,12 @@ fn main() -> Result<(), replay_ingest::IngestError> {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/kaggle_synthetic_20k.csv.gz")
     });
     let progress = indicatif::ProgressBar::hidden();
-    let tracks = read_tracks(&file, &ColumnMap::kaggle(), &IngestOptions::default(), &progress)?;
+    let tracks = read_tracks(
+        &replay_ingest::Source::new(&file),
+        &ColumnMap::kaggle(),
+        &IngestOptions::default(),
+        &progress,
+    )?;
     println!(
         "{}: {} rows read, {} kept",
         file.display(),

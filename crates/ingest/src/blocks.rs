@@ -6,11 +6,14 @@
 //! follows the `csv` crate's rules (RFC 4180 with doubled quotes): a `"` opens a quoted
 //! field only as the first byte of a field (after `,`, `\r`, `\n`, the start of the
 //! stream or a UTF-8 byte-order mark there); inside, `""` is a quote and a lone `"` closes
-//! it; elsewhere a `"` is an ordinary byte.
+//! it; elsewhere a `"` is an ordinary byte. (`"` and `,` stand for the source's quote and
+//! delimiter.)
 
 use std::io::Read;
 
 use memchr::{memchr, memrchr};
+
+use crate::csv_read::Bytes;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -27,6 +30,7 @@ enum Quote {
 
 /// Tracks the quote state of a buffer that grows at its end and is cut at record ends.
 struct Splitter {
+    bytes: Bytes,
     state: Quote,
     /// Bytes of the buffer already scanned.
     scanned: usize,
@@ -37,8 +41,9 @@ struct Splitter {
 }
 
 impl Splitter {
-    fn new() -> Self {
+    fn new(bytes: Bytes) -> Self {
         Splitter {
+            bytes,
             state: Quote::Outside,
             scanned: 0,
             outside: Vec::new(),
@@ -52,14 +57,14 @@ impl Splitter {
         while pos < buf.len() {
             pos = match self.state {
                 Quote::Outside => self.scan_outside(buf, pos),
-                Quote::Inside => match memchr(b'"', &buf[pos..]) {
+                Quote::Inside => match memchr(self.bytes.quote, &buf[pos..]) {
                     Some(k) => {
                         self.state = Quote::Pending;
                         pos + k + 1
                     }
                     None => buf.len(),
                 },
-                Quote::Pending if buf[pos] == b'"' => {
+                Quote::Pending if buf[pos] == self.bytes.quote => {
                     self.state = Quote::Inside;
                     pos + 1
                 }
@@ -74,7 +79,7 @@ impl Splitter {
 
     /// Scan from `pos` (outside quotes) to the next quote; return where to go on.
     fn scan_outside(&mut self, buf: &[u8], pos: usize) -> usize {
-        match memchr(b'"', &buf[pos..]) {
+        match memchr(self.bytes.quote, &buf[pos..]) {
             None => {
                 self.outside.push((pos, buf.len()));
                 buf.len()
@@ -90,10 +95,11 @@ impl Splitter {
         }
     }
 
-    /// Whether the `"` at `at` (outside quotes) is the first byte of a field.
+    /// Whether the quote at `at` (outside quotes) is the first byte of a field.
     fn opens_field(&self, buf: &[u8], at: usize) -> bool {
         at == 0
-            || matches!(buf[at - 1], b',' | b'\n' | b'\r')
+            || matches!(buf[at - 1], b'\n' | b'\r')
+            || buf[at - 1] == self.bytes.delimiter
             || (self.stream_start && at == BOM.len() && buf.starts_with(BOM))
     }
 
@@ -120,10 +126,11 @@ impl Splitter {
 pub(crate) fn split(
     input: &mut dyn Read,
     chunk: usize,
+    bytes: Bytes,
     send: &mut dyn FnMut(Vec<u8>) -> bool,
 ) -> std::io::Result<()> {
     let chunk = chunk.max(1);
-    let mut splitter = Splitter::new();
+    let mut splitter = Splitter::new(bytes);
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
     loop {
         buf.reserve(chunk);
@@ -151,9 +158,14 @@ pub(crate) fn split(
 mod tests {
     use super::*;
 
+    const COMMA: Bytes = Bytes {
+        delimiter: b',',
+        quote: b'"',
+    };
+
     fn blocks(text: &[u8], chunk: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        split(&mut &text[..], chunk, &mut |b| {
+        split(&mut &text[..], chunk, COMMA, &mut |b| {
             out.push(b);
             true
         })
@@ -179,10 +191,34 @@ mod tests {
     }
 
     #[test]
+    fn the_source_quote_and_delimiter_decide_record_ends() {
+        let semicolon = Bytes {
+            delimiter: b';',
+            quote: b'\'',
+        };
+        // A `'` opens a quoted field after `;` only; the quoted newline is not a record end.
+        let text = b"a;b\n'x\ny';\"q\n1;2\n";
+        for chunk in 1..text.len() + 2 {
+            let mut got = Vec::new();
+            split(&mut &text[..], chunk, semicolon, &mut |b| {
+                got.push(b);
+                true
+            })
+            .unwrap();
+            assert_eq!(got.concat(), text);
+            let mut at = 0;
+            for block in &got[..got.len() - 1] {
+                at += block.len();
+                assert!([4, 13, 15].contains(&at), "chunk {chunk}: cut at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn a_stopped_receiver_stops_reading() {
         let text = b"1\n2\n3\n4\n";
         let mut seen = 0;
-        split(&mut &text[..], 1, &mut |_| {
+        split(&mut &text[..], 1, COMMA, &mut |_| {
             seen += 1;
             false
         })

@@ -16,11 +16,12 @@ use csv::{ByteRecord, Position};
 use indicatif::ProgressBar;
 use replay_core::ArtifactError;
 
+use crate::dialect::ValueFormat;
 use crate::emit::Emitter;
 use crate::ordered::map_in_order;
 use crate::source::{csv_header, resolve, CsvReader};
 use crate::validate::{Cell, Layout, RowBuilder, Target};
-use crate::{blocks, IngestError, RejectReason, Rejection};
+use crate::{blocks, encoding, IngestError, RejectReason, Rejection, Source};
 
 /// Bytes per block handed to a parsing task.
 pub(crate) const BLOCK_BYTES: usize = 4 << 20;
@@ -33,6 +34,10 @@ pub(crate) struct RecordPlan {
     header: Vec<String>,
     targets: Vec<Target>,
     schema: SchemaRef,
+    /// How text fields write numbers and missing values.
+    values: ValueFormat,
+    /// Delimiter and quote.
+    bytes: Bytes,
     /// For each target, its field index in a record (`None`: absent, optional column).
     indices: Vec<Option<usize>>,
 }
@@ -67,47 +72,90 @@ pub(crate) fn read_in_blocks(
     emit: &mut Emitter<'_>,
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
-    let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
-    let mut input: Box<dyn Read + Send> = if gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(file)
-    };
+    let mut input = open_text(path, gzip, layout.source)?;
+    let bytes = Bytes::of(layout.source);
     std::thread::scope(|scope| {
         let (sender, blocks) = sync_channel::<std::io::Result<Vec<u8>>>(READ_AHEAD);
         std::thread::Builder::new()
             .name("replay-ingest-reader".into())
             .spawn_scoped(scope, move || {
                 let send = &mut |block| sender.send(Ok(block)).is_ok();
-                if let Err(e) = blocks::split(&mut input, block_bytes, send) {
+                if let Err(e) = blocks::split(&mut input, block_bytes, bytes, send) {
                     let _ = sender.send(Err(e));
                 }
             })
             .map_err(|e| ArtifactError::io(path, e))?;
         let make_plan = |first: &[u8]| plan(path, first, layout);
-        consume(path, blocks, make_plan, emit, progress)
+        consume(
+            path,
+            blocks,
+            make_plan,
+            layout.source.skip_rows as u64,
+            emit,
+            progress,
+        )
     })
+}
+
+/// The CSV file `path` (gzip-compressed if `gzip`) as UTF-8 text, after the lines
+/// `source.skip_rows` skips.
+pub(crate) fn open_text(
+    path: &Path,
+    gzip: bool,
+    source: &Source,
+) -> Result<Box<dyn Read + Send>, IngestError> {
+    let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
+    let raw: Box<dyn Read + Send> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(file)
+    };
+    let mut text = BufReader::with_capacity(1 << 16, encoding::to_utf8(raw, source.encoding));
+    encoding::skip_lines(&mut text, source.skip_rows).map_err(|e| ArtifactError::io(path, e))?;
+    Ok(Box::new(text))
 }
 
 /// Parse the header in the first block and find every target in it.
 fn plan(path: &Path, first: &[u8], layout: Layout<'_>) -> Result<RecordPlan, IngestError> {
-    let mut reader: CsvReader<&[u8]> = csv_reader(first, true);
-    let header = csv_header(path, &mut reader)?;
+    let bytes = Bytes::of(layout.source);
+    let mut reader: CsvReader<&[u8]> = csv_reader(first, true, bytes);
+    let header = csv_header(path, &mut reader, layout.source)?;
     let indices = resolve(path, &header, layout.columns, layout.targets)?;
     Ok(RecordPlan {
         file: path.display().to_string(),
         header,
         targets: layout.targets.to_vec(),
         schema: SchemaRef::clone(layout.schema),
+        values: layout.source.values(),
+        bytes,
         indices,
     })
 }
 
+/// The delimiter and quote of a source as bytes (both ASCII by [`Source::check`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bytes {
+    pub delimiter: u8,
+    pub quote: u8,
+}
+
+impl Bytes {
+    pub fn of(source: &Source) -> Self {
+        let byte = |c: char| u8::try_from(c).unwrap_or(b'?');
+        Bytes {
+            delimiter: byte(source.delimiter),
+            quote: byte(source.quote),
+        }
+    }
+}
+
 /// A CSV reader over one block, configured like every reader of this crate.
-pub(crate) fn csv_reader<R: Read>(input: R, has_headers: bool) -> CsvReader<R> {
+pub(crate) fn csv_reader<R: Read>(input: R, has_headers: bool, bytes: Bytes) -> CsvReader<R> {
     csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(has_headers)
+        .delimiter(bytes.delimiter)
+        .quote(bytes.quote)
         .from_reader(input)
 }
 
@@ -116,6 +164,7 @@ fn consume(
     path: &Path,
     blocks: Receiver<std::io::Result<Vec<u8>>>,
     make_plan: impl FnOnce(&[u8]) -> Result<RecordPlan, IngestError>,
+    skipped_lines: u64,
     emit: &mut Emitter<'_>,
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
@@ -127,7 +176,10 @@ fn consume(
     let plan = Arc::new(make_plan(&first)?);
     let inputs = std::iter::once(Ok(first)).chain(std::iter::from_fn(next));
     let parse = move |index, block: Vec<u8>| parse_block(&plan, &block, index == 0);
-    let mut lines = Lines { path, before: 0 };
+    let mut lines = Lines {
+        path,
+        before: skipped_lines,
+    };
     map_in_order(inputs, parse, |output| {
         lines.emit(output, emit)?;
         progress.set_position(emit.report.rows_read);
@@ -170,8 +222,9 @@ impl Lines<'_> {
 /// Parse and validate the records of one block (`first`: the file's first block, which
 /// starts with the header).
 pub(crate) fn parse_block(plan: &RecordPlan, block: &[u8], first: bool) -> BlockOutput {
-    let mut reader = csv_reader(block, first);
-    let mut rows = RowBuilder::new(&plan.targets, SchemaRef::clone(&plan.schema), 1024);
+    let mut reader = csv_reader(block, first, plan.bytes);
+    let schema = SchemaRef::clone(&plan.schema);
+    let mut rows = RowBuilder::new(&plan.targets, schema, plan.values.clone(), 1024);
     let mut rejections = Vec::new();
     let mut error = None;
     let mut record = ByteRecord::new();

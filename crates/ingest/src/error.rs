@@ -20,6 +20,25 @@ pub enum IngestError {
         /// What went wrong.
         message: String,
     },
+    /// The `[source]` settings contradict each other.
+    #[error("{0}")]
+    InvalidSource(String),
+    /// The delimiter does not split the header, which holds another common delimiter.
+    #[error(
+        "{path}: line {line}: source.delimiter {} splits nothing in the header, which holds {}; \
+         set delimiter = {} under [source]",
+        toml_char(*delimiter), toml_char(*found), toml_char(*found)
+    )]
+    Delimiter {
+        /// The source file.
+        path: PathBuf,
+        /// The header's line.
+        line: u64,
+        /// The configured delimiter.
+        delimiter: char,
+        /// A delimiter the header holds.
+        found: char,
+    },
     /// A column named by the column mapping is not in the file.
     #[error("{path}: column '{column}' (columns.{role}) is not in the header; the file has: {available}")]
     MissingColumn {
@@ -112,4 +131,12 @@ pub enum IngestError {
         /// The format of the first file.
         expected: &'static str,
     },
+}
+
+/// `c` as a TOML string.
+fn toml_char(c: char) -> String {
+    match c {
+        '\t' => "\"\\t\"".into(),
+        c => format!("\"{c}\""),
+    }
 }

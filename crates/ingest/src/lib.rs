@@ -15,7 +15,8 @@
 //!
 //! ```no_run
 //! use replay_ingest::{read_tracks, ColumnMap, IngestOptions};
-//! let tracks = read_tracks("data.csv.gz".as_ref(), &ColumnMap::kaggle(), &IngestOptions::default(),
+//! let source = replay_ingest::Source::new("data.csv.gz");
+//! let tracks = read_tracks(&source, &ColumnMap::kaggle(), &IngestOptions::default(),
 //!                          &indicatif::ProgressBar::hidden())?;
 //! println!("{} rows kept", tracks.report.rows_kept);
 //! # Ok::<(), replay_ingest::IngestError>(())
@@ -26,7 +27,9 @@
 mod blocks;
 mod columns;
 mod csv_read;
+mod dialect;
 mod emit;
+mod encoding;
 mod error;
 mod ordered;
 mod parquet_read;
@@ -43,6 +46,7 @@ use replay_core::io;
 use serde::{Deserialize, Serialize};
 
 pub use columns::ColumnMap;
+pub use dialect::{Encoding, Source};
 pub use error::IngestError;
 pub use validate::{IngestReport, RejectReason, Rejection};
 
@@ -106,7 +110,7 @@ pub trait TracksVisitor {
 /// The column names of `source` (CSV, CSV.gz or Parquet, recognised by content; for a
 /// directory or pattern, of its first file), without reading its rows; for choosing a
 /// [`ColumnMap`] before [`read_tracks`].
-pub fn read_header(source: &Path) -> Result<Vec<String>, IngestError> {
+pub fn read_header(source: &Source) -> Result<Vec<String>, IngestError> {
     source::read_header(source)
 }
 
@@ -138,13 +142,14 @@ pub fn tracks_schema(columns: &ColumnMap, options: &IngestOptions) -> SchemaRef 
 /// more than [`IngestOptions::max_rejected_fraction`] of the rows are rejected. The last
 /// two checks come after every row was visited.
 pub fn visit_tracks(
-    source: &Path,
+    source: &Source,
     columns: &ColumnMap,
     options: &IngestOptions,
     progress: &ProgressBar,
     visitor: &mut dyn TracksVisitor,
 ) -> Result<IngestReport, IngestError> {
     let (report, first_rejection) = source::read(source, columns, options, progress, visitor)?;
+    let source = source.path.as_path();
     if report.rows_read == 0 {
         return Err(IngestError::NoRows {
             path: source.to_path_buf(),
@@ -175,7 +180,7 @@ fn describe(source: &Path, rejection: &Rejection) -> String {
 /// Read and validate the tracks of `source` into memory (for small files: scoring,
 /// benchmarks); [`run`] streams instead. Same checks as [`visit_tracks`].
 pub fn read_tracks(
-    source: &Path,
+    source: &Source,
     columns: &ColumnMap,
     options: &IngestOptions,
     progress: &ProgressBar,
@@ -214,7 +219,7 @@ impl TracksVisitor for Collect {
 /// [`REJECTED_FILE`] into `out_dir`, each atomically. Rows stream from the source to the
 /// files batch by batch; when the stage fails, no file is left behind.
 pub fn run(
-    source: &Path,
+    source: &Source,
     columns: &ColumnMap,
     options: &IngestOptions,
     out_dir: &Path,

@@ -9,6 +9,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, SchemaRef};
 use indicatif::ProgressBar;
 
+use crate::dialect::ValueFormat;
 use crate::emit::Emitter;
 use crate::ordered::map_in_order;
 use crate::source::resolve;
@@ -38,6 +39,7 @@ pub(crate) fn read(
         file: path.display().to_string(),
         targets: layout.targets.to_vec(),
         schema: SchemaRef::clone(layout.schema),
+        values: layout.source.values(),
         positions,
     });
     let mut rows_before = 0u64;
@@ -65,6 +67,8 @@ struct BatchPlan {
     file: String,
     targets: Vec<Target>,
     schema: SchemaRef,
+    /// How text columns write numbers and missing values.
+    values: ValueFormat,
     /// For each target, its column in the projected batches (`None`: absent, optional).
     positions: Vec<Option<usize>>,
 }
@@ -78,7 +82,8 @@ impl BatchPlan {
     ) -> Result<(RecordBatch, Vec<Rejection>), IngestError> {
         let arrays = self.typed_columns(batch)?;
         let rows = batch.num_rows();
-        let mut builder = RowBuilder::new(&self.targets, SchemaRef::clone(&self.schema), rows);
+        let schema = SchemaRef::clone(&self.schema);
+        let mut builder = RowBuilder::new(&self.targets, schema, self.values.clone(), rows);
         let mut rejections = Vec::new();
         let mut cells = Vec::with_capacity(arrays.len());
         for row in 0..rows {

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
@@ -12,7 +12,7 @@ use replay_core::ArtifactError;
 use crate::emit::Emitter;
 use crate::validate::{schema_of, targets, Layout, Target};
 use crate::{csv_read, parquet_read};
-use crate::{ColumnMap, IngestError, IngestOptions, IngestReport, Rejection, TracksVisitor};
+use crate::{ColumnMap, IngestError, IngestOptions, IngestReport, Rejection, Source, TracksVisitor};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Format {
@@ -46,18 +46,19 @@ fn detect(path: &Path) -> Result<Format, IngestError> {
 /// Read every file of `source` in order into `visitor`; return the counts and the first
 /// rejected row.
 pub(crate) fn read(
-    source: &Path,
+    source: &Source,
     columns: &ColumnMap,
     options: &IngestOptions,
     progress: &ProgressBar,
     visitor: &mut dyn TracksVisitor,
 ) -> Result<(IngestReport, Option<Rejection>), IngestError> {
-    let files = source_files(source)?;
-    let format = common_format(source, &files)?;
+    source.check().map_err(IngestError::InvalidSource)?;
+    let files = source_files(&source.path)?;
+    let format = common_format(&source.path, &files)?;
     let targets = targets(columns, options.require_popularity);
     let schema = schema_of(&targets);
     let report = IngestReport {
-        source: source.display().to_string(),
+        source: source.path.display().to_string(),
         format: format.name().into(),
         columns: targets.iter().map(|t| t.output.clone()).collect(),
         dropped_columns: columns.drop.clone(),
@@ -65,6 +66,7 @@ pub(crate) fn read(
     };
     let mut emit = Emitter::new(visitor, SchemaRef::clone(&schema), options.batch_rows, report);
     let layout = Layout {
+        source,
         columns,
         targets: &targets,
         schema: &schema,
@@ -251,13 +253,14 @@ pub(crate) fn resolve(
         .collect()
 }
 
-/// The column names of the source file `path` (CSV, CSV.gz or Parquet), as [`read`] sees
-/// them.
-pub(crate) fn read_header(source: &Path) -> Result<Vec<String>, IngestError> {
-    let files = source_files(source)?;
+/// The column names of `source` (CSV, CSV.gz or Parquet; of its first file), as [`read`]
+/// sees them.
+pub(crate) fn read_header(source: &Source) -> Result<Vec<String>, IngestError> {
+    source.check().map_err(IngestError::InvalidSource)?;
+    let files = source_files(&source.path)?;
     let Some(path) = files.first() else {
         return Err(IngestError::NoSourceFiles {
-            path: source.to_path_buf(),
+            path: source.path.clone(),
         });
     };
     let path = path.as_path();
@@ -266,25 +269,20 @@ pub(crate) fn read_header(source: &Path) -> Result<Vec<String>, IngestError> {
             let schema = replay_parquet::schema(path)?;
             Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
         }
-        format => csv_header(path, &mut csv_reader(path, format)?),
+        format => {
+            let text = csv_read::open_text(path, format == Format::CsvGz, source)?;
+            let mut reader = csv_read::csv_reader(text, true, csv_read::Bytes::of(source));
+            csv_header(path, &mut reader, source)
+        }
     }
 }
 
 /// A CSV reader as this crate configures it.
-pub(crate) type CsvReader<R = Box<dyn Read>> = csv::Reader<R>;
+pub(crate) type CsvReader<R = Box<dyn Read + Send>> = csv::Reader<R>;
 
-fn csv_reader(path: &Path, format: Format) -> Result<CsvReader, IngestError> {
-    let file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
-    let input: Box<dyn Read> = match format {
-        Format::CsvGz => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
-        _ => Box::new(BufReader::new(file)),
-    };
-    Ok(csv_read::csv_reader(input, true))
-}
-
-/// A CSV error of `path` as an [`IngestError`] with its line.
-fn csv_error(path: &Path, e: csv::Error) -> IngestError {
-    let line = e.position().map(|p| p.line()).unwrap_or(0);
+/// A CSV error of `path` as an [`IngestError`] with its line (after `skipped` lines).
+fn csv_error(path: &Path, e: csv::Error, skipped: u64) -> IngestError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0) + skipped;
     match e.into_kind() {
         csv::ErrorKind::Io(source) => IngestError::Artifact(ArtifactError::io(path, source)),
         kind => IngestError::Csv {
@@ -295,20 +293,27 @@ fn csv_error(path: &Path, e: csv::Error) -> IngestError {
     }
 }
 
-/// The header of a CSV file: UTF-8 names, a leading byte-order mark removed; an empty
-/// header is an error.
+/// The header of a CSV file written as `source` says: UTF-8 names, a leading byte-order
+/// mark removed; an empty header is an error, and so is a header that the delimiter does
+/// not split although another common delimiter would.
 pub(crate) fn csv_header<R: Read>(
     path: &Path,
     reader: &mut CsvReader<R>,
+    source: &Source,
 ) -> Result<Vec<String>, IngestError> {
-    let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+    let skipped = source.skip_rows as u64;
+    let line = skipped + 1;
+    let header = reader
+        .byte_headers()
+        .map_err(|e| csv_error(path, e, skipped))?
+        .clone();
     let header: Vec<String> = header
         .iter()
         .enumerate()
         .map(|(i, field)| {
             let name = std::str::from_utf8(field).map_err(|_| IngestError::Csv {
                 path: path.into(),
-                line: 1,
+                line,
                 message: format!("header field {} is not valid UTF-8", i + 1),
             })?;
             Ok(name.trim_start_matches('\u{feff}').to_string())
@@ -317,9 +322,22 @@ pub(crate) fn csv_header<R: Read>(
     if header.iter().all(|h| h.is_empty()) {
         return Err(IngestError::Csv {
             path: path.into(),
-            line: 1,
+            line,
             message: "empty header".into(),
         });
+    }
+    if let [only] = header.as_slice() {
+        let other = [',', ';', '\t', '|']
+            .into_iter()
+            .find(|&c| c != source.delimiter && only.contains(c));
+        if let Some(found) = other {
+            return Err(IngestError::Delimiter {
+                path: path.into(),
+                line,
+                delimiter: source.delimiter,
+                found,
+            });
+        }
     }
     Ok(header)
 }

@@ -10,7 +10,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use replay_core::schema;
 use serde::{Deserialize, Serialize};
 
-use crate::ColumnMap;
+use crate::dialect::ValueFormat;
+use crate::{ColumnMap, Source};
 
 /// One raw value as a source delivers it.
 #[derive(Debug, Clone, Copy)]
@@ -191,6 +192,8 @@ enum Builder {
 /// gives and their schema.
 #[derive(Clone, Copy)]
 pub(crate) struct Layout<'a> {
+    /// How the source is written.
+    pub source: &'a Source,
     /// The column mapping.
     pub columns: &'a ColumnMap,
     /// The output columns, from [`targets`].
@@ -222,6 +225,7 @@ pub(crate) type RowFault = (usize, RejectReason, String);
 /// Validates rows and accumulates the kept ones into the columns of one record batch.
 /// A row is kept or rejected whole: nothing of a rejected row reaches the columns.
 pub(crate) struct RowBuilder {
+    values: ValueFormat,
     schema: SchemaRef,
     builders: Vec<Builder>,
     numbers: Vec<Option<f64>>,
@@ -229,8 +233,8 @@ pub(crate) struct RowBuilder {
 
 impl RowBuilder {
     /// An empty batch of `schema` (made by [`schema_of`] from `targets`), with room for
-    /// `capacity` rows.
-    pub fn new(targets: &[Target], schema: SchemaRef, capacity: usize) -> Self {
+    /// `capacity` rows; text fields write numbers and missing values as `values` says.
+    pub fn new(targets: &[Target], schema: SchemaRef, values: ValueFormat, capacity: usize) -> Self {
         let builders = targets
             .iter()
             .map(|t| {
@@ -242,6 +246,7 @@ impl RowBuilder {
             })
             .collect();
         RowBuilder {
+            values,
             schema,
             builders,
             numbers: Vec::with_capacity(targets.len()),
@@ -253,7 +258,7 @@ impl RowBuilder {
     pub fn push_row(&mut self, targets: &[Target], cells: &[Cell<'_>]) -> Result<(), RowFault> {
         self.numbers.clear();
         for (i, (target, cell)) in targets.iter().zip(cells).enumerate() {
-            match validate(target, *cell) {
+            match validate(target, *cell, &self.values) {
                 Ok(Value::Number(x)) => self.numbers.push(x),
                 Ok(Value::Text) => self.numbers.push(None),
                 Err((reason, detail)) => return Err((i, reason, detail)),
@@ -261,7 +266,7 @@ impl RowBuilder {
         }
         for ((builder, cell), number) in self.builders.iter_mut().zip(cells).zip(&self.numbers) {
             match builder {
-                Builder::Text(b) => b.append_option(text_of(*cell)),
+                Builder::Text(b) => b.append_option(text_of(*cell, &self.values)),
                 Builder::Number(b) => b.append_option(*number),
             }
         }
@@ -285,13 +290,13 @@ impl RowBuilder {
 
 type Fault = (RejectReason, String);
 
-fn validate(target: &Target, cell: Cell<'_>) -> Result<Value, Fault> {
+fn validate(target: &Target, cell: Cell<'_>, values: &ValueFormat) -> Result<Value, Fault> {
     match target.role {
-        Role::Id => match text_of(cell) {
+        Role::Id => match text_of(cell, values) {
             Some(_) => Ok(Value::Text),
             None => Err((RejectReason::MissingId, "empty id".into())),
         },
-        Role::Popularity { required } => match number_of(cell)? {
+        Role::Popularity { required } => match number_of(cell, values)? {
             Some(p) if (0.0..=100.0).contains(&p) => Ok(Value::Number(Some(p))),
             Some(p) => Err((
                 RejectReason::PopularityOutOfRange,
@@ -300,7 +305,7 @@ fn validate(target: &Target, cell: Cell<'_>) -> Result<Value, Fault> {
             None if required => Err((RejectReason::MissingPopularity, "empty popularity".into())),
             None => Ok(Value::Number(None)),
         },
-        Role::ReleaseDate => match text_of(cell) {
+        Role::ReleaseDate => match text_of(cell, values) {
             None => Ok(Value::Text),
             Some(date) if schema::parse_release_date(&date).is_some() => Ok(Value::Text),
             Some(date) => Err((
@@ -308,7 +313,7 @@ fn validate(target: &Target, cell: Cell<'_>) -> Result<Value, Fault> {
                 format!("expected a date as YYYY, YYYY-MM or YYYY-MM-DD, got '{date}'"),
             )),
         },
-        Role::Numeric => Ok(Value::Number(number_of(cell)?)),
+        Role::Numeric => Ok(Value::Number(number_of(cell, values)?)),
         Role::Categorical => Ok(Value::Text),
     }
 }
@@ -321,10 +326,11 @@ fn trim(s: &str) -> &str {
     }
 }
 
-/// Text of a cell; empty text and nulls are `None`; numbers are written in full.
-fn text_of(cell: Cell<'_>) -> Option<Cow<'_, str>> {
+/// Text of a cell; empty text, the source's null values and nulls are `None`; numbers
+/// are written in full.
+fn text_of<'a>(cell: Cell<'a>, values: &ValueFormat) -> Option<Cow<'a, str>> {
     match cell {
-        Cell::Text(s) if trim(s).is_empty() => None,
+        Cell::Text(s) if values.is_null(trim(s)) => None,
         Cell::Text(s) => Some(Cow::Borrowed(s)),
         Cell::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => Some(Cow::Owned(format!("{}", x as i64))),
         Cell::Number(x) => Some(Cow::Owned(x.to_string())),
@@ -332,15 +338,17 @@ fn text_of(cell: Cell<'_>) -> Option<Cow<'_, str>> {
     }
 }
 
-/// Number of a cell; empty text and nulls are `None`; anything else must be finite.
-fn number_of(cell: Cell<'_>) -> Result<Option<f64>, Fault> {
+/// Number of a cell; empty text, the source's null values and nulls are `None`;
+/// anything else must be a finite number as the source writes them.
+fn number_of(cell: Cell<'_>, values: &ValueFormat) -> Result<Option<f64>, Fault> {
     let x = match cell {
         Cell::Null => return Ok(None),
         Cell::Text(s) => match trim(s) {
-            "" => return Ok(None),
-            text => text
-                .parse::<f64>()
-                .map_err(|_| (RejectReason::BadNumber, format!("expected a number, got '{s}'")))?,
+            text if values.is_null(text) => return Ok(None),
+            text => values
+                .normalize(text)
+                .and_then(|t| t.parse::<f64>().ok())
+                .ok_or_else(|| (RejectReason::BadNumber, format!("expected a number, got '{s}'")))?,
         },
         Cell::Number(x) => x,
     };

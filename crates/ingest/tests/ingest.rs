@@ -39,7 +39,7 @@ fn gzip_copy(path: &Path) -> PathBuf {
 /// The validated Parquet file the ingest stage writes for `path` into `out`.
 fn ingest_stage(path: &Path, out: &Path) -> PathBuf {
     run(
-        path,
+        &replay_ingest::Source::new(path),
         &ColumnMap::kaggle(),
         &IngestOptions::default(),
         out,
@@ -51,7 +51,7 @@ fn ingest_stage(path: &Path, out: &Path) -> PathBuf {
 
 fn ingest(path: &Path) -> Result<Tracks, IngestError> {
     read_tracks(
-        path,
+        &replay_ingest::Source::new(path),
         &ColumnMap::kaggle(),
         &IngestOptions::default(),
         &ProgressBar::hidden(),
@@ -113,7 +113,13 @@ fn bad_rows_are_rejected_with_their_line_and_reason() {
         max_rejected_fraction: 0.5,
         ..Default::default()
     };
-    let tracks = read_tracks(&path, &ColumnMap::kaggle(), &options, &ProgressBar::hidden()).unwrap();
+    let tracks = read_tracks(
+        &replay_ingest::Source::new(&path),
+        &ColumnMap::kaggle(),
+        &options,
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
     let got: Vec<(u64, &str, RejectReason)> = tracks
         .rejections
         .iter()
@@ -146,7 +152,7 @@ fn too_many_rejected_rows_fail_the_stage_and_write_nothing() {
     let path = write(dir.path(), "bad.csv", &lines);
     let out = dir.path().join("out");
     let err = run(
-        &path,
+        &replay_ingest::Source::new(&path),
         &ColumnMap::kaggle(),
         &IngestOptions::default(),
         &out,
@@ -245,18 +251,27 @@ fn the_header_alone_is_read_from_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let plain = write(dir.path(), "h.csv", &[row("t1", "['A']", "N", "3", "2001")]);
     let expected: Vec<String> = HEADER.split(',').map(String::from).collect();
-    assert_eq!(read_header(&plain).unwrap(), expected);
-    assert_eq!(read_header(&gzip_copy(&plain)).unwrap(), expected);
+    assert_eq!(
+        read_header(&replay_ingest::Source::new(&plain)).unwrap(),
+        expected
+    );
+    assert_eq!(
+        read_header(&replay_ingest::Source::new(gzip_copy(&plain))).unwrap(),
+        expected
+    );
     // The validated Parquet output has the canonical names ingest wrote.
     let parquet = ingest_stage(&plain, &dir.path().join("out"));
     let tracks = ingest(&plain).unwrap();
     let written: Vec<String> = tracks.schema.fields().iter().map(|f| f.name().clone()).collect();
-    assert_eq!(read_header(&parquet).unwrap(), written);
+    assert_eq!(
+        read_header(&replay_ingest::Source::new(&parquet)).unwrap(),
+        written
+    );
     // An empty file has no header.
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "").unwrap();
     assert!(matches!(
-        read_header(&empty),
+        read_header(&replay_ingest::Source::new(&empty)),
         Err(IngestError::Csv { line: 1, .. })
     ));
 }

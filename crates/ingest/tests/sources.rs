@@ -93,7 +93,13 @@ fn a_part_directory_is_read_file_by_file_in_path_order() {
         batch_rows: 4,
         ..Default::default()
     };
-    let tracks = read_tracks(&dir, &mapping(), &options, &ProgressBar::hidden()).unwrap();
+    let tracks = read_tracks(
+        &replay_ingest::Source::new(&dir),
+        &mapping(),
+        &options,
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
     let expected: Vec<String> = (0..29).map(|i| format!("t{i}")).collect();
     assert_eq!(ids(&tracks.batches), expected);
     // Batches are cut across file ends: 4 rows each, 1 in the last.
@@ -103,11 +109,18 @@ fn a_part_directory_is_read_file_by_file_in_path_order() {
     assert_eq!((tracks.report.rows_read, tracks.report.rows_kept), (29, 29));
     let names: Vec<&str> = tracks.schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["id", "popularity", "release_date", "tempo", "genre"]);
-    assert_eq!(read_header(&dir).unwrap()[0], "note");
+    assert_eq!(read_header(&replay_ingest::Source::new(&dir)).unwrap()[0], "note");
 
     // The stage writes one tracks file with the same rows.
     let out = tmp.path().join("out");
-    run(&dir, &mapping(), &options, &out, &ProgressBar::hidden()).unwrap();
+    run(
+        &replay_ingest::Source::new(&dir),
+        &mapping(),
+        &options,
+        &out,
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
     let (_, written) = replay_parquet::read(&out.join(replay_ingest::TRACKS_FILE)).unwrap();
     let all = concat_batches(&tracks.schema, &tracks.batches).unwrap();
     assert_eq!(concat_batches(&tracks.schema, &written).unwrap(), all);
@@ -122,7 +135,7 @@ fn wildcard_patterns_select_files_in_path_order() {
     assert_eq!(source_files(&dir.join("part-0000?-*")).unwrap(), parts);
     assert_eq!(source_files(&dir.join("*-00001-*")).unwrap(), parts[1..2]);
     let tracks = read_tracks(
-        &dir.join("part-*.parquet"),
+        &replay_ingest::Source::new(dir.join("part-*.parquet")),
         &mapping(),
         &IngestOptions::default(),
         &ProgressBar::hidden(),
@@ -153,7 +166,7 @@ fn rejections_and_errors_name_the_part_file() {
         }
     });
     let tracks = read_tracks(
-        &dir,
+        &replay_ingest::Source::new(&dir),
         &mapping(),
         &IngestOptions::default(),
         &ProgressBar::hidden(),
@@ -167,9 +180,14 @@ fn rejections_and_errors_name_the_part_file() {
     // A part without a mapped column: the error names that part.
     let mut other = mapping();
     other.numeric.push("energy".into());
-    let err = read_tracks(&dir, &other, &IngestOptions::default(), &ProgressBar::hidden())
-        .unwrap_err()
-        .to_string();
+    let err = read_tracks(
+        &replay_ingest::Source::new(&dir),
+        &other,
+        &IngestOptions::default(),
+        &ProgressBar::hidden(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("part-0.parquet") && err.contains("'energy'"),
         "{err}"
@@ -178,7 +196,7 @@ fn rejections_and_errors_name_the_part_file() {
     // A CSV among Parquet parts.
     std::fs::write(dir.join("part-2.csv"), "id,popularity\nx,5\n").unwrap();
     let err = read_tracks(
-        &dir,
+        &replay_ingest::Source::new(&dir),
         &mapping(),
         &IngestOptions::default(),
         &ProgressBar::hidden(),
@@ -209,7 +227,7 @@ fn a_failed_stage_leaves_no_tracks_file() {
     std::fs::write(&path, "id,popularity,release_date,tempo,genre,note\n").unwrap();
     let out = tmp.path().join("out");
     let err = run(
-        &path,
+        &replay_ingest::Source::new(&path),
         &mapping(),
         &IngestOptions::default(),
         &out,

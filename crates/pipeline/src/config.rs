@@ -2,24 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use replay_eval::EvalConfig;
 use replay_features::{FeatureOptions, FeaturesConfig, LabelConfig, SplitConfig};
-use replay_ingest::{ColumnMap, IngestOptions};
+use replay_ingest::{ColumnMap, IngestOptions, Source};
 use replay_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{StageDecl, StageGraph};
 use crate::PipelineError;
-
-/// Where the tracks come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    /// CSV, CSV.gz or Parquet file; a relative path is relative to the config file.
-    pub path: PathBuf,
-}
 
 /// A model name: letters, digits, `_` and `-` (it names the model's file and its column of
 /// predictions.parquet, so it is neither `id` nor `replayed`).
@@ -66,7 +58,7 @@ impl fmt::Display for ModelName {
 pub struct PipelineConfig {
     /// The data source (may be overridden by `--input`).
     #[serde(default)]
-    pub source: Option<SourceConfig>,
+    pub source: Option<Source>,
     /// The column mapping.
     #[serde(default = "ColumnMap::kaggle")]
     pub columns: ColumnMap,
@@ -165,7 +157,19 @@ impl PipelineConfig {
                 .map_err(|e| format!("[models.{name}.{}]: {e}", model.kind()))?;
         }
         config.features_config().check().map_err(|e| e.to_string())?;
+        if let Some(source) = &config.source {
+            source.check()?;
+        }
         Ok(config)
+    }
+
+    /// The source at `path` (a `--input`, the stage graph's resolved source), read as
+    /// `[source]` says (the defaults without one).
+    pub fn source_at(&self, path: &Path) -> Source {
+        match &self.source {
+            Some(source) => source.at(path),
+            None => Source::new(path),
+        }
     }
 
     /// The stage graph, checked.
@@ -222,6 +226,24 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("between 0 and 100"), "{e}");
         let e = error_of("[models.lr.logistic_regression]\nc = -1.0\n");
         assert!(e.contains("line 2") && e.contains("greater than 0"), "{e}");
+    }
+
+    #[test]
+    fn source_settings_are_read_and_checked_with_their_line() {
+        let text = "[source]\npath = \"a.csv\"\ndelimiter = \";\"\ndecimal_separator = \",\"\n\
+                    thousands_separator = \".\"\nencoding = \"latin-1\"\nnull_values = [\"NA\"]\nskip_rows = 2\n";
+        let source = PipelineConfig::parse(text).unwrap().source.unwrap();
+        assert_eq!((source.delimiter, source.decimal_separator), (';', ','));
+        assert_eq!(source.encoding, replay_ingest::Encoding::Latin1);
+        assert_eq!((source.null_values.len(), source.skip_rows), (1, 2));
+        let e = error_of("[source]\npath = \"a.csv\"\ndelimiter = \";;\"\n");
+        assert!(e.contains("line 3"), "{e}");
+        let e = error_of("[source]\npath = \"a.csv\"\n\ndelimter = \";\"\n");
+        assert!(e.contains("line 4") && e.contains("delimter"), "{e}");
+        let e = error_of("[source]\npath = \"a.csv\"\nencoding = \"ebcdic\"\n");
+        assert!(e.contains("line 3") && e.contains("latin-1"), "{e}");
+        let e = error_of("[source]\npath = \"a.csv\"\ndelimiter = \";\"\nquote = \";\"\n");
+        assert!(e.contains("source.quote"), "{e}");
     }
 
     #[test]

@@ -14,9 +14,7 @@ use replay_pipeline::PipelineConfig;
 fn seed_config(source: &Path) -> PipelineConfig {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/spotify_songs_seed.toml");
     let mut config = PipelineConfig::load(&path).unwrap();
-    config.source = Some(replay_pipeline::config::SourceConfig {
-        path: source.to_path_buf(),
-    });
+    config.source = Some(replay_ingest::Source::new(source));
     config
 }
 

@@ -115,14 +115,16 @@ fn reference(path: &Path, text: &[u8]) -> (RecordBatch, Vec<Rejection>) {
     let targets = targets(&mapping(), true);
     let schema = schema_of(&targets);
     let columns = mapping();
+    let source = Source::new(path);
     let layout = Layout {
+        source: &source,
         columns: &columns,
         targets: &targets,
         schema: &schema,
     };
     let plan = plan(path, text, layout).unwrap();
-    let mut reader = csv_reader(text, true);
-    let mut rows = RowBuilder::new(&targets, SchemaRef::clone(&schema), 16);
+    let mut reader = csv_reader(text, true, Bytes::of(&source));
+    let mut rows = RowBuilder::new(&targets, SchemaRef::clone(&schema), source.values(), 16);
     let mut rejections = Vec::new();
     for record in reader.byte_records() {
         let record = record.unwrap();
@@ -144,7 +146,9 @@ fn read_blocks(
     let schema = schema_of(&targets);
     let mut emit = Emitter::new(collect, SchemaRef::clone(&schema), 7, IngestReport::default());
     let columns = mapping();
+    let source = Source::new(path);
     let layout = Layout {
+        source: &source,
         columns: &columns,
         targets: &targets,
         schema: &schema,

@@ -32,7 +32,12 @@ pub fn config_section(
     run_keys: &[(String, String)],
 ) -> serde_json::Value {
     match kind {
-        StageKind::Ingest => serde_json::json!({ "columns": config.columns, "ingest": config.ingest }),
+        StageKind::Ingest => serde_json::json!({
+            "columns": config.columns,
+            "ingest": config.ingest,
+            // How the source is written; its path is not hashed, its content is.
+            "format": config.source_at(Path::new("")),
+        }),
         StageKind::Features => serde_json::json!(config.features_config()),
         StageKind::Train => serde_json::json!({ "models": config.models }),
         StageKind::Eval => {
@@ -97,8 +102,8 @@ pub fn execute(
 ) -> Result<String, PipelineError> {
     match kind {
         StageKind::Ingest => {
-            let source = input(inputs, SOURCE)?;
-            let r = replay_ingest::run(source, &config.columns, &config.ingest, out_dir, progress)?;
+            let source = config.source_at(input(inputs, SOURCE)?);
+            let r = replay_ingest::run(&source, &config.columns, &config.ingest, out_dir, progress)?;
             Ok(format!(
                 "{} rows read, {} kept, {} rejected",
                 r.rows_read, r.rows_kept, r.rows_rejected

@@ -3,15 +3,13 @@
 
 use std::path::Path;
 
-use replay_pipeline::config::SourceConfig;
+use replay_ingest::Source;
 use replay_pipeline::{run_pipeline, PipelineConfig, RunOptions, RunSummary, StageStatus};
 
 /// A config with the default settings reading `source`.
 pub fn config_for(source: &Path) -> PipelineConfig {
     PipelineConfig {
-        source: Some(SourceConfig {
-            path: source.to_path_buf(),
-        }),
+        source: Some(Source::new(source)),
         ..Default::default()
     }
 }
@@ -43,9 +41,7 @@ pub use shared::shared_data;
 pub fn project_config(relative: &str, source: &Path) -> PipelineConfig {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative);
     let mut config = PipelineConfig::load(&path).unwrap();
-    config.source = Some(SourceConfig {
-        path: source.to_path_buf(),
-    });
+    config.source = Some(Source::new(source));
     config
 }
 

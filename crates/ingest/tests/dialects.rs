@@ -1,0 +1,294 @@
+//! One small song table written the ways real exports write it: every layout, read with
+//! its `[source]` settings, gives exactly the batches of the plain comma-separated file.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use indicatif::ProgressBar;
+use replay_ingest::{read_tracks, ColumnMap, Encoding, IngestError, IngestOptions, Source};
+
+/// id, name, artists, popularity, year, duration_s, energy; `None` is a missing value.
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    u32,
+    u32,
+    u32,
+    Option<f64>,
+);
+
+const ROWS: [Row; 6] = [
+    ("s1", "Halo", "Beyoncé", 81, 2008, 261, Some(0.53)),
+    (
+        "s2",
+        "Say \"Hello\"; then, go",
+        "Adele",
+        77,
+        2015,
+        1412,
+        Some(0.45),
+    ),
+    ("s3", "Two\nlines", "Sigur Rós", 40, 1999, 2048, None),
+    ("s4", "Plain", "Queen", 12, 1975, 354, Some(0.4)),
+    ("s5", "Pipe | and\ttab", "Mötley Crüe", 55, 1987, 1000, Some(0.91)),
+    ("s6", "Quiet", "Nils Frahm", 30, 2013, 999, Some(0.07)),
+];
+
+const HEADER: [&str; 7] = [
+    "id",
+    "name",
+    "artists",
+    "popularity",
+    "year",
+    "duration_s",
+    "energy",
+];
+
+fn mapping() -> ColumnMap {
+    ColumnMap {
+        id: "id".into(),
+        popularity: "popularity".into(),
+        release_date: None,
+        numeric: vec!["year".into(), "duration_s".into(), "energy".into()],
+        categorical: vec!["artists".into()],
+        drop: vec!["name".into()],
+    }
+}
+
+/// How one layout writes the table.
+struct Layout {
+    name: &'static str,
+    delimiter: char,
+    quote: char,
+    bom: bool,
+    crlf: bool,
+    latin1: bool,
+    thousands: Option<char>,
+    decimal: char,
+    null: &'static str,
+    preamble: &'static [&'static str],
+}
+
+const PLAIN: Layout = Layout {
+    name: "plain",
+    delimiter: ',',
+    quote: '"',
+    bom: false,
+    crlf: false,
+    latin1: false,
+    thousands: None,
+    decimal: '.',
+    null: "",
+    preamble: &[],
+};
+
+/// A field as `layout` writes it: quoted when it holds the delimiter, the quote or a
+/// line end, with doubled quotes inside.
+fn field(text: &str, layout: &Layout) -> String {
+    let q = layout.quote;
+    if text.contains([layout.delimiter, q, '\n', '\r']) {
+        format!("{q}{}{q}", text.replace(q, &format!("{q}{q}")))
+    } else {
+        text.to_string()
+    }
+}
+
+fn number(x: f64, layout: &Layout) -> String {
+    let text = x.to_string();
+    if layout.decimal == ',' {
+        text.replace('.', ",")
+    } else {
+        text
+    }
+}
+
+fn integer(n: u32, layout: &Layout) -> String {
+    match layout.thousands {
+        Some(sep) if n >= 1000 => format!("{}{sep}{:03}", n / 1000, n % 1000),
+        _ => n.to_string(),
+    }
+}
+
+fn write(dir: &Path, layout: &Layout) -> PathBuf {
+    let eol = if layout.crlf { "\r\n" } else { "\n" };
+    let mut text = String::new();
+    for line in layout.preamble {
+        text.push_str(line);
+        text.push_str(eol);
+    }
+    let d = layout.delimiter.to_string();
+    text.push_str(&HEADER.join(&d));
+    text.push_str(eol);
+    for (id, name, artists, popularity, year, duration, energy) in ROWS {
+        let fields = [
+            field(id, layout),
+            field(name, layout),
+            field(artists, layout),
+            popularity.to_string(),
+            year.to_string(),
+            field(&integer(duration, layout), layout),
+            field(
+                &energy.map_or(layout.null.to_string(), |e| number(e, layout)),
+                layout,
+            ),
+        ];
+        text.push_str(&fields.join(&d));
+        text.push_str(eol);
+    }
+    let mut bytes = Vec::new();
+    if layout.bom {
+        bytes.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    if layout.latin1 {
+        bytes.extend(
+            text.chars()
+                .map(|c| u8::try_from(u32::from(c)).expect("a Latin-1 character")),
+        );
+    } else {
+        bytes.extend_from_slice(text.as_bytes());
+    }
+    let path = dir.join(format!("{}.csv", layout.name));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn source_for(path: &Path, layout: &Layout) -> Source {
+    Source {
+        delimiter: layout.delimiter,
+        quote: layout.quote,
+        encoding: if layout.latin1 {
+            Encoding::Latin1
+        } else {
+            Encoding::Utf8
+        },
+        thousands_separator: layout.thousands,
+        decimal_separator: layout.decimal,
+        null_values: if layout.null.is_empty() {
+            vec![]
+        } else {
+            vec![layout.null.to_string()]
+        },
+        skip_rows: layout.preamble.len(),
+        ..Source::new(path)
+    }
+}
+
+fn read(source: &Source) -> Result<RecordBatch, IngestError> {
+    let tracks = read_tracks(
+        source,
+        &mapping(),
+        &IngestOptions::default(),
+        &ProgressBar::hidden(),
+    )?;
+    assert_eq!(tracks.report.rows_rejected, 0, "{:?}", tracks.rejections);
+    Ok(concat_batches(&tracks.schema, &tracks.batches).unwrap())
+}
+
+#[test]
+fn every_layout_reads_as_the_plain_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = read(&source_for(&write(dir.path(), &PLAIN), &PLAIN)).unwrap();
+    assert_eq!(want.num_rows(), ROWS.len());
+    let layouts = [
+        Layout {
+            name: "semicolon_decimal_comma",
+            delimiter: ';',
+            decimal: ',',
+            thousands: Some('.'),
+            ..PLAIN
+        },
+        Layout {
+            name: "tsv",
+            delimiter: '\t',
+            ..PLAIN
+        },
+        Layout {
+            name: "pipe",
+            delimiter: '|',
+            ..PLAIN
+        },
+        Layout {
+            name: "bom_crlf",
+            bom: true,
+            crlf: true,
+            ..PLAIN
+        },
+        Layout {
+            name: "latin1",
+            latin1: true,
+            ..PLAIN
+        },
+        Layout {
+            name: "thousands",
+            thousands: Some(','),
+            ..PLAIN
+        },
+        Layout {
+            name: "single_quotes_na",
+            quote: '\'',
+            null: "NA",
+            ..PLAIN
+        },
+        Layout {
+            name: "preamble",
+            preamble: &["Exported 2024-01-01", "source: a playlist"],
+            crlf: true,
+            ..PLAIN
+        },
+    ];
+    for layout in &layouts {
+        let path = write(dir.path(), layout);
+        let got = read(&source_for(&path, layout)).unwrap_or_else(|e| panic!("{}: {e}", layout.name));
+        assert_eq!(got, want, "{}", layout.name);
+    }
+}
+
+#[test]
+fn default_settings_on_other_layouts_fail_clearly_or_reject_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // A ';' file read with the default ',' delimiter: the header is one column.
+    let layout = Layout {
+        name: "semicolon",
+        delimiter: ';',
+        ..PLAIN
+    };
+    let path = write(dir.path(), &layout);
+    let err = read(&Source::new(&path)).unwrap_err().to_string();
+    assert!(
+        err.contains("line 1: source.delimiter \",\" splits nothing in the header")
+            && err.contains("set delimiter = \";\""),
+        "{err}"
+    );
+    // Thousands separators without the setting are bad numbers, named with their line.
+    let layout = Layout {
+        name: "thousands_unset",
+        thousands: Some(','),
+        ..PLAIN
+    };
+    let path = write(dir.path(), &layout);
+    let options = IngestOptions {
+        max_rejected_fraction: 1.0,
+        ..Default::default()
+    };
+    let tracks = read_tracks(&Source::new(&path), &mapping(), &options, &ProgressBar::hidden()).unwrap();
+    let lines: Vec<(u64, &str)> = tracks
+        .rejections
+        .iter()
+        .map(|r| (r.line, r.column.as_str()))
+        .collect();
+    // s2 starts on line 3, s3 (with its quoted newline) on 4, s5 on 7.
+    assert_eq!(lines, [(3, "duration_s"), (4, "duration_s"), (7, "duration_s")]);
+}
+
+#[test]
+fn contradicting_settings_name_their_key() {
+    let source = Source {
+        thousands_separator: Some(','),
+        decimal_separator: ',',
+        ..Source::new("x.csv")
+    };
+    let err = read(&source).unwrap_err().to_string();
+    assert!(err.starts_with("source.thousands_separator"), "{err}");
+}
