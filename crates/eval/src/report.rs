@@ -36,6 +36,8 @@ pub struct DatasetSummary {
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Rows dropped because their id repeated.
     pub duplicate_ids_dropped: usize,
+    /// What identifies a song, and so which rows count as repeats.
+    pub id_rule: String,
     /// Training rows.
     pub train_rows: usize,
     /// Test rows.
@@ -324,6 +326,7 @@ fn dataset_rows(d: &DatasetSummary) -> Vec<(&'static str, String)> {
         ("source", d.source.clone()),
         ("rows read", d.rows_read.to_string()),
         ("rows rejected", format!("{}{reasons}", d.rows_rejected)),
+        ("song id", d.id_rule.clone()),
         ("repeated ids dropped", d.duplicate_ids_dropped.to_string()),
         ("train / test rows", format!("{} / {}", d.train_rows, d.test_rows)),
         ("label", d.label_rule.clone()),

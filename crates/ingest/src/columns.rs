@@ -12,8 +12,11 @@ use replay_core::schema;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawColumnMap")]
 pub struct ColumnMap {
-    /// Unique track id column (written as [`schema::ID`]).
-    pub id: String,
+    /// The columns whose values identify a track (written as [`schema::ID`]): one column
+    /// (`id = "track_id"`), several whose values together do (`id = ["Title", "Artist"]`,
+    /// written as a JSON array of the values), or none (`id` absent: the row's line in
+    /// the source is its id, and no row is dropped as a repeat).
+    pub id: IdColumns,
     /// Popularity 0..=100 column (written as [`schema::POPULARITY`]).
     pub popularity: String,
     /// Release date column, `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (written as [`schema::RELEASE_DATE`]).
@@ -29,7 +32,8 @@ pub struct ColumnMap {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawColumnMap {
-    id: String,
+    #[serde(default)]
+    id: IdColumns,
     popularity: String,
     #[serde(default)]
     release_date: Option<String>,
@@ -78,7 +82,7 @@ impl ColumnMap {
             "tempo",
         ];
         ColumnMap {
-            id: "id".into(),
+            id: IdColumns::one("id"),
             popularity: "popularity".into(),
             release_date: Some("release_date".into()),
             numeric: numeric.iter().map(|s| s.to_string()).collect(),
@@ -89,7 +93,8 @@ impl ColumnMap {
 
     /// Every source column this mapping names, with the key that names it.
     pub fn named_columns(&self) -> Vec<(&str, &'static str)> {
-        let mut out = vec![(self.id.as_str(), "id"), (self.popularity.as_str(), "popularity")];
+        let mut out: Vec<(&str, &'static str)> = self.id.0.iter().map(|c| (c.as_str(), "id")).collect();
+        out.push((self.popularity.as_str(), "popularity"));
         out.extend(self.release_date.as_deref().map(|c| (c, "release_date")));
         out.extend(self.numeric.iter().map(|c| (c.as_str(), "numeric")));
         out.extend(self.categorical.iter().map(|c| (c.as_str(), "categorical")));
@@ -125,6 +130,79 @@ impl ColumnMap {
             }
         }
         Ok(())
+    }
+}
+
+/// The id columns of a [`ColumnMap`]: none, one, or several that together identify a
+/// track. A config writes one as a string and several as a list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IdColumns(pub Vec<String>);
+
+impl IdColumns {
+    /// The single column `name`.
+    pub fn one(name: &str) -> Self {
+        IdColumns(vec![name.to_string()])
+    }
+
+    /// No id column: rows are identified by their line.
+    pub fn none() -> Self {
+        IdColumns(Vec::new())
+    }
+
+    /// Whether rows are identified by their line.
+    pub fn is_none(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// What identifies a song, and so which rows are dropped as repeats, in words.
+    pub fn describe(&self) -> String {
+        match self.0.as_slice() {
+            [] => "the row's line in the source (no row is dropped as a repeat)".into(),
+            [one] => format!("column '{one}' (a row whose id repeats an earlier row's is dropped)"),
+            many => {
+                format!(
+                "columns {} together (a row whose values of all of them repeat an earlier row's is dropped)",
+                many.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ")
+            )
+            }
+        }
+    }
+}
+
+impl Serialize for IdColumns {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => s.serialize_str(one),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IdColumns {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = IdColumns;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a column name or a list of column names")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdColumns, E> {
+                Ok(IdColumns::one(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<IdColumns, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                if names.is_empty() {
+                    return Err(serde::de::Error::custom(
+                        "an empty list; leave `id` out to identify rows by their line",
+                    ));
+                }
+                Ok(IdColumns(names))
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::dialect::ValueFormat;
 use crate::emit::Emitter;
 use crate::ordered::map_in_order;
 use crate::source::{csv_header, resolve, CsvReader};
-use crate::validate::{Cell, Layout, RowBuilder, Target};
+use crate::validate::{line_prefix, Cell, Layout, RowBuilder, Target};
 use crate::{blocks, encoding, IngestError, RejectReason, Rejection, Source};
 
 /// Bytes per block handed to a parsing task.
@@ -38,18 +38,24 @@ pub(crate) struct RecordPlan {
     values: ValueFormat,
     /// Delimiter and quote.
     bytes: Bytes,
+    /// What a line id starts with.
+    line_prefix: String,
     /// For each target, its field index in a record (`None`: absent, optional column).
     indices: Vec<Option<usize>>,
 }
 
-/// One parsed block: kept rows, rejections and errors with lines counted from the block's
-/// first line (1).
+/// A block of whole records and the number of lines before it in its file.
+pub(crate) struct Block {
+    bytes: Vec<u8>,
+    lines_before: u64,
+}
+
+/// One parsed block: kept rows, rejections and the first CSV error, with their lines.
 pub(crate) struct BlockOutput {
     batch: RecordBatch,
     rejections: Vec<Rejection>,
     /// The first CSV error (line, message); parsing stopped there.
     error: Option<(u64, String)>,
-    newlines: u64,
 }
 
 /// Read the CSV file `path` (gzip-compressed if `gzip`) into `emit`.
@@ -74,26 +80,26 @@ pub(crate) fn read_in_blocks(
 ) -> Result<(), IngestError> {
     let mut input = open_text(path, gzip, layout.source)?;
     let bytes = Bytes::of(layout.source);
+    let skipped = layout.source.skip_rows as u64;
     std::thread::scope(|scope| {
-        let (sender, blocks) = sync_channel::<std::io::Result<Vec<u8>>>(READ_AHEAD);
+        let (sender, blocks) = sync_channel::<std::io::Result<Block>>(READ_AHEAD);
         std::thread::Builder::new()
             .name("replay-ingest-reader".into())
             .spawn_scoped(scope, move || {
-                let send = &mut |block| sender.send(Ok(block)).is_ok();
+                // Lines before each block, so that its records know their lines.
+                let mut lines = skipped;
+                let send = &mut |bytes: Vec<u8>| {
+                    let lines_before = lines;
+                    lines += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+                    sender.send(Ok(Block { bytes, lines_before })).is_ok()
+                };
                 if let Err(e) = blocks::split(&mut input, block_bytes, bytes, send) {
                     let _ = sender.send(Err(e));
                 }
             })
             .map_err(|e| ArtifactError::io(path, e))?;
         let make_plan = |first: &[u8]| plan(path, first, layout);
-        consume(
-            path,
-            blocks,
-            make_plan,
-            layout.source.skip_rows as u64,
-            emit,
-            progress,
-        )
+        consume(path, blocks, make_plan, emit, progress)
     })
 }
 
@@ -127,6 +133,7 @@ fn plan(path: &Path, first: &[u8], layout: Layout<'_>) -> Result<RecordPlan, Ing
         targets: layout.targets.to_vec(),
         schema: SchemaRef::clone(layout.schema),
         values: layout.source.values(),
+        line_prefix: line_prefix(path, &layout),
         bytes,
         indices,
     })
@@ -162,9 +169,8 @@ pub(crate) fn csv_reader<R: Read>(input: R, has_headers: bool, bytes: Bytes) -> 
 /// Receive blocks, parse them on rayon, and emit their results in order.
 fn consume(
     path: &Path,
-    blocks: Receiver<std::io::Result<Vec<u8>>>,
+    blocks: Receiver<std::io::Result<Block>>,
     make_plan: impl FnOnce(&[u8]) -> Result<RecordPlan, IngestError>,
-    skipped_lines: u64,
     emit: &mut Emitter<'_>,
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
@@ -172,59 +178,38 @@ fn consume(
         Ok(block) => Some(block.map_err(|e| IngestError::from(ArtifactError::io(path, e)))),
         Err(_) => None,
     };
-    let first = next().transpose()?.unwrap_or_default();
-    let plan = Arc::new(make_plan(&first)?);
-    let inputs = std::iter::once(Ok(first)).chain(std::iter::from_fn(next));
-    let parse = move |index, block: Vec<u8>| parse_block(&plan, &block, index == 0);
-    let mut lines = Lines {
-        path,
-        before: skipped_lines,
+    let Some(first) = next().transpose()? else {
+        // An empty file: its missing header is the error.
+        make_plan(&[])?;
+        return Ok(());
     };
+    let plan = Arc::new(make_plan(&first.bytes)?);
+    let inputs = std::iter::once(Ok(first)).chain(std::iter::from_fn(next));
+    let parse = move |index, block: Block| parse_block(&plan, &block.bytes, index == 0, block.lines_before);
     map_in_order(inputs, parse, |output| {
-        lines.emit(output, emit)?;
+        for rejection in output.rejections {
+            emit.reject(rejection)?;
+        }
+        emit.kept(output.batch)?;
         progress.set_position(emit.report.rows_read);
-        Ok(())
+        match output.error {
+            Some((line, message)) => Err(IngestError::Csv {
+                path: path.into(),
+                line,
+                message,
+            }),
+            None => Ok(()),
+        }
     })
 }
 
-/// Makes the lines of block results absolute, block after block in file order.
-struct Lines<'p> {
-    path: &'p Path,
-    /// Newlines in the blocks emitted so far.
-    before: u64,
-}
-
-impl Lines<'_> {
-    fn emit(&mut self, output: BlockOutput, emit: &mut Emitter<'_>) -> Result<(), IngestError> {
-        let BlockOutput {
-            batch,
-            rejections,
-            error,
-            newlines,
-        } = output;
-        for mut rejection in rejections {
-            rejection.line += self.before;
-            emit.reject(rejection)?;
-        }
-        emit.kept(batch)?;
-        if let Some((line, message)) = error {
-            return Err(IngestError::Csv {
-                path: self.path.into(),
-                line: line + self.before,
-                message,
-            });
-        }
-        self.before += newlines;
-        Ok(())
-    }
-}
-
 /// Parse and validate the records of one block (`first`: the file's first block, which
-/// starts with the header).
-pub(crate) fn parse_block(plan: &RecordPlan, block: &[u8], first: bool) -> BlockOutput {
+/// starts with the header), which `lines_before` lines of its file precede.
+pub(crate) fn parse_block(plan: &RecordPlan, block: &[u8], first: bool, lines_before: u64) -> BlockOutput {
     let mut reader = csv_reader(block, first, plan.bytes);
     let schema = SchemaRef::clone(&plan.schema);
     let mut rows = RowBuilder::new(&plan.targets, schema, plan.values.clone(), 1024);
+    rows.line_prefix.clone_from(&plan.line_prefix);
     let mut rejections = Vec::new();
     let mut error = None;
     let mut record = ByteRecord::new();
@@ -240,11 +225,11 @@ pub(crate) fn parse_block(plan: &RecordPlan, block: &[u8], first: bool) -> Block
             Ok(false) => break,
             Err(e) => {
                 let line = e.position().map(|p| record_line(block, p)).unwrap_or(0);
-                error = Some((line, format!("{:?}", e.into_kind())));
+                error = Some((line + lines_before, format!("{:?}", e.into_kind())));
                 break;
             }
         }
-        let line = record.position().map(|p| record_line(block, p)).unwrap_or(0);
+        let line = record.position().map(|p| record_line(block, p)).unwrap_or(0) + lines_before;
         if let Some(rejection) = plan.push_record(&record, line, &mut rows) {
             rejections.push(rejection);
         }
@@ -254,7 +239,6 @@ pub(crate) fn parse_block(plan: &RecordPlan, block: &[u8], first: bool) -> Block
         batch: rows.finish(),
         rejections,
         error,
-        newlines: memchr::memchr_iter(b'\n', block).count() as u64,
     }
 }
 
@@ -312,7 +296,7 @@ impl RecordPlan {
                 },
             });
         }
-        match rows.push_row(&self.targets, &cells) {
+        match rows.push_row(&self.targets, &cells, line) {
             Ok(()) => None,
             Err((target, reason, detail)) => reject(&self.targets[target].source, reason, detail),
         }

@@ -45,7 +45,7 @@ use indicatif::ProgressBar;
 use replay_core::io;
 use serde::{Deserialize, Serialize};
 
-pub use columns::ColumnMap;
+pub use columns::{ColumnMap, IdColumns};
 pub use dialect::{Encoding, Source};
 pub use error::IngestError;
 pub use validate::{IngestReport, RejectReason, Rejection};

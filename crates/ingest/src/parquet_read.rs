@@ -13,7 +13,7 @@ use crate::dialect::ValueFormat;
 use crate::emit::Emitter;
 use crate::ordered::map_in_order;
 use crate::source::resolve;
-use crate::validate::{Cell, Layout, RowBuilder, Target};
+use crate::validate::{line_prefix, Cell, Layout, RowBuilder, Target};
 use crate::{IngestError, Rejection};
 
 /// Read the Parquet file `path` into `emit`, `batch_rows` rows at a time; batches are
@@ -40,6 +40,7 @@ pub(crate) fn read(
         targets: layout.targets.to_vec(),
         schema: SchemaRef::clone(layout.schema),
         values: layout.source.values(),
+        line_prefix: line_prefix(path, &layout),
         positions,
     });
     let mut rows_before = 0u64;
@@ -69,6 +70,8 @@ struct BatchPlan {
     schema: SchemaRef,
     /// How text columns write numbers and missing values.
     values: ValueFormat,
+    /// What a line id starts with.
+    line_prefix: String,
     /// For each target, its column in the projected batches (`None`: absent, optional).
     positions: Vec<Option<usize>>,
 }
@@ -84,14 +87,16 @@ impl BatchPlan {
         let rows = batch.num_rows();
         let schema = SchemaRef::clone(&self.schema);
         let mut builder = RowBuilder::new(&self.targets, schema, self.values.clone(), rows);
+        builder.line_prefix.clone_from(&self.line_prefix);
         let mut rejections = Vec::new();
         let mut cells = Vec::with_capacity(arrays.len());
         for row in 0..rows {
             cells.clear();
             cells.extend(arrays.iter().map(|array| cell(array.as_deref(), row)));
-            if let Err((target, reason, detail)) = builder.push_row(&self.targets, &cells) {
+            let line = first_row + row as u64;
+            if let Err((target, reason, detail)) = builder.push_row(&self.targets, &cells, line) {
                 rejections.push(Rejection {
-                    line: first_row + row as u64,
+                    line,
                     column: self.targets[target].source.clone(),
                     reason,
                     detail,

@@ -60,13 +60,18 @@ pub(crate) fn read(
     let report = IngestReport {
         source: source.path.display().to_string(),
         format: format.name().into(),
-        columns: targets.iter().map(|t| t.output.clone()).collect(),
+        columns: targets
+            .iter()
+            .filter(|t| t.is_output())
+            .map(|t| t.output.clone())
+            .collect(),
         dropped_columns: columns.drop.clone(),
         ..Default::default()
     };
     let mut emit = Emitter::new(visitor, SchemaRef::clone(&schema), options.batch_rows, report);
     let layout = Layout {
         source,
+        several_files: files.len() > 1,
         columns,
         targets: &targets,
         schema: &schema,

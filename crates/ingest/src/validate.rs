@@ -107,34 +107,50 @@ pub struct IngestReport {
     pub dropped_columns: Vec<String>,
 }
 
-/// The role of one output column.
+/// The role of one column.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Role {
+    /// The id, from one source column.
     Id,
-    Popularity { required: bool },
+    /// The id, made of the [`Role::IdPart`] columns: a JSON array of their values.
+    CompositeId,
+    /// One of the columns of a composite id; not an output column itself.
+    IdPart,
+    /// The id, the row's line (its row number in a Parquet file).
+    LineId,
+    Popularity {
+        required: bool,
+    },
     ReleaseDate,
     Numeric,
     Categorical,
 }
 
-/// One output column: where it comes from and how it is validated.
+/// One column read: where it comes from, how it is validated and the output column it
+/// makes (all but the parts of a composite id make one).
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
-    /// Name of the column in the source.
+    /// Name of the column in the source (the id's columns, comma-separated, for a
+    /// composite id; empty for a line id).
     pub source: String,
     /// Name of the column in the output.
     pub output: String,
     role: Role,
 }
 
-/// The output columns of a mapping, in output order: id, popularity, release date,
-/// numeric features, categorical features.
+/// The columns of a mapping, in output order: id, popularity, release date, numeric
+/// features, categorical features; then the parts of a composite id.
 pub(crate) fn targets(columns: &ColumnMap, require_popularity: bool) -> Vec<Target> {
+    let id = |source: String, role| Target {
+        source,
+        output: schema::ID.into(),
+        role,
+    };
     let mut out = vec![
-        Target {
-            source: columns.id.clone(),
-            output: schema::ID.into(),
-            role: Role::Id,
+        match columns.id.0.as_slice() {
+            [] => id(String::new(), Role::LineId),
+            [one] => id(one.clone(), Role::Id),
+            many => id(many.join(", "), Role::CompositeId),
         },
         Target {
             source: columns.popularity.clone(),
@@ -161,7 +177,23 @@ pub(crate) fn targets(columns: &ColumnMap, require_popularity: bool) -> Vec<Targ
         output: c.clone(),
         role: Role::Categorical,
     }));
+    if columns.id.0.len() > 1 {
+        out.extend(columns.id.0.iter().map(|c| Target {
+            source: c.clone(),
+            output: String::new(),
+            role: Role::IdPart,
+        }));
+    }
     out
+}
+
+/// What a line id of a row of `file` starts with: nothing for a single file, the file's
+/// name and a colon among several.
+pub(crate) fn line_prefix(file: &std::path::Path, layout: &Layout<'_>) -> String {
+    match file.file_name() {
+        Some(name) if layout.several_files => format!("{}:", name.to_string_lossy()),
+        _ => String::new(),
+    }
 }
 
 impl Target {
@@ -170,9 +202,18 @@ impl Target {
         matches!(self.role, Role::Popularity { .. } | Role::Numeric)
     }
 
-    /// Whether the column may be absent from the source (popularity when scoring).
+    /// Whether no source column is read for it: popularity when scoring may be absent,
+    /// and an id made of other columns or of the line is no column of the source.
     pub fn optional(&self) -> bool {
-        self.role == Role::Popularity { required: false }
+        matches!(
+            self.role,
+            Role::Popularity { required: false } | Role::CompositeId | Role::LineId
+        )
+    }
+
+    /// Whether it makes an output column (the parts of a composite id do not).
+    pub fn is_output(&self) -> bool {
+        self.role != Role::IdPart
     }
 }
 
@@ -186,6 +227,8 @@ enum Value {
 enum Builder {
     Text(StringBuilder),
     Number(Float64Builder),
+    /// A column that makes no output column of its own.
+    None,
 }
 
 /// What every reader needs to know about its output: the mapping, the output columns it
@@ -194,6 +237,8 @@ enum Builder {
 pub(crate) struct Layout<'a> {
     /// How the source is written.
     pub source: &'a Source,
+    /// Whether the source has several files (a line id then starts with the file's name).
+    pub several_files: bool,
     /// The column mapping.
     pub columns: &'a ColumnMap,
     /// The output columns, from [`targets`].
@@ -206,13 +251,17 @@ pub(crate) struct Layout<'a> {
 pub(crate) fn schema_of(targets: &[Target]) -> SchemaRef {
     let fields: Vec<Field> = targets
         .iter()
+        .filter(|t| t.is_output())
         .map(|t| {
             let data_type = if t.is_numeric() {
                 DataType::Float64
             } else {
                 DataType::Utf8
             };
-            let nullable = !matches!(t.role, Role::Id | Role::Popularity { required: true });
+            let nullable = !matches!(
+                t.role,
+                Role::Id | Role::CompositeId | Role::LineId | Role::Popularity { required: true }
+            );
             Field::new(&t.output, data_type, nullable)
         })
         .collect();
@@ -225,6 +274,8 @@ pub(crate) type RowFault = (usize, RejectReason, String);
 /// Validates rows and accumulates the kept ones into the columns of one record batch.
 /// A row is kept or rejected whole: nothing of a rejected row reaches the columns.
 pub(crate) struct RowBuilder {
+    /// Written before the line of a line id (the file's name when a source has several).
+    pub line_prefix: String,
     values: ValueFormat,
     schema: SchemaRef,
     builders: Vec<Builder>,
@@ -238,7 +289,9 @@ impl RowBuilder {
         let builders = targets
             .iter()
             .map(|t| {
-                if t.is_numeric() {
+                if !t.is_output() {
+                    Builder::None
+                } else if t.is_numeric() {
                     Builder::Number(Float64Builder::with_capacity(capacity))
                 } else {
                     Builder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
@@ -246,6 +299,7 @@ impl RowBuilder {
             })
             .collect();
         RowBuilder {
+            line_prefix: String::new(),
             values,
             schema,
             builders,
@@ -253,24 +307,53 @@ impl RowBuilder {
         }
     }
 
-    /// Validate one row, given its cells in target order; append it, or report the first
-    /// cell at fault (in target order) and append nothing.
-    pub fn push_row(&mut self, targets: &[Target], cells: &[Cell<'_>]) -> Result<(), RowFault> {
+    /// Validate one row, given its cells in target order and its `line`; append it, or
+    /// report the first cell at fault (in target order) and append nothing.
+    pub fn push_row(&mut self, targets: &[Target], cells: &[Cell<'_>], line: u64) -> Result<(), RowFault> {
+        let made_id = self.made_id(targets, cells, line);
+        let cell = |i: usize| match (&made_id, targets[i].role) {
+            (Some(id), Role::CompositeId | Role::LineId) => Cell::Text(id),
+            (None, Role::CompositeId) => Cell::Null,
+            _ => cells[i],
+        };
         self.numbers.clear();
-        for (i, (target, cell)) in targets.iter().zip(cells).enumerate() {
-            match validate(target, *cell, &self.values) {
+        for (i, target) in targets.iter().enumerate() {
+            match validate(target, cell(i), &self.values) {
                 Ok(Value::Number(x)) => self.numbers.push(x),
                 Ok(Value::Text) => self.numbers.push(None),
                 Err((reason, detail)) => return Err((i, reason, detail)),
             }
         }
-        for ((builder, cell), number) in self.builders.iter_mut().zip(cells).zip(&self.numbers) {
+        for (i, (builder, number)) in self.builders.iter_mut().zip(&self.numbers).enumerate() {
             match builder {
-                Builder::Text(b) => b.append_option(text_of(*cell, &self.values)),
+                Builder::Text(b) => b.append_option(text_of(cell(i), &self.values)),
                 Builder::Number(b) => b.append_option(*number),
+                Builder::None => {}
             }
         }
         Ok(())
+    }
+
+    /// The id text of a row whose id is made, not read: a JSON array of the composite
+    /// id's values (`None` when they are all missing), or the line.
+    fn made_id(&self, targets: &[Target], cells: &[Cell<'_>], line: u64) -> Option<String> {
+        match targets.first().map(|t| t.role) {
+            Some(Role::LineId) => Some(format!("{}{line}", self.line_prefix)),
+            Some(Role::CompositeId) => {
+                let parts: Vec<Option<Cow<'_, str>>> = targets
+                    .iter()
+                    .zip(cells)
+                    .filter(|(t, _)| t.role == Role::IdPart)
+                    .map(|(_, c)| text_of(*c, &self.values))
+                    .collect();
+                if parts.iter().all(Option::is_none) {
+                    None
+                } else {
+                    serde_json::to_string(&parts).ok()
+                }
+            }
+            _ => None,
+        }
     }
 
     /// The rows kept so far as one record batch; the builder starts empty again.
@@ -278,9 +361,10 @@ impl RowBuilder {
         let arrays: Vec<ArrayRef> = self
             .builders
             .iter_mut()
-            .map(|b| match b {
-                Builder::Text(b) => Arc::new(b.finish()) as ArrayRef,
-                Builder::Number(b) => Arc::new(b.finish()) as ArrayRef,
+            .filter_map(|b| match b {
+                Builder::Text(b) => Some(Arc::new(b.finish()) as ArrayRef),
+                Builder::Number(b) => Some(Arc::new(b.finish()) as ArrayRef),
+                Builder::None => None,
             })
             .collect();
         RecordBatch::try_new(Arc::clone(&self.schema), arrays)
@@ -292,7 +376,7 @@ type Fault = (RejectReason, String);
 
 fn validate(target: &Target, cell: Cell<'_>, values: &ValueFormat) -> Result<Value, Fault> {
     match target.role {
-        Role::Id => match text_of(cell, values) {
+        Role::Id | Role::CompositeId | Role::LineId => match text_of(cell, values) {
             Some(_) => Ok(Value::Text),
             None => Err((RejectReason::MissingId, "empty id".into())),
         },
@@ -314,7 +398,7 @@ fn validate(target: &Target, cell: Cell<'_>, values: &ValueFormat) -> Result<Val
             )),
         },
         Role::Numeric => Ok(Value::Number(number_of(cell, values)?)),
-        Role::Categorical => Ok(Value::Text),
+        Role::Categorical | Role::IdPart => Ok(Value::Text),
     }
 }
 

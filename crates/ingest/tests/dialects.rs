@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use indicatif::ProgressBar;
-use replay_ingest::{read_tracks, ColumnMap, Encoding, IngestError, IngestOptions, Source};
+use replay_ingest::{read_tracks, ColumnMap, Encoding, IdColumns, IngestError, IngestOptions, Source};
 
 /// id, name, artists, popularity, year, duration_s, energy; `None` is a missing value.
 type Row = (
@@ -48,7 +48,7 @@ const HEADER: [&str; 7] = [
 
 fn mapping() -> ColumnMap {
     ColumnMap {
-        id: "id".into(),
+        id: replay_ingest::IdColumns::one("id"),
         popularity: "popularity".into(),
         release_date: None,
         numeric: vec!["year".into(), "duration_s".into(), "energy".into()],
@@ -291,4 +291,48 @@ fn contradicting_settings_name_their_key() {
     };
     let err = read(&source).unwrap_err().to_string();
     assert!(err.starts_with("source.thousands_separator"), "{err}");
+}
+
+fn ids(batch: &RecordBatch) -> Vec<String> {
+    let column = batch.column_by_name("id").unwrap();
+    let ids = column
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap();
+    ids.iter().map(|v| v.unwrap().to_string()).collect()
+}
+
+#[test]
+fn ids_may_be_several_columns_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), &PLAIN);
+    let options = IngestOptions::default();
+    let read_with = |id: IdColumns, drop: &[&str]| {
+        let columns = ColumnMap {
+            id,
+            drop: drop.iter().map(|c| c.to_string()).collect(),
+            ..mapping()
+        };
+        read_tracks(&Source::new(&path), &columns, &options, &ProgressBar::hidden())
+    };
+    // Title and artist together: a JSON array of the values; the artist is still a feature.
+    let tracks = read_with(IdColumns(vec!["name".into(), "artists".into()]), &["id"]).unwrap();
+    let batch = concat_batches(&tracks.schema, &tracks.batches).unwrap();
+    assert_eq!(ids(&batch)[0], r#"["Halo","Beyoncé"]"#);
+    assert_eq!(ids(&batch)[1], r#"["Say \"Hello\"; then, go","Adele"]"#);
+    assert!(batch.column_by_name("artists").is_some() && batch.column_by_name("name").is_none());
+    // No id: the line where the row starts (s3's quoted newline moves s4 to line 6).
+    let tracks = read_with(IdColumns::none(), &["id", "name"]).unwrap();
+    let batch = concat_batches(&tracks.schema, &tracks.batches).unwrap();
+    assert_eq!(ids(&batch), ["2", "3", "4", "6", "7", "8"]);
+    // A part that is not in the file is named with its key.
+    let err = read_with(
+        IdColumns(vec!["name".into(), "artist".into()]),
+        &["id", "artists"],
+    );
+    let err = err.unwrap_err().to_string();
+    assert!(
+        err.contains("column 'artist' (columns.id) is not in the header"),
+        "{err}"
+    );
 }

@@ -13,7 +13,7 @@ use replay_ingest::{
 
 fn mapping() -> ColumnMap {
     ColumnMap {
-        id: "id".into(),
+        id: replay_ingest::IdColumns::one("id"),
         popularity: "popularity".into(),
         release_date: Some("release_date".into()),
         numeric: vec!["tempo".into()],

@@ -118,6 +118,7 @@ fn reference(path: &Path, text: &[u8]) -> (RecordBatch, Vec<Rejection>) {
     let source = Source::new(path);
     let layout = Layout {
         source: &source,
+        several_files: false,
         columns: &columns,
         targets: &targets,
         schema: &schema,
@@ -149,6 +150,7 @@ fn read_blocks(
     let source = Source::new(path);
     let layout = Layout {
         source: &source,
+        several_files: false,
         columns: &columns,
         targets: &targets,
         schema: &schema,

@@ -32,6 +32,7 @@ pub(super) fn report(
             .map(|(r, n)| (r.as_str().to_string(), *n))
             .collect(),
         duplicate_ids_dropped: split.duplicate_ids_dropped,
+        id_rule: config.columns.id.describe(),
         train_rows: split.train_rows,
         test_rows: split.test_rows,
         positive_rate: split.positive_rate,
