@@ -262,10 +262,8 @@ const PROJECT_CONFIG: &str = "pipeline.toml";
 
 /// The subcommands on explicit paths: one stage, `score` or `model inspect`.
 fn run_on_paths(config: Option<&Path>, command: PathCommand) -> Result<()> {
-    let config = match config {
-        Some(path) => PipelineConfig::load(path)?,
-        None => PipelineConfig::default(),
-    };
+    let given = config.map(PipelineConfig::load).transpose()?;
+    let config = given.clone().unwrap_or_default();
     let progress = ProgressBar::new_spinner();
     // Every path is keyed by the name of the input it stands for.
     let (kind, inputs, out) = match command {
@@ -309,7 +307,7 @@ fn run_on_paths(config: Option<&Path>, command: PathCommand) -> Result<()> {
             model,
             out,
         } => {
-            let scored = score(&config, &spec, &model, &input, &progress)?;
+            let scored = score(given.as_ref(), &spec, &model, &input, &progress)?;
             progress.finish_and_clear();
             return write_scores(&scored, out.as_deref());
         }

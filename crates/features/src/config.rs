@@ -182,6 +182,11 @@ pub struct FeaturesConfig {
     pub split: SplitConfig,
     /// Derived inputs and scaling.
     pub features: FeatureOptions,
+    /// How the tracks were read from their source, as the caller describes it (the
+    /// pipeline: its `[source]` settings and `[columns]` mapping). Copied into the
+    /// [`crate::FeatureSpec`] so that new songs can be read the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<serde_json::Value>,
 }
 
 impl FeaturesConfig {

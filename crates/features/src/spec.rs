@@ -126,6 +126,9 @@ pub struct FeatureSpec {
     pub keys: BTreeMap<String, KeyColumn>,
     /// The model inputs, in column order.
     pub features: Vec<FeatureColumn>,
+    /// How the training tracks were read from their source ([`FeaturesConfig::read_as`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<serde_json::Value>,
 }
 
 impl FeatureSpec {
@@ -173,6 +176,7 @@ impl FeatureSpec {
             categories,
             keys,
             features,
+            read_as: config.read_as.clone(),
         };
         let fold = fold_of_rows(
             train.num_rows(),

@@ -336,6 +336,7 @@ fn fit(tracks: &Tracks, rows: &Assignment, config: &FeaturesConfig) -> Result<Fi
         categories,
         keys: BTreeMap::new(),
         features,
+        read_as: config.read_as.clone(),
     };
     let has_keys = encodings.iter().any(|(_, e)| spec::key_parse(*e).is_some());
     let target = &options.target_encoding;

@@ -179,12 +179,44 @@ impl PipelineConfig {
 
     /// Configuration of the feature stage.
     pub fn features_config(&self) -> FeaturesConfig {
+        let read_as = ReadAs {
+            source: self.source_at(Path::new("")),
+            columns: self.columns.clone(),
+        };
         FeaturesConfig {
             label: self.label.clone(),
             split: self.split.clone(),
             features: self.features.clone(),
+            read_as: serde_json::to_value(read_as).ok(),
         }
     }
+
+    /// This config reading new songs the way `spec` says the training songs were read
+    /// (its `[source]` settings and `[columns]` mapping), when the spec records it.
+    pub fn reading_as(&self, spec: &replay_features::FeatureSpec) -> Result<Self, String> {
+        let Some(value) = &spec.read_as else {
+            return Ok(self.clone());
+        };
+        let read_as: ReadAs = serde_json::from_value(value.clone())
+            .map_err(|e| format!("the feature spec's read_as is not a [source] and [columns] pair: {e}"))?;
+        Ok(PipelineConfig {
+            source: Some(read_as.source),
+            columns: read_as.columns,
+            ..self.clone()
+        })
+    }
+}
+
+/// How training tracks were read from their source, recorded in the feature spec
+/// ([`FeaturesConfig::read_as`]) so that `replay score` reads new songs in the same
+/// conventions without the config. The source's path is left empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadAs {
+    /// Delimiter, quote, encoding, number format, null values, skipped lines.
+    pub source: Source,
+    /// The column mapping.
+    pub columns: ColumnMap,
 }
 
 #[cfg(test)]

@@ -18,16 +18,27 @@ pub struct Scored {
     pub probability: f64,
 }
 
-/// Score new songs in `input` (same column mapping as training; popularity may be absent)
-/// with a saved feature spec and model; best first.
+/// Score new songs in `input` (popularity may be absent) with a saved feature spec and
+/// model; best first. The songs are read with `config`'s `[source]` settings and
+/// `[columns]` mapping when one is given, else as the spec records that the training
+/// songs were read (the built-in defaults for a spec that does not).
 pub fn score(
-    config: &PipelineConfig,
+    config: Option<&PipelineConfig>,
     spec_path: &Path,
     model_path: &Path,
     input: &Path,
     progress: &ProgressBar,
 ) -> Result<Vec<Scored>, PipelineError> {
     let spec: replay_features::FeatureSpec = io::read_json(spec_path)?;
+    let config = match config {
+        Some(config) => config.clone(),
+        None => PipelineConfig::default()
+            .reading_as(&spec)
+            .map_err(|message| PipelineError::Config {
+                path: spec_path.into(),
+                message,
+            })?,
+    };
     let model = SavedModel::load(model_path)?;
     let names: Vec<String> = spec.names().map(str::to_string).collect();
     model.require_inputs(model_path, &names)?;

@@ -75,14 +75,13 @@ pub fn assert_rescoring_reproduces(config: &PipelineConfig, latest: &Path, sourc
             .unwrap();
         assert_eq!(reloaded.to_vec(), evaluated.values().to_vec(), "{name}");
 
-        let scored = replay_pipeline::stages::score(
-            config,
-            &spec_path,
-            &model_path,
-            source,
-            &indicatif::ProgressBar::hidden(),
-        )
-        .unwrap();
+        let score_with = |config| {
+            let progress = indicatif::ProgressBar::hidden();
+            replay_pipeline::stages::score(config, &spec_path, &model_path, source, &progress).unwrap()
+        };
+        let scored = score_with(Some(config));
+        // Without the config, the spec says how the training songs were read.
+        assert_eq!(score_with(None), scored, "{name}: scored without the config");
         // An id listed several times (a track in several playlists) is scored once per
         // row; the test row is one of them (the first, kept by the features stage).
         let mut by_id: std::collections::HashMap<&str, Vec<f64>> = std::collections::HashMap::new();
