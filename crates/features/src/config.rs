@@ -7,13 +7,18 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::FeatureError;
 
-/// The label rule: a track is `replayed` when its popularity is at least `threshold`.
+/// The label rule: a track is `replayed` when its popularity is at least `threshold`
+/// on a 0-100 scale ([`LabelConfig::cut`] in the popularity's own units).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LabelConfig {
-    /// Popularity threshold (0..=100).
+    /// Popularity threshold on a 0-100 scale (0..=100).
     #[serde(deserialize_with = "checked_threshold")]
     pub threshold: f64,
+    /// The popularity's maximum in the source: 100 (Spotify's API, Kaggle) or 1 (a 0-1
+    /// share); `threshold` is scaled to it.
+    #[serde(deserialize_with = "replay_core::config::positive")]
+    pub scale: f64,
     /// A leakage check, never for real models: when set, the popularity (hence the label)
     /// of the training rows is permuted with this seed after the split and before anything
     /// is fitted. Test labels stay true, so an honest model scores ROC-AUC ≈ 0.5 (a model
@@ -27,8 +32,16 @@ impl Default for LabelConfig {
     fn default() -> Self {
         Self {
             threshold: 50.0,
+            scale: 100.0,
             shuffle_training_labels_seed: None,
         }
+    }
+}
+
+impl LabelConfig {
+    /// The popularity, in the source's units, at or above which a track is replayed.
+    pub fn cut(&self) -> f64 {
+        self.threshold * self.scale / 100.0
     }
 }
 
@@ -194,6 +207,7 @@ impl FeaturesConfig {
     /// in code skip those). Every entry point of the stage calls it first.
     pub fn check(&self) -> Result<(), FeatureError> {
         check("label.threshold", threshold(self.label.threshold))?;
+        check("label.scale", rule::positive(self.label.scale))?;
         self.split.check()?;
         let te = &self.features.target_encoding;
         check("features.target_encoding.folds", folds(te.folds))?;

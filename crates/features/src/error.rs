@@ -37,9 +37,12 @@ pub enum FeatureError {
         row: usize,
     },
     /// The training rows have a single class.
-    #[error("all {rows} training rows have the same label at threshold {threshold}; choose another label.threshold")]
+    #[error(
+        "all {rows} training rows have the same label at popularity {threshold}; choose another \
+         label.threshold (a popularity on a 0-1 scale needs [label] scale = 1)"
+    )]
     SingleClass {
-        /// The label threshold.
+        /// The popularity cut ([`crate::LabelConfig::cut`]).
         threshold: f64,
         /// Training rows.
         rows: usize,

@@ -105,7 +105,7 @@ pub fn build(
     let (train_pos, test_pos) = (positives(&train_rows), positives(&test_rows));
     if train_pos == 0 || train_pos == train_rows.len() {
         return Err(FeatureError::SingleClass {
-            threshold: config.label.threshold,
+            threshold: config.label.cut(),
             rows: train_rows.len(),
         });
     }
@@ -145,7 +145,7 @@ type SplitRows = (RecordBatch, Vec<bool>, Vec<usize>, Vec<usize>);
 
 fn split_rows(all: &RecordBatch, config: &FeaturesConfig) -> Result<SplitRows, FeatureError> {
     let distinct = take_rows(all, &first_of_each_id(all)?)?;
-    let labels = spec::labels(&distinct, config.label.threshold)?;
+    let labels = spec::labels(&distinct, config.label.cut())?;
     let (train_rows, test_rows) = stratified_split(&labels, &config.split)?;
     Ok((distinct, labels, train_rows, test_rows))
 }

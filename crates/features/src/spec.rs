@@ -142,7 +142,7 @@ impl FeatureSpec {
     /// its encoding's inputs (see [`Encoding`]).
     pub fn fit(train: &RecordBatch, config: &FeaturesConfig) -> Result<(Self, RecordBatch), FeatureError> {
         let options = &config.features;
-        let labels = labels(train, config.label.threshold)?;
+        let labels = labels(train, config.label.cut())?;
         let schema = train.schema();
         let newest_year = match schema.field_with_name(schema::RELEASE_DATE) {
             Ok(_) => release_dates(train)?.iter().flatten().map(|(y, _)| *y).max(),
@@ -172,7 +172,7 @@ impl FeatureSpec {
         let features = layout(&schema, options, newest_year, &encodings, &categories)?;
         let mut spec = FeatureSpec {
             format_version: SPEC_FORMAT,
-            label_threshold: config.label.threshold,
+            label_threshold: config.label.cut(),
             categories,
             keys,
             features,

@@ -59,7 +59,7 @@ pub(crate) fn run(
     let fitted = fit(&tracks, &rows, config)?;
     if rows.train_positives == 0 || rows.train_positives == rows.train_rows {
         return Err(FeatureError::SingleClass {
-            threshold: config.label.threshold,
+            threshold: config.label.cut(),
             rows: rows.train_rows,
         });
     }
@@ -170,7 +170,7 @@ const REPLAYED: u8 = 4;
 
 /// First pass: dedup by id (first row kept), labels, split, leakage-check permutation.
 fn assign(tracks: &Tracks, config: &FeaturesConfig) -> Result<Assignment, FeatureError> {
-    let threshold = config.label.threshold;
+    let threshold = config.label.cut();
     let shuffle = config.label.shuffle_training_labels_seed;
     let mut state: Vec<u8> = Vec::new();
     let mut hashes: Vec<u64> = Vec::new();
@@ -332,7 +332,7 @@ fn fit(tracks: &Tracks, rows: &Assignment, config: &FeaturesConfig) -> Result<Fi
     let features = spec::layout(&schema, options, newest_year, &encodings, &categories)?;
     let mut spec = FeatureSpec {
         format_version: SPEC_FORMAT,
-        label_threshold: config.label.threshold,
+        label_threshold: config.label.cut(),
         categories,
         keys: BTreeMap::new(),
         features,

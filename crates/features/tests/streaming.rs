@@ -148,6 +148,7 @@ fn hand_made_config(standardize: bool, folds: usize, shuffle: Option<u64>) -> Fe
     FeaturesConfig {
         label: LabelConfig {
             threshold: 50.0,
+            scale: 100.0,
             shuffle_training_labels_seed: shuffle,
         },
         features: FeatureOptions {
@@ -333,4 +334,50 @@ fn real_data_streams_to_the_reference_outputs() {
         ..config
     };
     assert_same_as_reference(&tracks, &shuffled, &[65536]);
+}
+
+/// A popularity on a 0-1 scale with `[label] scale = 1` labels every track as the same
+/// popularity times 100 does on the default scale.
+#[test]
+fn a_zero_to_one_popularity_with_scale_one_labels_as_the_percent_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let percent = hand_made_tracks(dir.path());
+    let (schema, batches) = replay_parquet::read(&percent).unwrap();
+    let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let index = schema.index_of("popularity").unwrap();
+    let shares: Float64Array = batch
+        .column(index)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .iter()
+        .map(|p| p.map(|p| p / 100.0))
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[index] = Arc::new(shares);
+    let share_tracks = dir.path().join("shares.parquet");
+    let shares = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+    replay_parquet::write(&share_tracks, Arc::clone(&schema), &[shares]).unwrap();
+
+    let replayed = |tracks: &Path, scale: f64, out: &str| {
+        let mut config = hand_made_config(true, 5, None);
+        config.label.scale = scale;
+        let out = dir.path().join(out);
+        run_in_batches(tracks, &config, &out, 50).unwrap();
+        let train = read_all(&out.join("train.parquet"));
+        let labels = train.column_by_name("replayed").unwrap().clone();
+        labels
+            .as_any()
+            .downcast_ref::<arrow::array::BooleanArray>()
+            .unwrap()
+            .clone()
+    };
+    let want = replayed(&percent, 100.0, "percent");
+    assert!(want.true_count() > 0 && want.false_count() > 0);
+    assert_eq!(replayed(&share_tracks, 1.0, "shares"), want);
+    // On the default scale, every share is below 50: one class, and the error says why.
+    let mut config = hand_made_config(true, 5, None);
+    config.label.scale = 100.0;
+    let err = run_in_batches(&share_tracks, &config, &dir.path().join("x"), 50).unwrap_err();
+    assert!(err.to_string().contains("[label] scale = 1"), "{err}");
 }

@@ -36,7 +36,7 @@ pub(super) fn report(
         train_rows: split.train_rows,
         test_rows: split.test_rows,
         positive_rate: split.positive_rate,
-        label_rule: format!("replayed = popularity >= {}", config.label.threshold),
+        label_rule: format!("replayed = popularity >= {}", config.label.cut()),
         features: split.features.clone(),
     };
     let config_text = toml::to_string_pretty(config).unwrap_or_else(|_| format!("{config:#?}"));
