@@ -81,6 +81,19 @@ enum Command {
         #[arg(long = "model")]
         models: Vec<String>,
     },
+    /// Write a commented pipeline config for a data file (as `replay init`): its format,
+    /// delimiter, encoding, number format and each column's role, each guess with why.
+    Init {
+        /// The data file (CSV, CSV.gz or Parquet; a directory or pattern: its first file).
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the config.
+        #[arg(long, default_value = "pipeline.toml")]
+        out: PathBuf,
+        /// Replace the config if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Choose hyperparameters honestly: split the training tracks of the config's split
     /// again into inner-training and validation parts (the test rows are never read), fit
     /// the features and a small grid of every configured model kind on the inner part, and
@@ -226,6 +239,9 @@ fn run_full(command: Command) -> Result<()> {
                 None => PipelineConfig::default(),
             };
             bench::run(&config, &input, repeats, &models)?;
+        }
+        Command::Init { input, out, force } => {
+            print!("{}", replay_pipeline::init::run(&input, &out, force)?);
         }
         Command::Tune {
             config,

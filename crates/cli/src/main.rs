@@ -35,6 +35,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a commented pipeline config for a data file: its format, delimiter, encoding,
+    /// number format and each column's role, guessed from a sample, each guess with why.
+    Init {
+        /// The data file (CSV, CSV.gz or Parquet; a directory or pattern: its first file).
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the config.
+        #[arg(long, default_value = "pipeline.toml")]
+        out: PathBuf,
+        /// Replace the config if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run every stage, reusing cached outputs of unchanged stages; outputs land in ARTIFACTS/latest/.
     Run {
         /// Data file, directory of part files or pattern that replaces the config's [source] path.
@@ -215,6 +228,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("removed {0}/cache and {0}/latest", artifacts.display());
             return Ok(());
         }
+        Command::Init { input, out, force } => return init(&input, &out, force),
         Command::Cache { command } => return cache_command(command),
         Command::OnPaths(command) => return run_on_paths(cli.config.as_deref(), command),
     };
@@ -231,6 +245,12 @@ fn run(cli: Cli) -> Result<()> {
         progress: true,
     };
     print!("{}", run_pipeline(&config, &options)?);
+    Ok(())
+}
+
+/// `replay init`: sample `input`, propose a config, write it to `out`.
+fn init(input: &Path, out: &Path, force: bool) -> Result<()> {
+    print!("{}", replay_pipeline::init::run(input, out, force)?);
     Ok(())
 }
 

@@ -201,3 +201,36 @@ fn run_caches_every_stage_run_stage_reruns_one_and_clean_removes_them() {
     assert!(clean.status.success());
     assert!(!dir.path().join("artifacts/cache").exists() && !dir.path().join("artifacts/latest").exists());
 }
+
+#[test]
+fn init_writes_a_config_that_runs_and_never_overwrites_one_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/kaggle_synthetic_20k.csv.gz");
+    let config = dir.path().join("songs.toml");
+    let (sample, config_arg) = (sample.to_str().unwrap(), config.to_str().unwrap());
+    let out = replay(&["init", "--input", sample, "--out", config_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("popularity"), "{}", text(&out.stdout));
+    let written = fs::read_to_string(&config).unwrap();
+    assert!(written.contains("id = \"id\"") && written.contains("artists = \"target_list\""));
+    // A second init refuses to replace it, and says how to.
+    let again = replay(&["init", "--input", sample, "--out", config_arg]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("pass --force"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(fs::read_to_string(&config).unwrap(), written);
+    // The config runs the pipeline as written.
+    let artifacts = dir.path().join("artifacts");
+    let run = replay(&[
+        "run",
+        "--config",
+        config_arg,
+        "--artifacts",
+        artifacts.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(artifacts.join("latest/metrics.json").is_file());
+}

@@ -34,6 +34,7 @@ mod error;
 mod ordered;
 mod parquet_read;
 mod rejections;
+mod sniff;
 mod source;
 mod validate;
 
@@ -48,6 +49,7 @@ use serde::{Deserialize, Serialize};
 pub use columns::{ColumnMap, IdColumns};
 pub use dialect::{Encoding, Source};
 pub use error::IngestError;
+pub use sniff::{sniff, ColumnSample, Sniffed};
 pub use validate::{IngestReport, RejectReason, Rejection};
 
 use rejections::RejectionFile;

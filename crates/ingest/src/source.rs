@@ -15,7 +15,7 @@ use crate::{csv_read, parquet_read};
 use crate::{ColumnMap, IngestError, IngestOptions, IngestReport, Rejection, Source, TracksVisitor};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Format {
+pub(crate) enum Format {
     Csv,
     CsvGz,
     Parquet,
@@ -32,7 +32,7 @@ impl Format {
 }
 
 /// Recognise the format by the file's first bytes: gzip magic, Parquet magic, else CSV.
-fn detect(path: &Path) -> Result<Format, IngestError> {
+pub(crate) fn detect(path: &Path) -> Result<Format, IngestError> {
     let mut magic = [0u8; 4];
     let mut file = File::open(path).map_err(|e| ArtifactError::io(path, e))?;
     let n = file.read(&mut magic).map_err(|e| ArtifactError::io(path, e))?;

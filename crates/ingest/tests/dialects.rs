@@ -186,12 +186,9 @@ fn read(source: &Source) -> Result<RecordBatch, IngestError> {
     Ok(concat_batches(&tracks.schema, &tracks.batches).unwrap())
 }
 
-#[test]
-fn every_layout_reads_as_the_plain_csv() {
-    let dir = tempfile::tempdir().unwrap();
-    let want = read(&source_for(&write(dir.path(), &PLAIN), &PLAIN)).unwrap();
-    assert_eq!(want.num_rows(), ROWS.len());
-    let layouts = [
+/// Every layout but the plain one.
+fn all_layouts() -> [Layout; 8] {
+    [
         Layout {
             name: "semicolon_decimal_comma",
             delimiter: ';',
@@ -237,7 +234,15 @@ fn every_layout_reads_as_the_plain_csv() {
             crlf: true,
             ..PLAIN
         },
-    ];
+    ]
+}
+
+#[test]
+fn every_layout_reads_as_the_plain_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = read(&source_for(&write(dir.path(), &PLAIN), &PLAIN)).unwrap();
+    assert_eq!(want.num_rows(), ROWS.len());
+    let layouts = all_layouts();
     for layout in &layouts {
         let path = write(dir.path(), layout);
         let got = read(&source_for(&path, layout)).unwrap_or_else(|e| panic!("{}: {e}", layout.name));
@@ -335,4 +340,34 @@ fn ids_may_be_several_columns_or_none() {
         err.contains("column 'artist' (columns.id) is not in the header"),
         "{err}"
     );
+}
+
+#[test]
+fn sniffing_finds_how_each_layout_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = read(&source_for(&write(dir.path(), &PLAIN), &PLAIN)).unwrap();
+    for layout in &all_layouts() {
+        let path = write(dir.path(), layout);
+        let sniffed = replay_ingest::sniff(&path).unwrap();
+        let s = &sniffed.source;
+        let what = layout.name;
+        assert_eq!(
+            (s.delimiter, s.quote, s.skip_rows),
+            (layout.delimiter, layout.quote, layout.preamble.len()),
+            "{what}"
+        );
+        assert_eq!(s.decimal_separator, layout.decimal, "{what}");
+        // A thousands separator is found where the sample shows one.
+        assert_eq!(s.thousands_separator, layout.thousands, "{what}");
+        assert_eq!(s.encoding == Encoding::Utf8, !layout.latin1, "{what}");
+        assert_eq!(
+            s.null_values.contains(&"NA".to_string()),
+            layout.null == "NA",
+            "{what}"
+        );
+        let names: Vec<&str> = sniffed.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, HEADER, "{what}");
+        // Read as sniffed, every layout gives the plain file's rows.
+        assert_eq!(read(s).unwrap(), want, "{what}");
+    }
 }

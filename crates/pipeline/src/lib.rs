@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod config;
 pub mod graph;
+pub mod init;
 pub mod memory;
 pub mod run;
 pub mod stages;
