@@ -19,6 +19,10 @@ pub struct LabelConfig {
     /// share); `threshold` is scaled to it.
     #[serde(deserialize_with = "replay_core::config::positive")]
     pub scale: f64,
+    /// Read the label from this source column instead (0/1, true/false or yes/no), in
+    /// place of `[columns] popularity`; `threshold` and `scale` then do not apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
     /// A leakage check, never for real models: when set, the popularity (hence the label)
     /// of the training rows is permuted with this seed after the split and before anything
     /// is fitted. Test labels stay true, so an honest model scores ROC-AUC ≈ 0.5 (a model
@@ -33,15 +37,20 @@ impl Default for LabelConfig {
         Self {
             threshold: 50.0,
             scale: 100.0,
+            column: None,
             shuffle_training_labels_seed: None,
         }
     }
 }
 
 impl LabelConfig {
-    /// The popularity, in the source's units, at or above which a track is replayed.
+    /// The popularity, in the source's units, at or above which a track is replayed. A
+    /// label column is read as popularity 100 (replayed) or 0, cut at 50.
     pub fn cut(&self) -> f64 {
-        self.threshold * self.scale / 100.0
+        match self.column {
+            Some(_) => 50.0,
+            None => self.threshold * self.scale / 100.0,
+        }
     }
 }
 

@@ -149,6 +149,7 @@ fn hand_made_config(standardize: bool, folds: usize, shuffle: Option<u64>) -> Fe
         label: LabelConfig {
             threshold: 50.0,
             scale: 100.0,
+            column: None,
             shuffle_training_labels_seed: shuffle,
         },
         features: FeatureOptions {

@@ -17,8 +17,14 @@ pub struct ColumnMap {
     /// written as a JSON array of the values), or none (`id` absent: the row's line in
     /// the source is its id, and no row is dropped as a repeat).
     pub id: IdColumns,
-    /// Popularity 0..=100 column (written as [`schema::POPULARITY`]).
+    /// Popularity 0..=100 column (written as [`schema::POPULARITY`]); empty when `label`
+    /// is set.
     pub popularity: String,
+    /// A column holding the label itself (0/1, true/false, yes/no), read in place of a
+    /// popularity as popularity 100 (replayed) or 0. A pipeline config sets it with
+    /// `[label] column`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Release date column, `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (written as [`schema::RELEASE_DATE`]).
     pub release_date: Option<String>,
     /// Numeric feature columns, read as 64-bit floats; an empty field is a missing value.
@@ -34,7 +40,10 @@ pub struct ColumnMap {
 struct RawColumnMap {
     #[serde(default)]
     id: IdColumns,
+    #[serde(default)]
     popularity: String,
+    #[serde(default)]
+    label: Option<String>,
     #[serde(default)]
     release_date: Option<String>,
     numeric: Vec<String>,
@@ -51,12 +60,14 @@ impl TryFrom<RawColumnMap> for ColumnMap {
         let map = ColumnMap {
             id: raw.id,
             popularity: raw.popularity,
+            label: raw.label,
             release_date: raw.release_date,
             numeric: raw.numeric,
             categorical: raw.categorical,
             drop: raw.drop,
         };
-        map.check()?;
+        // A popularity may be left out for `[label] column`: the caller checks the pair.
+        map.check_names()?;
         Ok(map)
     }
 }
@@ -84,6 +95,7 @@ impl ColumnMap {
         ColumnMap {
             id: IdColumns::one("id"),
             popularity: "popularity".into(),
+            label: None,
             release_date: Some("release_date".into()),
             numeric: numeric.iter().map(|s| s.to_string()).collect(),
             categorical: vec![],
@@ -94,7 +106,10 @@ impl ColumnMap {
     /// Every source column this mapping names, with the key that names it.
     pub fn named_columns(&self) -> Vec<(&str, &'static str)> {
         let mut out: Vec<(&str, &'static str)> = self.id.0.iter().map(|c| (c.as_str(), "id")).collect();
-        out.push((self.popularity.as_str(), "popularity"));
+        match &self.label {
+            Some(label) => out.push((label.as_str(), "label")),
+            None => out.push((self.popularity.as_str(), "popularity")),
+        }
         out.extend(self.release_date.as_deref().map(|c| (c, "release_date")));
         out.extend(self.numeric.iter().map(|c| (c.as_str(), "numeric")));
         out.extend(self.categorical.iter().map(|c| (c.as_str(), "categorical")));
@@ -102,12 +117,44 @@ impl ColumnMap {
         out
     }
 
-    /// Check that no column is named twice and no feature takes a canonical name.
+    /// Check that no column is named twice and no feature takes a canonical name, and
+    /// that there is a popularity or a label column (not both).
     pub fn check(&self) -> Result<(), String> {
+        match (&self.label, self.popularity.is_empty()) {
+            (None, true) => {
+                return Err("columns.popularity: missing; name the popularity column, or set \
+                            [label] column to a column holding the label"
+                    .into())
+            }
+            (Some(label), false) => {
+                return Err(format!(
+                    "[label] column '{label}' replaces columns.popularity ('{}'): set only one",
+                    self.popularity
+                ))
+            }
+            _ => {}
+        }
+        self.check_names()
+    }
+
+    /// Check that no column is named twice (a column of a composite id may also be a
+    /// feature: an artist identifies a song with its title and predicts as well) and no
+    /// feature takes a canonical name.
+    fn check_names(&self) -> Result<(), String> {
         let mut seen = std::collections::HashMap::new();
+        let composite = self.id.0.len() > 1;
         for (column, key) in self.named_columns() {
+            if column.is_empty() && key == "popularity" {
+                continue; // checked with the label column by `check`
+            }
             if column.is_empty() {
                 return Err(format!("columns.{key}: empty column name"));
+            }
+            let feature = |k: &str| k == "numeric" || k == "categorical";
+            if let Some(&first) = seen.get(column) {
+                if composite && first == "id" && feature(key) {
+                    continue;
+                }
             }
             if let Some(first) = seen.insert(column, key) {
                 return Err(format!(

@@ -53,6 +53,7 @@ pub(crate) fn read(
     visitor: &mut dyn TracksVisitor,
 ) -> Result<(IngestReport, Option<Rejection>), IngestError> {
     source.check().map_err(IngestError::InvalidSource)?;
+    columns.check().map_err(IngestError::InvalidSource)?;
     let files = source_files(&source.path)?;
     let format = common_format(&source.path, &files)?;
     let targets = targets(columns, options.require_popularity);

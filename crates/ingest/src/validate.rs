@@ -40,6 +40,8 @@ pub enum RejectReason {
     BadNumber,
     /// The popularity is outside 0..=100.
     PopularityOutOfRange,
+    /// The label column holds something other than 0/1, true/false or yes/no.
+    BadLabel,
     /// The release date is not `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
     BadReleaseDate,
 }
@@ -54,6 +56,7 @@ impl RejectReason {
             Self::MissingPopularity => "missing_popularity",
             Self::BadNumber => "bad_number",
             Self::PopularityOutOfRange => "popularity_out_of_range",
+            Self::BadLabel => "bad_label",
             Self::BadReleaseDate => "bad_release_date",
         }
     }
@@ -121,6 +124,10 @@ enum Role {
     Popularity {
         required: bool,
     },
+    /// The label column, read as popularity 100 (replayed) or 0.
+    Label {
+        required: bool,
+    },
     ReleaseDate,
     Numeric,
     Categorical,
@@ -152,11 +159,20 @@ pub(crate) fn targets(columns: &ColumnMap, require_popularity: bool) -> Vec<Targ
             [one] => id(one.clone(), Role::Id),
             many => id(many.join(", "), Role::CompositeId),
         },
-        Target {
-            source: columns.popularity.clone(),
-            output: schema::POPULARITY.into(),
-            role: Role::Popularity {
-                required: require_popularity,
+        match &columns.label {
+            Some(label) => Target {
+                source: label.clone(),
+                output: schema::POPULARITY.into(),
+                role: Role::Label {
+                    required: require_popularity,
+                },
+            },
+            None => Target {
+                source: columns.popularity.clone(),
+                output: schema::POPULARITY.into(),
+                role: Role::Popularity {
+                    required: require_popularity,
+                },
             },
         },
     ];
@@ -199,7 +215,10 @@ pub(crate) fn line_prefix(file: &std::path::Path, layout: &Layout<'_>) -> String
 impl Target {
     /// Whether the source column holds numbers (as opposed to text).
     pub fn is_numeric(&self) -> bool {
-        matches!(self.role, Role::Popularity { .. } | Role::Numeric)
+        matches!(
+            self.role,
+            Role::Popularity { .. } | Role::Label { .. } | Role::Numeric
+        )
     }
 
     /// Whether no source column is read for it: popularity when scoring may be absent,
@@ -207,7 +226,10 @@ impl Target {
     pub fn optional(&self) -> bool {
         matches!(
             self.role,
-            Role::Popularity { required: false } | Role::CompositeId | Role::LineId
+            Role::Popularity { required: false }
+                | Role::Label { required: false }
+                | Role::CompositeId
+                | Role::LineId
         )
     }
 
@@ -260,7 +282,11 @@ pub(crate) fn schema_of(targets: &[Target]) -> SchemaRef {
             };
             let nullable = !matches!(
                 t.role,
-                Role::Id | Role::CompositeId | Role::LineId | Role::Popularity { required: true }
+                Role::Id
+                    | Role::CompositeId
+                    | Role::LineId
+                    | Role::Popularity { required: true }
+                    | Role::Label { required: true }
             );
             Field::new(&t.output, data_type, nullable)
         })
@@ -389,6 +415,11 @@ fn validate(target: &Target, cell: Cell<'_>, values: &ValueFormat) -> Result<Val
             None if required => Err((RejectReason::MissingPopularity, "empty popularity".into())),
             None => Ok(Value::Number(None)),
         },
+        Role::Label { required } => match label_of(cell, values)? {
+            Some(replayed) => Ok(Value::Number(Some(if replayed { 100.0 } else { 0.0 }))),
+            None if required => Err((RejectReason::MissingPopularity, "empty label".into())),
+            None => Ok(Value::Number(None)),
+        },
         Role::ReleaseDate => match text_of(cell, values) {
             None => Ok(Value::Text),
             Some(date) if schema::parse_release_date(&date).is_some() => Ok(Value::Text),
@@ -419,6 +450,27 @@ fn text_of<'a>(cell: Cell<'a>, values: &ValueFormat) -> Option<Cow<'a, str>> {
         Cell::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => Some(Cow::Owned(format!("{}", x as i64))),
         Cell::Number(x) => Some(Cow::Owned(x.to_string())),
         Cell::Null => None,
+    }
+}
+
+/// The label of a cell: 1/true/yes (any case) replayed, 0/false/no not; empty text, the
+/// source's null values and nulls are `None`.
+fn label_of(cell: Cell<'_>, values: &ValueFormat) -> Result<Option<bool>, Fault> {
+    let bad = |found: String| {
+        let detail = format!("expected 0/1, true/false or yes/no for [label] column, got {found}");
+        Err((RejectReason::BadLabel, detail))
+    };
+    match cell {
+        Cell::Null => Ok(None),
+        Cell::Number(1.0) => Ok(Some(true)),
+        Cell::Number(0.0) => Ok(Some(false)),
+        Cell::Number(x) => bad(x.to_string()),
+        Cell::Text(s) if values.is_null(trim(s)) => Ok(None),
+        Cell::Text(s) => match trim(s).to_ascii_lowercase().as_str() {
+            "1" | "1.0" | "true" | "t" | "yes" | "y" => Ok(Some(true)),
+            "0" | "0.0" | "false" | "f" | "no" | "n" => Ok(Some(false)),
+            _ => bad(format!("'{s}'")),
+        },
     }
 }
 

@@ -50,6 +50,7 @@ fn mapping() -> ColumnMap {
     ColumnMap {
         id: replay_ingest::IdColumns::one("id"),
         popularity: "popularity".into(),
+        label: None,
         release_date: None,
         numeric: vec!["year".into(), "duration_s".into(), "energy".into()],
         categorical: vec!["artists".into()],
@@ -331,10 +332,7 @@ fn ids_may_be_several_columns_or_none() {
     let batch = concat_batches(&tracks.schema, &tracks.batches).unwrap();
     assert_eq!(ids(&batch), ["2", "3", "4", "6", "7", "8"]);
     // A part that is not in the file is named with its key.
-    let err = read_with(
-        IdColumns(vec!["name".into(), "artist".into()]),
-        &["id", "artists"],
-    );
+    let err = read_with(IdColumns(vec!["name".into(), "artist".into()]), &["id"]);
     let err = err.unwrap_err().to_string();
     assert!(
         err.contains("column 'artist' (columns.id) is not in the header"),
@@ -370,4 +368,51 @@ fn sniffing_finds_how_each_layout_is_written() {
         // Read as sniffed, every layout gives the plain file's rows.
         assert_eq!(read(s).unwrap(), want, "{what}");
     }
+}
+
+#[test]
+fn a_label_column_is_read_as_popularity_100_or_0_and_other_values_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hits.csv");
+    std::fs::write(
+        &path,
+        "id,hit,energy\na,yes,0.5\nb,0,0.7\nc,TRUE,0.1\nd,maybe,0.2\ne,,0.3\n",
+    )
+    .unwrap();
+    let columns = ColumnMap {
+        id: IdColumns::one("id"),
+        popularity: String::new(),
+        label: Some("hit".into()),
+        release_date: None,
+        numeric: vec!["energy".into()],
+        categorical: vec![],
+        drop: vec![],
+    };
+    let options = IngestOptions {
+        max_rejected_fraction: 1.0,
+        ..Default::default()
+    };
+    let tracks = read_tracks(&Source::new(&path), &columns, &options, &ProgressBar::hidden()).unwrap();
+    let batch = concat_batches(&tracks.schema, &tracks.batches).unwrap();
+    let popularity = batch.column_by_name("popularity").unwrap();
+    let popularity = popularity
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .unwrap();
+    assert_eq!(popularity.values().to_vec(), [100.0, 0.0, 100.0]);
+    let rejected: Vec<String> = tracks.rejections.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        rejected,
+        [
+            "line 5, column 'hit': expected 0/1, true/false or yes/no for [label] column, got 'maybe'",
+            "line 6, column 'hit': empty label",
+        ]
+    );
+    // Neither a popularity nor a label column: the error says what to set.
+    let neither = ColumnMap {
+        label: None,
+        ..columns
+    };
+    let err = read_tracks(&Source::new(&path), &neither, &options, &ProgressBar::hidden()).unwrap_err();
+    assert!(err.to_string().contains("columns.popularity: missing"), "{err}");
 }

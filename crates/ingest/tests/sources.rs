@@ -15,6 +15,7 @@ fn mapping() -> ColumnMap {
     ColumnMap {
         id: replay_ingest::IdColumns::one("id"),
         popularity: "popularity".into(),
+        label: None,
         release_date: Some("release_date".into()),
         numeric: vec!["tempo".into()],
         categorical: vec!["genre".into()],

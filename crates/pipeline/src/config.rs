@@ -145,7 +145,18 @@ impl PipelineConfig {
 
     /// Parse and check config text; the error is a readable message.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let config: PipelineConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut config: PipelineConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        // `[label] column` is where the tracks' label is read from: a role of [columns].
+        match (&config.label.column, &config.columns.label) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(format!(
+                    "[label] column '{a}' and [columns] label '{b}' disagree; set [label] column only"
+                ));
+            }
+            (Some(column), None) => config.columns.label = Some(column.clone()),
+            _ => {}
+        }
+        config.columns.check()?;
         config.graph()?;
         if config.models.is_empty() {
             return Err("[models] must declare at least one model".into());
@@ -276,6 +287,17 @@ mod tests {
         assert!(e.contains("line 3") && e.contains("latin-1"), "{e}");
         let e = error_of("[source]\npath = \"a.csv\"\ndelimiter = \";\"\nquote = \";\"\n");
         assert!(e.contains("source.quote"), "{e}");
+    }
+
+    #[test]
+    fn a_label_column_replaces_the_popularity() {
+        let text = "[columns]\nid = \"id\"\nnumeric = [\"energy\"]\n[label]\ncolumn = \"hit\"\n";
+        let config = PipelineConfig::parse(text).unwrap();
+        assert_eq!(config.columns.label.as_deref(), Some("hit"));
+        let e = error_of("[columns]\nid = \"id\"\nnumeric = [\"energy\"]\n");
+        assert!(e.contains("columns.popularity: missing"), "{e}");
+        let e = error_of("[columns]\npopularity = \"p\"\nnumeric = []\n[label]\ncolumn = \"hit\"\n");
+        assert!(e.contains("replaces columns.popularity"), "{e}");
     }
 
     #[test]

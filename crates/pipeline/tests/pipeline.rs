@@ -493,3 +493,45 @@ fn the_report_inlines_every_chart_and_every_png_is_valid() {
     let markdown = fs::read_to_string(latest.join("report.md")).unwrap();
     assert!(markdown.contains("| model | ROC-AUC [95% CI]"));
 }
+
+/// A yes/no label column read with `[label] column` gives exactly the metrics of the
+/// popularity it was derived from with the default threshold.
+#[test]
+fn a_label_column_trains_as_the_popularity_threshold_it_encodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = synthetic(dir.path(), 3000);
+    let mut reader = csv::Reader::from_path(&source).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let at = header.iter().position(|c| c == "popularity").unwrap();
+    let hits = dir.path().join("hits.csv");
+    let mut writer = csv::Writer::from_path(&hits).unwrap();
+    writer
+        .write_record(header.iter().map(|c| if c == "popularity" { "hit" } else { c }))
+        .unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let hit = if record[at].parse::<f64>().unwrap() >= 50.0 {
+            "yes"
+        } else {
+            "no"
+        };
+        writer
+            .write_record(
+                record
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| if i == at { hit } else { v }),
+            )
+            .unwrap();
+    }
+    writer.flush().unwrap();
+    let by_popularity = config_for(&source);
+    run(&by_popularity, &dir.path().join("a"));
+    let mut by_label = config_for(&hits);
+    by_label.columns.popularity = String::new();
+    by_label.columns.label = Some("hit".into());
+    by_label.label.column = Some("hit".into());
+    run(&by_label, &dir.path().join("b"));
+    let metrics = |d: &str| fs::read_to_string(dir.path().join(d).join("latest/metrics.json")).unwrap();
+    assert_eq!(metrics("b"), metrics("a"));
+}

@@ -36,7 +36,10 @@ pub(super) fn report(
         train_rows: split.train_rows,
         test_rows: split.test_rows,
         positive_rate: split.positive_rate,
-        label_rule: format!("replayed = popularity >= {}", config.label.cut()),
+        label_rule: match &config.columns.label {
+            Some(column) => format!("replayed = column '{column}' (1, true or yes)"),
+            None => format!("replayed = popularity >= {}", config.label.cut()),
+        },
         features: split.features.clone(),
     };
     let config_text = toml::to_string_pretty(config).unwrap_or_else(|_| format!("{config:#?}"));
