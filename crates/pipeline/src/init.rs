@@ -63,7 +63,7 @@ pub fn run(input: &Path, out: &Path, force: bool) -> Result<String, PipelineErro
 pub struct Role {
     /// The column.
     pub column: String,
-    /// `id`, `popularity`, `release_date`, `numeric`, `categorical` or `drop`.
+    /// `id`, `popularity`, `label`, `release_date`, `numeric`, `categorical` or `drop`.
     pub role: &'static str,
     /// For a categorical column, its encoding: `category`, `target` or `target_list`.
     pub encoding: Option<&'static str>,
@@ -122,13 +122,40 @@ pub fn propose(sniffed: &Sniffed) -> Proposal {
         })
         .collect();
     let mut scale = 100.0;
-    match popular.as_slice() {
-        [] => undecided.push(
-            "no column looks like the popularity (numbers 0-100 named like 'popularity'): \
-             set [columns] popularity"
+    // Without one, a column of two label values (0/1, true/false, yes/no) is the label.
+    let label = (0..columns.len()).find(|&j| {
+        let c = &columns[j];
+        let values: Vec<String> = c.examples.iter().map(|v| v.to_lowercase()).collect();
+        c.distinct == 2
+            && c.examples.len() == 2
+            && [
+                ["0", "1"],
+                ["false", "true"],
+                ["no", "yes"],
+                ["f", "t"],
+                ["n", "y"],
+            ]
+            .iter()
+            .any(|pair| values.iter().all(|v| pair.contains(&v.as_str())))
+    });
+    match (popular.as_slice(), label) {
+        ([], Some(j)) => {
+            let why = format!(
+                "the label: {} and {} only",
+                columns[j].examples[0], columns[j].examples[1]
+            );
+            set(&mut roles, j, "label", None, why);
+            undecided.push(format!(
+                "no popularity column: '{}' is read as the label ([label] column); check it",
+                columns[j].name
+            ));
+        }
+        ([], None) => undecided.push(
+            "no column looks like the popularity (numbers 0-100 named like 'popularity') or \
+             a label (two values such as 0/1 or yes/no): set [columns] popularity"
                 .to_string(),
         ),
-        [j, rest @ ..] => {
+        ([j, rest @ ..], _) => {
             let (lo, hi) = columns[*j].range.unwrap_or((0.0, 100.0));
             if hi <= 1.0 {
                 scale = 1.0;
@@ -310,7 +337,8 @@ pub fn config_text(sniffed: &Sniffed, proposal: &Proposal) -> String {
             let _ = writeln!(out, "{role} = {}    # {}", toml_string(&r.column), r.why);
         }
     }
-    if of("popularity").next().is_none() {
+    let label = of("label").next();
+    if of("popularity").next().is_none() && label.is_none() {
         out.push_str("popularity = \"SET ME\"    # no column looked like the popularity\n");
     }
     for role in ["numeric", "categorical", "drop"] {
@@ -320,14 +348,26 @@ pub fn config_text(sniffed: &Sniffed, proposal: &Proposal) -> String {
         }
         out.push_str("]\n");
     }
-    out.push_str(
-        "\n[label]\nthreshold = 50.0               # replayed = popularity >= threshold (0-100 scale)\n",
-    );
-    let _ = writeln!(
-        out,
-        "scale = {:.1}                    # the popularity's maximum: 100, or 1 for a 0-1 share",
-        proposal.scale
-    );
+    match label {
+        Some(r) => {
+            let _ = writeln!(
+                out,
+                "\n[label]\ncolumn = {}    # {}",
+                toml_string(&r.column),
+                r.why
+            );
+        }
+        None => {
+            out.push_str(
+                "\n[label]\nthreshold = 50.0               # replayed = popularity >= threshold (0-100 scale)\n",
+            );
+            let _ = writeln!(
+                out,
+                "scale = {:.1}                    # the popularity's maximum: 100, or 1 for a 0-1 share",
+                proposal.scale
+            );
+        }
+    }
     let encoded: Vec<&Role> = of("categorical").collect();
     if !encoded.is_empty() {
         out.push_str(

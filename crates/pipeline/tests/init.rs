@@ -65,3 +65,20 @@ fn init_on_the_tidytuesday_file_proposes_the_seed_config_roles() {
         &project_config("configs/spotify_songs_seed.toml"),
     );
 }
+
+#[test]
+fn init_reads_a_yes_no_column_as_the_label_when_there_is_no_popularity() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hits.csv");
+    let mut text = String::from("song,hit,energy\n");
+    for i in 0..40 {
+        let hit = if i % 3 == 0 { "yes" } else { "no" };
+        text.push_str(&format!("s{i},{hit},0.{i}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let config = proposed(&path);
+    assert_eq!(config.label.column.as_deref(), Some("hit"));
+    assert_eq!(config.columns.label.as_deref(), Some("hit"));
+    assert!(config.columns.popularity.is_empty());
+    assert_eq!(config.columns.numeric, ["energy"]);
+}
