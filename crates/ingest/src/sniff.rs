@@ -9,6 +9,7 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use replay_core::ArtifactError;
 
+use crate::csv_read::{csv_reader, Bytes};
 use crate::dialect::ValueFormat;
 use crate::source::{detect, source_files, Format};
 use crate::{Encoding, IngestError, Source};
@@ -190,13 +191,15 @@ fn sniff_csv(path: &Path, format: Format, raw: &[u8]) -> Result<Sniffed, IngestE
 /// The first `limit` records of `text` read with `delimiter` and `quote` after `skip`
 /// lines.
 fn parse(text: &str, delimiter: char, quote: char, skip: usize, limit: usize) -> Vec<Vec<String>> {
-    let start = text.split_inclusive('\n').take(skip).map(str::len).sum::<usize>();
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(u8::try_from(delimiter).unwrap_or(b','))
-        .quote(u8::try_from(quote).unwrap_or(b'"'))
-        .from_reader(&text.as_bytes()[start..])
+    let mut rest = text.as_bytes();
+    // Reading a slice cannot fail.
+    let _ = crate::encoding::skip_lines(&mut rest, skip);
+    let bytes = Bytes::of(&Source {
+        delimiter,
+        quote,
+        ..Source::new("")
+    });
+    csv_reader(rest, false, bytes)
         .records()
         .map_while(Result::ok)
         .take(limit)
