@@ -23,6 +23,16 @@ pub struct LabelConfig {
     /// place of `[columns] popularity`; `threshold` and `scale` then do not apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
+    /// Label by rank instead of a fixed threshold: the cut is this quantile (in (0, 1),
+    /// linear interpolation) of the training rows' popularity, so about the top
+    /// `1 - quantile` of them are replayed (ties at the cut included). The fitted cut is
+    /// recorded in the feature spec and applies to the test rows and new songs too;
+    /// `threshold` and `scale` then do not apply. See [`LabelConfig::fit_cut`].
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "checked_quantile"
+    )]
+    pub quantile: Option<f64>,
     /// A leakage check, never for real models: when set, the popularity (hence the label)
     /// of the training rows is permuted with this seed after the split and before anything
     /// is fitted. Test labels stay true, so an honest model scores ROC-AUC ≈ 0.5 (a model
@@ -38,6 +48,7 @@ impl Default for LabelConfig {
             threshold: 50.0,
             scale: 100.0,
             column: None,
+            quantile: None,
             shuffle_training_labels_seed: None,
         }
     }
@@ -52,6 +63,31 @@ impl LabelConfig {
             None => self.threshold * self.scale / 100.0,
         }
     }
+
+    /// The cut fitted on the popularity of `rows` (no missing values): the `quantile` of
+    /// them with `quantile`, otherwise [`LabelConfig::cut`] whatever the rows. The stage
+    /// stratifies its split by the cut fitted on every distinct row, then labels train
+    /// and test rows by the cut fitted on the training rows only.
+    pub fn fit_cut(&self, rows: &[f64]) -> f64 {
+        match self.quantile {
+            Some(q) if self.column.is_none() => quantile(rows, q),
+            _ => self.cut(),
+        }
+    }
+}
+
+/// The `q` quantile of `values` by linear interpolation between the order statistics
+/// (NumPy's default); 0 for no values.
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return 0.0;
+    };
+    let h = last as f64 * q;
+    let lo = (h.floor() as usize).min(last);
+    let hi = (lo + 1).min(last);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 // The rules of every numeric setting of the stage: config files reach them through the
@@ -67,6 +103,12 @@ fn threshold(v: f64) -> Result<(), String> {
             "expected a popularity threshold between 0 and 100, got {v}"
         ))
     }
+}
+
+fn checked_quantile<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    rule::open_unit(v).map_err(serde::de::Error::custom)?;
+    Ok(Some(v))
 }
 
 fn folds(v: usize) -> Result<(), String> {
@@ -217,6 +259,17 @@ impl FeaturesConfig {
     pub fn check(&self) -> Result<(), FeatureError> {
         check("label.threshold", threshold(self.label.threshold))?;
         check("label.scale", rule::positive(self.label.scale))?;
+        if let Some(q) = self.label.quantile {
+            check("label.quantile", rule::open_unit(q))?;
+            if let Some(column) = &self.label.column {
+                return check(
+                    "label.quantile",
+                    Err(format!(
+                        "a quantile cuts a popularity, but [label] column '{column}' is the label itself; set one of them"
+                    )),
+                );
+            }
+        }
         self.split.check()?;
         let te = &self.features.target_encoding;
         check("features.target_encoding.folds", folds(te.folds))?;
@@ -224,5 +277,37 @@ impl FeaturesConfig {
             "features.target_encoding.smoothing",
             rule::non_negative(te.smoothing),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// NumPy: `np.quantile([4, 1, 3, 2], [0.5, 0.25, 0.8])` is `[2.5, 1.75, 3.4]`, and
+    /// `np.quantile([10, 20, 30], 0.9)` is 28.
+    #[test]
+    fn quantile_interpolates_as_numpy() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), 2.5));
+        assert!(close(quantile(&[4.0, 1.0, 3.0, 2.0], 0.25), 1.75));
+        assert!(close(quantile(&[4.0, 1.0, 3.0, 2.0], 0.8), 3.4));
+        assert!(close(quantile(&[10.0, 20.0, 30.0], 0.9), 28.0));
+        assert_eq!(quantile(&[7.0], 0.3), 7.0);
+    }
+
+    #[test]
+    fn fit_cut_is_the_fixed_threshold_without_a_quantile() {
+        let label = LabelConfig {
+            threshold: 40.0,
+            scale: 1.0,
+            ..LabelConfig::default()
+        };
+        assert_eq!(label.fit_cut(&[0.9, 0.1]), 0.4);
+        let by_rank = LabelConfig {
+            quantile: Some(0.5),
+            ..label
+        };
+        assert_eq!(by_rank.fit_cut(&[0.9, 0.1]), 0.5);
     }
 }

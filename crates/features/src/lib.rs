@@ -51,6 +51,9 @@ pub const SPLIT_REPORT_FILE: &str = "split_report.json";
 pub struct SplitReport {
     /// Rows in the ingested tracks.
     pub rows_in: usize,
+    /// Popularity at or above which a track is replayed: the configured threshold, or
+    /// the cut fitted on the training rows by `[label] quantile`.
+    pub label_cut: f64,
     /// Rows dropped because their id had been seen before (the first one is kept).
     pub duplicate_ids_dropped: usize,
     /// Training rows.
@@ -92,7 +95,7 @@ pub fn build(
     config.check()?;
     let all = concat_batches(&schema, batches)?;
     let rows_in = all.num_rows();
-    let (distinct, labels, train_rows, test_rows) = split_rows(&all, config)?;
+    let (distinct, split::Labelled { cut, labels, .. }, train_rows, test_rows) = split_rows(&all, config)?;
     let mut train_raw = take_rows(&distinct, &train_rows)?;
     if let Some(seed) = config.label.shuffle_training_labels_seed {
         train_raw = shuffle_popularity(&train_raw, seed)?;
@@ -105,12 +108,13 @@ pub fn build(
     let (train_pos, test_pos) = (positives(&train_rows), positives(&test_rows));
     if train_pos == 0 || train_pos == train_rows.len() {
         return Err(FeatureError::SingleClass {
-            threshold: config.label.cut(),
+            threshold: cut,
             rows: train_rows.len(),
         });
     }
     let report = SplitReport {
         rows_in,
+        label_cut: cut,
         duplicate_ids_dropped: rows_in - distinct.num_rows(),
         train_rows: train_rows.len(),
         test_rows: test_rows.len(),
@@ -141,13 +145,18 @@ pub fn training_tracks(
 }
 
 /// One row per id, its labels, and the training and test rows among them.
-type SplitRows = (RecordBatch, Vec<bool>, Vec<usize>, Vec<usize>);
+type SplitRows = (RecordBatch, split::Labelled, Vec<usize>, Vec<usize>);
 
 fn split_rows(all: &RecordBatch, config: &FeaturesConfig) -> Result<SplitRows, FeatureError> {
     let distinct = take_rows(all, &first_of_each_id(all)?)?;
-    let labels = spec::labels(&distinct, config.label.cut())?;
-    let (train_rows, test_rows) = stratified_split(&labels, &config.split)?;
-    Ok((distinct, labels, train_rows, test_rows))
+    let popularity = popularity(&distinct)?;
+    if let Some(row) = popularity.iter().position(|p| p.is_nan()) {
+        return Err(FeatureError::MissingPopularity { row });
+    }
+    let labelled = split::label_and_split(&popularity, config);
+    let (test_rows, train_rows): (Vec<usize>, Vec<usize>) =
+        (0..labelled.test.len()).partition(|&i| labelled.test[i]);
+    Ok((distinct, labelled, train_rows, test_rows))
 }
 
 /// Run the stage: read ingested tracks from `tracks` and write [`TRAIN_FILE`],

@@ -142,7 +142,8 @@ impl FeatureSpec {
     /// its encoding's inputs (see [`Encoding`]).
     pub fn fit(train: &RecordBatch, config: &FeaturesConfig) -> Result<(Self, RecordBatch), FeatureError> {
         let options = &config.features;
-        let labels = labels(train, config.label.cut())?;
+        let cut = config.label.fit_cut(&crate::popularity(train)?);
+        let labels = labels(train, cut)?;
         let schema = train.schema();
         let newest_year = match schema.field_with_name(schema::RELEASE_DATE) {
             Ok(_) => release_dates(train)?.iter().flatten().map(|(y, _)| *y).max(),
@@ -172,7 +173,7 @@ impl FeatureSpec {
         let features = layout(&schema, options, newest_year, &encodings, &categories)?;
         let mut spec = FeatureSpec {
             format_version: SPEC_FORMAT,
-            label_threshold: config.label.cut(),
+            label_threshold: cut,
             categories,
             keys,
             features,

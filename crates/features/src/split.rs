@@ -4,7 +4,43 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::{FeatureError, SplitConfig};
+use crate::{FeatureError, FeaturesConfig, SplitConfig};
+
+/// The labels of the distinct tracks and their split.
+#[derive(Debug)]
+pub(crate) struct Labelled {
+    /// The popularity cut, fitted on the training rows ([`crate::LabelConfig::fit_cut`]).
+    pub cut: f64,
+    /// Whether each track is replayed (popularity at or above `cut`).
+    pub labels: Vec<bool>,
+    /// Whether each track is a test row.
+    pub test: Vec<bool>,
+}
+
+/// Label and split the distinct tracks whose popularity is `popularity` (none missing).
+///
+/// The split is stratified by the cut fitted on every track (for a fixed threshold, the
+/// threshold itself); the labels then follow the cut fitted on the training rows only,
+/// so a quantile rule never looks at test popularity to decide a label.
+pub(crate) fn label_and_split(popularity: &[f64], config: &FeaturesConfig) -> Labelled {
+    let label = |cut: f64| popularity.iter().map(|&p| p >= cut).collect::<Vec<bool>>();
+    let test = test_mask(&label(config.label.fit_cut(popularity)), &config.split);
+    let training: Vec<f64> = match config.label.quantile {
+        Some(_) => popularity
+            .iter()
+            .zip(&test)
+            .filter(|(_, t)| !**t)
+            .map(|(p, _)| *p)
+            .collect(),
+        None => Vec::new(),
+    };
+    let cut = config.label.fit_cut(&training);
+    Labelled {
+        cut,
+        labels: label(cut),
+        test,
+    }
+}
 
 /// Split row indices into `(train, test)`, both sorted.
 ///

@@ -59,7 +59,7 @@ pub(crate) fn run(
     let fitted = fit(&tracks, &rows, config)?;
     if rows.train_positives == 0 || rows.train_positives == rows.train_rows {
         return Err(FeatureError::SingleClass {
-            threshold: config.label.cut(),
+            threshold: rows.cut,
             rows: rows.train_rows,
         });
     }
@@ -134,6 +134,8 @@ struct Assignment {
     role: Vec<u8>,
     /// Distinct tracks (rows kept).
     distinct: usize,
+    /// The popularity cut of the labels, fitted on the training rows.
+    cut: f64,
     /// Training rows.
     train_rows: usize,
     /// Replayed training rows (true labels).
@@ -152,6 +154,7 @@ impl Assignment {
         let rate = |p: usize, n: usize| if n == 0 { 0.0 } else { p as f64 / n as f64 };
         SplitReport {
             rows_in: self.role.len(),
+            label_cut: self.cut,
             duplicate_ids_dropped: self.role.len() - self.distinct,
             train_rows: self.train_rows,
             test_rows,
@@ -163,53 +166,41 @@ impl Assignment {
     }
 }
 
-/// Per-row state of the first pass: the row has an id, a popularity, and its label.
-const HAS_ID: u8 = 1;
-const HAS_POPULARITY: u8 = 2;
-const REPLAYED: u8 = 4;
-
 /// First pass: dedup by id (first row kept), labels, split, leakage-check permutation.
 fn assign(tracks: &Tracks, config: &FeaturesConfig) -> Result<Assignment, FeatureError> {
-    let threshold = config.label.cut();
     let shuffle = config.label.shuffle_training_labels_seed;
-    let mut state: Vec<u8> = Vec::new();
+    let mut has_id: Vec<bool> = Vec::new();
     let mut hashes: Vec<u64> = Vec::new();
     let mut popularity: Vec<f64> = Vec::new();
     tracks.scan(&[schema::ID, schema::POPULARITY], |_, batch| {
         let ids = ids(batch)?;
-        let values = crate::popularity(batch)?;
-        for (i, &p) in values.iter().enumerate() {
-            let mut s = 0;
+        for i in 0..ids.len() {
+            has_id.push(ids.is_valid(i));
             if ids.is_valid(i) {
-                s |= HAS_ID;
                 hashes.push(hash_id(ids.value(i)));
             }
-            if !p.is_nan() {
-                s |= HAS_POPULARITY | if p >= threshold { REPLAYED } else { 0 };
-            }
-            state.push(s);
         }
-        if shuffle.is_some() {
-            popularity.extend_from_slice(&values);
-        }
+        popularity.extend(crate::popularity(batch)?);
         Ok(())
     })?;
-    if state.len() > u32::MAX as usize {
+    if has_id.len() > u32::MAX as usize {
         return Err(FeatureError::TooManyRows {
-            rows: state.len(),
+            rows: has_id.len(),
             max: u32::MAX as usize,
         });
     }
-    let kept = first_of_each_id(tracks, &state, hashes)?;
-    let mut labels = Vec::new();
-    for (&s, _) in state.iter().zip(&kept).filter(|(_, k)| **k) {
-        if s & HAS_POPULARITY == 0 {
-            return Err(FeatureError::MissingPopularity { row: labels.len() });
+    let kept = first_of_each_id(tracks, has_id, hashes)?;
+    let mut distinct_popularity = Vec::new();
+    for (&p, _) in popularity.iter().zip(&kept).filter(|(_, k)| **k) {
+        if p.is_nan() {
+            return Err(FeatureError::MissingPopularity {
+                row: distinct_popularity.len(),
+            });
         }
-        labels.push(s & REPLAYED != 0);
+        distinct_popularity.push(p);
     }
-    drop(state);
-    let test = split::test_mask(&labels, &config.split);
+    let split::Labelled { cut, labels, test } = split::label_and_split(&distinct_popularity, config);
+    drop(distinct_popularity);
     let mut role = vec![DROPPED; kept.len()];
     let mut distinct = 0;
     let mut train_labels = Vec::new();
@@ -241,6 +232,7 @@ fn assign(tracks: &Tracks, config: &FeaturesConfig) -> Result<Assignment, Featur
     Ok(Assignment {
         role,
         distinct,
+        cut,
         train_rows,
         train_positives,
         test_positives,
@@ -266,11 +258,15 @@ fn hash_id(id: &str) -> u64 {
     hasher.finish()
 }
 
-/// Whether each row is the first of its id (rows without an id are not). `hashes` are the
+/// Whether each row is the first of its id: `kept` says which rows have an id, and
+/// comes back with the repeats cleared. `hashes` are the
 /// hashes of the ids present, in row order. Only rows whose hash occurs more than once
 /// can repeat an id; their full ids are compared in a second read of the id column.
-fn first_of_each_id(tracks: &Tracks, state: &[u8], mut hashes: Vec<u64>) -> Result<Vec<bool>, FeatureError> {
-    let mut kept: Vec<bool> = state.iter().map(|s| s & HAS_ID != 0).collect();
+fn first_of_each_id(
+    tracks: &Tracks,
+    mut kept: Vec<bool>,
+    mut hashes: Vec<u64>,
+) -> Result<Vec<bool>, FeatureError> {
     hashes.sort_unstable();
     let mut repeated: Vec<u64> = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
     drop(hashes);
@@ -332,7 +328,7 @@ fn fit(tracks: &Tracks, rows: &Assignment, config: &FeaturesConfig) -> Result<Fi
     let features = spec::layout(&schema, options, newest_year, &encodings, &categories)?;
     let mut spec = FeatureSpec {
         format_version: SPEC_FORMAT,
-        label_threshold: config.label.cut(),
+        label_threshold: rows.cut,
         categories,
         keys: BTreeMap::new(),
         features,

@@ -150,6 +150,7 @@ fn hand_made_config(standardize: bool, folds: usize, shuffle: Option<u64>) -> Fe
             threshold: 50.0,
             scale: 100.0,
             column: None,
+            quantile: None,
             shuffle_training_labels_seed: shuffle,
         },
         features: FeatureOptions {
@@ -381,4 +382,98 @@ fn a_zero_to_one_popularity_with_scale_one_labels_as_the_percent_scale() {
     config.label.scale = 100.0;
     let err = run_in_batches(&share_tracks, &config, &dir.path().join("x"), 50).unwrap_err();
     assert!(err.to_string().contains("[label] scale = 1"), "{err}");
+}
+
+/// `[label] quantile`: the cut is the quantile of the training rows' popularity (checked
+/// against the order statistics of train.parquet), it labels train and test rows alike,
+/// and the streaming stage equals the in-memory reference.
+#[test]
+fn a_quantile_label_cuts_at_the_training_rows_quantile() {
+    let dir = tempfile::tempdir().unwrap();
+    let columns = serde_json::json!({
+        "id": "id", "popularity": "popularity", "release_date": "release_date",
+        "numeric": ["valence", "energy", "loudness", "tempo"],
+        "categorical": ["artists"],
+        "drop": ["name", "year", "acousticness", "danceability", "duration_ms", "explicit",
+                 "instrumentalness", "key", "liveness", "mode", "speechiness"],
+    });
+    let integers = ingest(
+        &workspace().join("data/kaggle_synthetic_20k.csv.gz"),
+        columns,
+        dir.path(),
+    );
+    // Distinct fractional popularity, so that the quantile of the training rows differs
+    // from that of all rows (integer popularity would often tie them).
+    let (schema, batches) = replay_parquet::read(&integers).unwrap();
+    let batch = concat_batches(&schema, &batches).unwrap();
+    let index = schema.index_of("popularity").unwrap();
+    let popularity = batch.column(index).as_primitive::<Float64Type>();
+    let spread: Float64Array = (0..batch.num_rows())
+        .map(|i| {
+            popularity
+                .is_valid(i)
+                .then(|| popularity.value(i) + (i as f64 * 0.618_034).fract())
+        })
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[index] = Arc::new(spread);
+    let tracks = dir.path().join("spread.parquet");
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+    replay_parquet::write(&tracks, schema, &[batch]).unwrap();
+    let mut config = FeaturesConfig {
+        features: FeatureOptions {
+            encode: BTreeMap::from([("artists".to_string(), Encoding::TargetList)]),
+            ..FeatureOptions::default()
+        },
+        ..FeaturesConfig::default()
+    };
+    config.label.quantile = Some(0.8);
+    // Stratified (by the cut of all rows, so the training quantile falls in the same gap
+    // between popularities), and not: then only the training rows give this cut.
+    for stratify in [true, false] {
+        config.split.stratify = stratify;
+        assert_same_as_reference(&tracks, &config, &[4096]);
+        let out = dir.path().join(format!("quantile-{stratify}"));
+        let report = run_in_batches(&tracks, &config, &out, 4096).unwrap();
+        let values = |file: &str| {
+            let batch = read_all(&out.join(file));
+            let popularity = batch
+                .column_by_name("popularity")
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .clone();
+            let labels = batch.column_by_name("replayed").unwrap().as_boolean().clone();
+            popularity
+                .values()
+                .iter()
+                .copied()
+                .zip(labels.iter().map(Option::unwrap))
+                .collect::<Vec<(f64, bool)>>()
+        };
+        let (train, test) = (values("train.parquet"), values("test.parquet"));
+        let mut sorted: Vec<f64> = train.iter().map(|(p, _)| *p).collect();
+        sorted.sort_by(f64::total_cmp);
+        let position = 0.8 * (sorted.len() - 1) as f64;
+        let (below, above) = (
+            sorted[position.floor() as usize],
+            sorted[position.ceil() as usize],
+        );
+        let want = below + position.fract() * (above - below);
+        assert_eq!(report.label_cut, want, "stratify {stratify}");
+        let spec: serde_json::Value = io::read_json(&out.join("feature_spec.json")).unwrap();
+        assert_eq!(spec["label_threshold"].as_f64(), Some(want));
+        for (p, label) in train.iter().chain(&test) {
+            assert_eq!(*label, *p >= want, "popularity {p}");
+        }
+        // The top fifth of the training rows (popularity is distinct).
+        let positives = train.iter().filter(|(_, l)| *l).count();
+        assert_eq!(positives, train.len() - position.floor() as usize - 1);
+    }
+
+    // A quantile cuts a popularity: it cannot go with a label column.
+    config.label.column = Some("hit".to_string());
+    let err = run_in_batches(&tracks, &config, dir.path(), 4096)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("label.quantile") && err.contains("'hit'"), "{err}");
 }

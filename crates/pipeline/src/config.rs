@@ -301,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn a_quantile_label_is_read_and_checked() {
+        let config = PipelineConfig::parse("[label]\nquantile = 0.8\n").unwrap();
+        assert_eq!(config.label.quantile, Some(0.8));
+        let e = error_of("[label]\n\nquantile = 1.0\n");
+        assert!(
+            e.contains("line 3") && e.contains("strictly between 0 and 1"),
+            "{e}"
+        );
+        let text =
+            "[columns]\nid = \"id\"\nnumeric = [\"energy\"]\n[label]\ncolumn = \"hit\"\nquantile = 0.5\n";
+        let e = error_of(text);
+        assert!(e.contains("label.quantile") && e.contains("'hit'"), "{e}");
+    }
+
+    #[test]
     fn wrong_types_name_the_line() {
         let e = error_of("[models.tree.decision_tree]\nmax_depth = \"deep\"\n");
         assert!(

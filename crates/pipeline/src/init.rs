@@ -366,6 +366,10 @@ pub fn config_text(sniffed: &Sniffed, proposal: &Proposal) -> String {
                 "scale = {:.1}                    # the popularity's maximum: 100, or 1 for a 0-1 share",
                 proposal.scale
             );
+            out.push_str(
+                "# quantile = 0.8               # or label by rank: about the top 20% of the training rows
+",
+            );
         }
     }
     let encoded: Vec<&Role> = of("categorical").collect();

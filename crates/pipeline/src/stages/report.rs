@@ -38,7 +38,13 @@ pub(super) fn report(
         positive_rate: split.positive_rate,
         label_rule: match &config.columns.label {
             Some(column) => format!("replayed = column '{column}' (1, true or yes)"),
-            None => format!("replayed = popularity >= {}", config.label.cut()),
+            None => match config.label.quantile {
+                Some(q) => format!(
+                    "replayed = popularity >= {} (the {q} quantile of the training rows, [label] quantile)",
+                    split.label_cut
+                ),
+                None => format!("replayed = popularity >= {}", split.label_cut),
+            },
         },
         features: split.features.clone(),
     };
