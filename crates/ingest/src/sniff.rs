@@ -208,8 +208,9 @@ fn parse(text: &str, delimiter: char, quote: char, skip: usize, limit: usize) ->
 }
 
 /// The delimiter and quote that split the records into the most fields, every record
-/// alike (or nearly), and the lines before the header (titles, notes: lines whose field
-/// count differs). `"` is preferred to `'` when both do.
+/// alike (or nearly), and the lines before the header (titles, notes: lines of at most
+/// half the header's fields, so a header is never skipped for splitting into one field
+/// fewer than rows read with the wrong quote). `"` is preferred to `'` when both do.
 fn guess_layout(text: &str) -> (char, char, usize) {
     let mut best = ((',', '"', 0), (0usize, 0usize, 0usize));
     for quote in ['"', '\''] {
@@ -219,6 +220,10 @@ fn guess_layout(text: &str) -> (char, char, usize) {
                 let Some(width) = records.first().map(Vec::len) else {
                     continue;
                 };
+                let preamble = parse(text, delimiter, quote, 0, skip);
+                if preamble.iter().any(|r| r.len() * 2 > width) {
+                    continue;
+                }
                 let consistent = records.iter().filter(|r| r.len() == width).count();
                 // Every record alike beats nearly; then more fields; then more records
                 // alike (a needless skip leaves fewer).
@@ -300,5 +305,22 @@ fn describe(name: &str, values: &[Option<&str>], format: &ValueFormat) -> Column
                 .all(|v| replay_core::schema::parse_release_date(v).is_some()),
         lists: !present.is_empty() && present.iter().all(|v| v.starts_with('[') && v.ends_with(']')),
         examples: distinct.iter().take(3).map(|v| v.to_string()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guess_layout;
+
+    /// Every row quotes a field holding the delimiter: read with the other quote, the rows
+    /// split into one field more than the header, which must not pass for a preamble.
+    #[test]
+    fn a_quoted_delimiter_in_every_row_keeps_the_header() {
+        let rows: String = (0..40).map(|i| format!("t{i};\"Halo; {i}\";0,{i}\n")).collect();
+        let text = format!("id;title;energy\n{rows}");
+        assert_eq!(guess_layout(&text), (';', '"', 0));
+        // Lines of fewer fields before the header are a preamble.
+        let text = format!("Exported 2024-01-01\nby: someone\nid;title;energy\n{rows}");
+        assert_eq!(guess_layout(&text), (';', '"', 2));
     }
 }

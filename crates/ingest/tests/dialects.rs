@@ -58,101 +58,27 @@ fn mapping() -> ColumnMap {
     }
 }
 
-/// How one layout writes the table.
-struct Layout {
-    name: &'static str,
-    delimiter: char,
-    quote: char,
-    bom: bool,
-    crlf: bool,
-    latin1: bool,
-    thousands: Option<char>,
-    decimal: char,
-    null: &'static str,
-    preamble: &'static [&'static str],
-}
+#[path = "../../../testing/layouts.rs"]
+mod layouts;
+use layouts::{variants as all_layouts, Cell, Layout, PLAIN};
 
-const PLAIN: Layout = Layout {
-    name: "plain",
-    delimiter: ',',
-    quote: '"',
-    bom: false,
-    crlf: false,
-    latin1: false,
-    thousands: None,
-    decimal: '.',
-    null: "",
-    preamble: &[],
-};
-
-/// A field as `layout` writes it: quoted when it holds the delimiter, the quote or a
-/// line end, with doubled quotes inside.
-fn field(text: &str, layout: &Layout) -> String {
-    let q = layout.quote;
-    if text.contains([layout.delimiter, q, '\n', '\r']) {
-        format!("{q}{}{q}", text.replace(q, &format!("{q}{q}")))
-    } else {
-        text.to_string()
-    }
-}
-
-fn number(x: f64, layout: &Layout) -> String {
-    let text = x.to_string();
-    if layout.decimal == ',' {
-        text.replace('.', ",")
-    } else {
-        text
-    }
-}
-
-fn integer(n: u32, layout: &Layout) -> String {
-    match layout.thousands {
-        Some(sep) if n >= 1000 => format!("{}{sep}{:03}", n / 1000, n % 1000),
-        _ => n.to_string(),
-    }
-}
-
+/// The table as `layout` writes it, at `dir/<layout name>.csv`.
 fn write(dir: &Path, layout: &Layout) -> PathBuf {
-    let eol = if layout.crlf { "\r\n" } else { "\n" };
-    let mut text = String::new();
-    for line in layout.preamble {
-        text.push_str(line);
-        text.push_str(eol);
-    }
-    let d = layout.delimiter.to_string();
-    text.push_str(&HEADER.join(&d));
-    text.push_str(eol);
-    for (id, name, artists, popularity, year, duration, energy) in ROWS {
-        let fields = [
-            field(id, layout),
-            field(name, layout),
-            field(artists, layout),
-            popularity.to_string(),
-            year.to_string(),
-            field(&integer(duration, layout), layout),
-            field(
-                &energy.map_or(layout.null.to_string(), |e| number(e, layout)),
-                layout,
-            ),
-        ];
-        text.push_str(&fields.join(&d));
-        text.push_str(eol);
-    }
-    let mut bytes = Vec::new();
-    if layout.bom {
-        bytes.extend_from_slice(b"\xEF\xBB\xBF");
-    }
-    if layout.latin1 {
-        bytes.extend(
-            text.chars()
-                .map(|c| u8::try_from(u32::from(c)).expect("a Latin-1 character")),
-        );
-    } else {
-        bytes.extend_from_slice(text.as_bytes());
-    }
-    let path = dir.join(format!("{}.csv", layout.name));
-    std::fs::write(&path, bytes).unwrap();
-    path
+    let rows: Vec<Vec<Cell>> = ROWS
+        .iter()
+        .map(|&(id, name, artists, popularity, year, duration, energy)| {
+            vec![
+                Cell::Text(id.into()),
+                Cell::Text(name.into()),
+                Cell::Text(artists.into()),
+                Cell::Integer(popularity.into()),
+                Cell::Integer(year.into()),
+                Cell::Count(duration.into()),
+                Cell::Number(energy),
+            ]
+        })
+        .collect();
+    layouts::write(dir, layout, &HEADER, &rows)
 }
 
 fn source_for(path: &Path, layout: &Layout) -> Source {
@@ -185,57 +111,6 @@ fn read(source: &Source) -> Result<RecordBatch, IngestError> {
     )?;
     assert_eq!(tracks.report.rows_rejected, 0, "{:?}", tracks.rejections);
     Ok(concat_batches(&tracks.schema, &tracks.batches).unwrap())
-}
-
-/// Every layout but the plain one.
-fn all_layouts() -> [Layout; 8] {
-    [
-        Layout {
-            name: "semicolon_decimal_comma",
-            delimiter: ';',
-            decimal: ',',
-            thousands: Some('.'),
-            ..PLAIN
-        },
-        Layout {
-            name: "tsv",
-            delimiter: '\t',
-            ..PLAIN
-        },
-        Layout {
-            name: "pipe",
-            delimiter: '|',
-            ..PLAIN
-        },
-        Layout {
-            name: "bom_crlf",
-            bom: true,
-            crlf: true,
-            ..PLAIN
-        },
-        Layout {
-            name: "latin1",
-            latin1: true,
-            ..PLAIN
-        },
-        Layout {
-            name: "thousands",
-            thousands: Some(','),
-            ..PLAIN
-        },
-        Layout {
-            name: "single_quotes_na",
-            quote: '\'',
-            null: "NA",
-            ..PLAIN
-        },
-        Layout {
-            name: "preamble",
-            preamble: &["Exported 2024-01-01", "source: a playlist"],
-            crlf: true,
-            ..PLAIN
-        },
-    ]
 }
 
 #[test]

@@ -74,7 +74,8 @@ pub struct Role {
 /// A proposed configuration for a sampled source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proposal {
-    /// Every column's role, in file order.
+    /// Every column's role, in file order; a part of a composite id that is also an
+    /// input comes twice (as `id`, then as `categorical`).
     pub roles: Vec<Role>,
     /// The popularity's scale: 100, or 1 for a 0-1 share.
     pub scale: f64,
@@ -220,48 +221,71 @@ pub fn propose(sniffed: &Sniffed) -> Proposal {
     }
 
     // Everything else: numbers are inputs, text is encoded by its cardinality or dropped.
+    // A part of a composite id that repeats (the artist of a title + artist key) is also
+    // an input: the same artist's songs say much about a new one.
+    let mut also = vec![None; columns.len()];
+    let composite = roles.iter().flatten().filter(|r| r.role == "id").count() > 1;
     for (j, c) in columns.iter().enumerate() {
-        if roles[j].is_some() {
+        let part = roles[j].as_ref().is_some_and(|r| r.role == "id") && composite;
+        if roles[j].is_some() && !part {
             continue;
         }
-        let (role, encoding, why) = if c.present == 0 {
-            ("drop", None, "empty in the sample".to_string())
-        } else if c.numeric
-            && c.integers
-            && c.distinct == c.present
-            && ROW_NUMBER_NAMES.contains(&lower(c).as_str())
-        {
-            ("drop", None, "a row number".to_string())
-        } else if c.numeric {
-            let (lo, hi) = c.range.unwrap_or_default();
-            ("numeric", None, format!("numbers from {lo} to {hi}"))
-        } else if TITLE_NAMES.contains(&lower(c).as_str()) || lower(c).contains("title") {
-            ("drop", None, "a title: free text".to_string())
-        } else if c.lists {
-            let why = "lists of names (Python literals): encoded by the first name".to_string();
-            ("categorical", Some("target_list"), why)
-        } else if c.distinct <= MAX_CATEGORIES && c.distinct * 2 <= c.present {
-            let why = format!("{} distinct values: one indicator each", c.distinct);
-            ("categorical", Some("category"), why)
-        } else if c.distinct * 2 <= c.present {
-            let why = format!(
-                "{} distinct of {} sampled: encoded by the replay rate of each value",
-                c.distinct, c.present
-            );
-            ("categorical", Some("target"), why)
-        } else {
-            let why = format!(
-                "free text ({} distinct of {} sampled, e.g. titles)",
-                c.distinct, c.present
-            );
-            ("drop", None, why)
-        };
-        set(&mut roles, j, role, encoding, why);
+        let (role, encoding, why) = role_of(c);
+        let proposed = Some(Role {
+            column: c.name.clone(),
+            role,
+            encoding,
+            why,
+        });
+        match part {
+            false => roles[j] = proposed,
+            true if role == "categorical" => also[j] = proposed,
+            true => {}
+        }
     }
     Proposal {
-        roles: roles.into_iter().flatten().collect(),
+        roles: roles
+            .into_iter()
+            .zip(also)
+            .flat_map(|(r, a)| r.into_iter().chain(a))
+            .collect(),
         scale,
         undecided,
+    }
+}
+
+/// The role of a column that is neither id, popularity, label nor release date: numbers
+/// are inputs, text is encoded by its cardinality or dropped.
+fn role_of(c: &ColumnSample) -> (&'static str, Option<&'static str>, String) {
+    let name = c.name.trim().to_lowercase();
+    if c.present == 0 {
+        ("drop", None, "empty in the sample".to_string())
+    } else if c.numeric && c.integers && c.distinct == c.present && ROW_NUMBER_NAMES.contains(&name.as_str())
+    {
+        ("drop", None, "a row number".to_string())
+    } else if c.numeric {
+        let (lo, hi) = c.range.unwrap_or_default();
+        ("numeric", None, format!("numbers from {lo} to {hi}"))
+    } else if TITLE_NAMES.contains(&name.as_str()) || name.contains("title") {
+        ("drop", None, "a title: free text".to_string())
+    } else if c.lists {
+        let why = "lists of names (Python literals): encoded by the first name".to_string();
+        ("categorical", Some("target_list"), why)
+    } else if c.distinct <= MAX_CATEGORIES && c.distinct * 2 <= c.present {
+        let why = format!("{} distinct values: one indicator each", c.distinct);
+        ("categorical", Some("category"), why)
+    } else if c.distinct * 2 <= c.present {
+        let why = format!(
+            "{} distinct of {} sampled: encoded by the replay rate of each value",
+            c.distinct, c.present
+        );
+        ("categorical", Some("target"), why)
+    } else {
+        let why = format!(
+            "free text ({} distinct of {} sampled, e.g. titles)",
+            c.distinct, c.present
+        );
+        ("drop", None, why)
     }
 }
 
