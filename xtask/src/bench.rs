@@ -36,12 +36,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String]) -> Result<()> {
     let repeats = repeats.max(1);
     let started = Instant::now();
-    let tracks = replay_ingest::read_tracks(
-        &config.source_at(input),
-        &config.columns,
-        &config.ingest,
-        &ProgressBar::hidden(),
-    )?;
+    let tracks = config.read_tracks(input, &config.ingest, &ProgressBar::hidden())?;
     let set = build(tracks.schema.clone(), &tracks.batches, &config.features_config())?;
     let train = FeatureMatrix::from_batch(&set.train)?;
     let test = FeatureMatrix::from_batch(&set.test)?;

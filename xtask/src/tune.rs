@@ -78,12 +78,7 @@ fn candidates(config: &ModelConfig) -> Vec<(String, ModelConfig)> {
 /// best per model.
 pub fn run(config: &PipelineConfig, input: &Path, validation_fraction: f64, only: &[String]) -> Result<()> {
     let started = Instant::now();
-    let tracks = replay_ingest::read_tracks(
-        &config.source_at(input),
-        &config.columns,
-        &config.ingest,
-        &ProgressBar::hidden(),
-    )?;
+    let tracks = config.read_tracks(input, &config.ingest, &ProgressBar::hidden())?;
     let features = config.features_config();
     let train_tracks = training_tracks(tracks.schema.clone(), &tracks.batches, &features)?;
     let mut inner = features.clone();

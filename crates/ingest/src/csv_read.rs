@@ -208,8 +208,8 @@ fn consume(
 pub(crate) fn parse_block(plan: &RecordPlan, block: &[u8], first: bool, lines_before: u64) -> BlockOutput {
     let mut reader = csv_reader(block, first, plan.bytes);
     let schema = SchemaRef::clone(&plan.schema);
-    let mut rows = RowBuilder::new(&plan.targets, schema, plan.values.clone(), 1024);
-    rows.line_prefix.clone_from(&plan.line_prefix);
+    let prefix = plan.line_prefix.clone();
+    let mut rows = RowBuilder::new(&plan.targets, schema, plan.values.clone(), prefix, 1024);
     let mut rejections = Vec::new();
     let mut error = None;
     let mut record = ByteRecord::new();

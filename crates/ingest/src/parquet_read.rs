@@ -86,8 +86,8 @@ impl BatchPlan {
         let arrays = self.typed_columns(batch)?;
         let rows = batch.num_rows();
         let schema = SchemaRef::clone(&self.schema);
-        let mut builder = RowBuilder::new(&self.targets, schema, self.values.clone(), rows);
-        builder.line_prefix.clone_from(&self.line_prefix);
+        let prefix = self.line_prefix.clone();
+        let mut builder = RowBuilder::new(&self.targets, schema, self.values.clone(), prefix, rows);
         let mut rejections = Vec::new();
         let mut cells = Vec::with_capacity(arrays.len());
         for row in 0..rows {

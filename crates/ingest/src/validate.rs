@@ -301,7 +301,7 @@ pub(crate) type RowFault = (usize, RejectReason, String);
 /// A row is kept or rejected whole: nothing of a rejected row reaches the columns.
 pub(crate) struct RowBuilder {
     /// Written before the line of a line id (the file's name when a source has several).
-    pub line_prefix: String,
+    line_prefix: String,
     values: ValueFormat,
     schema: SchemaRef,
     builders: Vec<Builder>,
@@ -311,7 +311,13 @@ pub(crate) struct RowBuilder {
 impl RowBuilder {
     /// An empty batch of `schema` (made by [`schema_of`] from `targets`), with room for
     /// `capacity` rows; text fields write numbers and missing values as `values` says.
-    pub fn new(targets: &[Target], schema: SchemaRef, values: ValueFormat, capacity: usize) -> Self {
+    pub fn new(
+        targets: &[Target],
+        schema: SchemaRef,
+        values: ValueFormat,
+        line_prefix: String,
+        capacity: usize,
+    ) -> Self {
         let builders = targets
             .iter()
             .map(|t| {
@@ -325,7 +331,7 @@ impl RowBuilder {
             })
             .collect();
         RowBuilder {
-            line_prefix: String::new(),
+            line_prefix,
             values,
             schema,
             builders,

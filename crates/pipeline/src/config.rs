@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use indicatif::ProgressBar;
 use replay_eval::EvalConfig;
 use replay_features::{FeatureOptions, FeaturesConfig, LabelConfig, SplitConfig};
-use replay_ingest::{ColumnMap, IngestOptions, Source};
+use replay_ingest::{ColumnMap, IngestError, IngestOptions, Source, Tracks};
 use replay_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
@@ -145,18 +146,16 @@ impl PipelineConfig {
 
     /// Parse and check config text; the error is a readable message.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut config: PipelineConfig = toml::from_str(text).map_err(|e| e.to_string())?;
-        // `[label] column` is where the tracks' label is read from: a role of [columns].
-        match (&config.label.column, &config.columns.label) {
-            (Some(a), Some(b)) if a != b => {
+        let config: PipelineConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        // `[label] column` is where the tracks' label is read from ([`Self::column_map`]).
+        if let (Some(a), Some(b)) = (&config.label.column, &config.columns.label) {
+            if a != b {
                 return Err(format!(
                     "[label] column '{a}' and [columns] label '{b}' disagree; set [label] column only"
                 ));
             }
-            (Some(column), None) => config.columns.label = Some(column.clone()),
-            _ => {}
         }
-        config.columns.check()?;
+        config.column_map().check()?;
         config.graph()?;
         if config.models.is_empty() {
             return Err("[models] must declare at least one model".into());
@@ -188,11 +187,31 @@ impl PipelineConfig {
         StageGraph::new(&self.stages)
     }
 
+    /// The column mapping the tracks are read with: `[columns]`, whose label column is
+    /// `[label] column` when that is set.
+    pub fn column_map(&self) -> ColumnMap {
+        ColumnMap {
+            label: self.label.column.clone().or_else(|| self.columns.label.clone()),
+            ..self.columns.clone()
+        }
+    }
+
+    /// Read `input` (in memory) as this config reads its source: its `[source]` settings
+    /// and [`Self::column_map`].
+    pub fn read_tracks(
+        &self,
+        input: &Path,
+        options: &IngestOptions,
+        progress: &ProgressBar,
+    ) -> Result<Tracks, IngestError> {
+        replay_ingest::read_tracks(&self.source_at(input), &self.column_map(), options, progress)
+    }
+
     /// Configuration of the feature stage.
     pub fn features_config(&self) -> FeaturesConfig {
         let read_as = ReadAs {
             source: self.source_at(Path::new("")),
-            columns: self.columns.clone(),
+            columns: self.column_map(),
         };
         FeaturesConfig {
             label: self.label.clone(),
@@ -293,7 +312,7 @@ mod tests {
     fn a_label_column_replaces_the_popularity() {
         let text = "[columns]\nid = \"id\"\nnumeric = [\"energy\"]\n[label]\ncolumn = \"hit\"\n";
         let config = PipelineConfig::parse(text).unwrap();
-        assert_eq!(config.columns.label.as_deref(), Some("hit"));
+        assert_eq!(config.column_map().label.as_deref(), Some("hit"));
         let e = error_of("[columns]\nid = \"id\"\nnumeric = [\"energy\"]\n");
         assert!(e.contains("columns.popularity: missing"), "{e}");
         let e = error_of("[columns]\npopularity = \"p\"\nnumeric = []\n[label]\ncolumn = \"hit\"\n");

@@ -78,7 +78,7 @@ fn init_reads_a_yes_no_column_as_the_label_when_there_is_no_popularity() {
     std::fs::write(&path, text).unwrap();
     let config = proposed(&path);
     assert_eq!(config.label.column.as_deref(), Some("hit"));
-    assert_eq!(config.columns.label.as_deref(), Some("hit"));
+    assert_eq!(config.column_map().label.as_deref(), Some("hit"));
     assert!(config.columns.popularity.is_empty());
     assert_eq!(config.columns.numeric, ["energy"]);
 }

@@ -529,7 +529,6 @@ fn a_label_column_trains_as_the_popularity_threshold_it_encodes() {
     run(&by_popularity, &dir.path().join("a"));
     let mut by_label = config_for(&hits);
     by_label.columns.popularity = String::new();
-    by_label.columns.label = Some("hit".into());
     by_label.label.column = Some("hit".into());
     run(&by_label, &dir.path().join("b"));
     let metrics = |d: &str| fs::read_to_string(dir.path().join(d).join("latest/metrics.json")).unwrap();

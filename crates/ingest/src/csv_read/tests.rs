@@ -125,7 +125,13 @@ fn reference(path: &Path, text: &[u8]) -> (RecordBatch, Vec<Rejection>) {
     };
     let plan = plan(path, text, layout).unwrap();
     let mut reader = csv_reader(text, true, Bytes::of(&source));
-    let mut rows = RowBuilder::new(&targets, SchemaRef::clone(&schema), source.values(), 16);
+    let mut rows = RowBuilder::new(
+        &targets,
+        SchemaRef::clone(&schema),
+        source.values(),
+        String::new(),
+        16,
+    );
     let mut rejections = Vec::new();
     for record in reader.byte_records() {
         let record = record.unwrap();

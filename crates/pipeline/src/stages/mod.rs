@@ -33,7 +33,7 @@ pub fn config_section(
 ) -> serde_json::Value {
     match kind {
         StageKind::Ingest => serde_json::json!({
-            "columns": config.columns,
+            "columns": config.column_map(),
             "ingest": config.ingest,
             // How the source is written; its path is not hashed, its content is.
             "format": config.source_at(Path::new("")),
@@ -103,7 +103,7 @@ pub fn execute(
     match kind {
         StageKind::Ingest => {
             let source = config.source_at(input(inputs, SOURCE)?);
-            let r = replay_ingest::run(&source, &config.columns, &config.ingest, out_dir, progress)?;
+            let r = replay_ingest::run(&source, &config.column_map(), &config.ingest, out_dir, progress)?;
             Ok(format!(
                 "{} rows read, {} kept, {} rejected",
                 r.rows_read, r.rows_kept, r.rows_rejected

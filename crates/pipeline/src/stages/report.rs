@@ -36,7 +36,7 @@ pub(super) fn report(
         train_rows: split.train_rows,
         test_rows: split.test_rows,
         positive_rate: split.positive_rate,
-        label_rule: match &config.columns.label {
+        label_rule: match &config.column_map().label {
             Some(column) => format!("replayed = column '{column}' (1, true or yes)"),
             None => match config.label.quantile {
                 Some(q) => format!(

@@ -46,7 +46,7 @@ pub fn score(
         require_popularity: false,
         ..config.ingest.clone()
     };
-    let tracks = replay_ingest::read_tracks(&config.source_at(input), &config.columns, &options, progress)?;
+    let tracks = config.read_tracks(input, &options, progress)?;
     let mut scored = Vec::new();
     for batch in &tracks.batches {
         let x = spec.transform_named(batch, &model.feature_names)?;
