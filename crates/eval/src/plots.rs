@@ -301,14 +301,20 @@ impl Chart for ImportanceChart {
         bars.sort_by(|a, b| a.1.total_cmp(&b.1));
         let n = bars.len().max(1);
         let max = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(1e-9) * 1.1;
+        let font = TextStyle::from((FONT, LABEL_PX).into_font());
+        let measure = |text: &str| {
+            area.estimate_text_size(text, &font)
+                .map_or(text.chars().count() as u32 * LABEL_PX, |(w, _)| w)
+        };
+        let raw: Vec<&str> = bars.iter().map(|b| b.0.as_str()).collect();
+        let (label_area, names) = fit_labels(&raw, measure, area.dim_in_pixel().0 * 45 / 100);
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, caption_style())
             .margin(18)
             .x_label_area_size(50)
-            .y_label_area_size(170)
+            .y_label_area_size(label_area)
             .build_cartesian_2d(0f64..max, 0f64..n as f64)
             .map_err(err)?;
-        let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
         let name_at = |v: &f64| {
             let k = v - 0.5;
             if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
@@ -324,7 +330,7 @@ impl Chart for ImportanceChart {
             .y_label_formatter(&name_at)
             .x_desc("share of total importance")
             .axis_desc_style((FONT, 20))
-            .label_style((FONT, 16))
+            .label_style((FONT, LABEL_PX))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(err)?;
@@ -335,6 +341,35 @@ impl Chart for ImportanceChart {
             .map_err(err)?;
         Ok(())
     }
+}
+
+/// Pixel size of axis labels.
+const LABEL_PX: u32 = 16;
+
+/// The width of a label area that shows every one of `names` whole, measured by
+/// `measure` (pixels), and the names to draw: those wider than `max` pixels are shortened
+/// in the middle ("track_alb…target_mean"), keeping both ends, so every label fits.
+fn fit_labels(names: &[&str], measure: impl Fn(&str) -> u32, max: u32) -> (u32, Vec<String>) {
+    const PADDING: u32 = 14;
+    let room = max.saturating_sub(PADDING);
+    let fitted: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let chars: Vec<char> = name.chars().collect();
+            let mut keep = chars.len();
+            let mut text = name.to_string();
+            while keep > 2 && measure(&text) > room {
+                keep -= 1;
+                let (head, tail) = (keep.div_ceil(2), keep / 2);
+                let ends: String = chars[..head].iter().collect();
+                let last: String = chars[chars.len() - tail..].iter().collect();
+                text = format!("{ends}…{last}");
+            }
+            text
+        })
+        .collect();
+    let widest = fitted.iter().map(|t| measure(t)).max().unwrap_or(0);
+    ((widest + PADDING).min(max.max(PADDING)), fitted)
 }
 
 /// Histograms of predicted probabilities of the two true classes, as shares of each class.
@@ -435,7 +470,8 @@ mod tests {
             "cm",
         )
         .unwrap();
-        let importances = vec![("a".into(), 0.7), ("b".into(), 0.3)];
+        let long = "track_album_id_target_mean";
+        let importances = vec![("a".into(), 0.7), (long.into(), 0.3)];
         save(
             &ImportanceChart {
                 title: "imp".into(),
@@ -457,10 +493,37 @@ mod tests {
             let svg = std::fs::read_to_string(dir.path().join(format!("{stem}.svg"))).unwrap();
             assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{stem}.svg");
         }
+        let svg = std::fs::read_to_string(dir.path().join("imp.svg")).unwrap();
+        // Drawn whole and right-aligned at x, it starts inside the image: at 0.6 em a
+        // character (wider than the font's average), it needs x >= 0.6 · size · chars.
+        let at = svg
+            .find(&format!("\n{long}\n</text>"))
+            .expect("the long name, whole");
+        let element = &svg[svg[..at].rfind("<text").unwrap()..at];
+        let attribute = |name: &str| -> f64 {
+            let from = element.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            element[from..].split('"').next().unwrap().parse().unwrap()
+        };
+        let needed = 0.6 * attribute("font-size") * long.len() as f64;
+        assert!(attribute("x") >= needed, "x {} < {needed}", attribute("x"));
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 8, "no temporary files left: {names:?}");
+    }
+
+    /// Ten pixels a character: names that fit set the area's width; longer ones are cut
+    /// in the middle to fit, both ends kept.
+    #[test]
+    fn labels_fit_their_area_whole_or_cut_in_the_middle() {
+        let measure = |t: &str| t.chars().count() as u32 * 10;
+        let (width, names) = fit_labels(&["energy", "track_album_id_target_mean"], measure, 400);
+        assert_eq!(width, 26 * 10 + 14);
+        assert_eq!(names, ["energy", "track_album_id_target_mean"]);
+        let (width, names) = fit_labels(&["a_very_long_input_name_that_cannot_fit"], measure, 200);
+        assert!(width <= 200, "{width}");
+        assert!(measure(&names[0]) <= 200 - 14, "{}", names[0]);
+        assert!(names[0].starts_with("a_very") && names[0].ends_with("fit") && names[0].contains('…'));
     }
 }
