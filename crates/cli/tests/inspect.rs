@@ -52,7 +52,7 @@ fn inspect_prints_kind_totals_features_and_config() {
     };
     assert_eq!(field("kind:"), "random_forest");
     assert_eq!(field("name:"), "small_forest");
-    assert_eq!(field("format:"), "2");
+    assert_eq!(field("format:"), replay_models::MODEL_FORMAT.to_string());
     assert_eq!(field("trees:"), "3");
     assert_eq!(field("nodes:"), summary.nodes.to_string());
     assert_eq!(field("leaves:"), summary.leaves.to_string());

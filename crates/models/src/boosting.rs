@@ -280,7 +280,7 @@ fn fit_on(
                 let mut gains = vec![0.0; p];
                 grown.add_gains(&mut gains);
                 gains_per_tree.push(gains);
-                let tree = grown.to_tree(&mapper, leaf_value);
+                let tree = grown.to_tree(&mapper, leaf_value, |s| f64::from(s.n));
                 if let (Some((xv, yv, patience)), Some(vr)) = (valid, valid_raw.as_mut()) {
                     let values = predict::par_sum_trees(xv, std::slice::from_ref(&tree), 0.0);
                     vr.iter_mut().zip(values).for_each(|(z, v)| *z += v);

@@ -346,6 +346,6 @@ fn grow_tree(
             });
         });
     }
-    let tree = grown.to_tree(mapper, share);
+    let tree = grown.to_tree(mapper, share, |s| s.h);
     (tree, gains)
 }

@@ -120,8 +120,15 @@ pub(crate) struct GrownTree {
 
 impl GrownTree {
     /// The tree on raw values, laid out breadth-first with adjacent children (see
-    /// [`Tree`]); leaves get `leaf_value(sums)`.
-    pub fn to_tree(&self, mapper: &BinMapper, leaf_value: impl Fn(Bin) -> f64) -> Tree {
+    /// [`Tree`]); leaves get `leaf_value(sums)` and the cover `leaf_cover(sums)`.
+    pub fn to_tree(
+        &self,
+        mapper: &BinMapper,
+        leaf_value: impl Fn(Bin) -> f64,
+        leaf_cover: impl Fn(Bin) -> f64,
+    ) -> Tree {
+        // The cover of each laid-out node, in layout order (0 for splits until summed).
+        let mut cover = Vec::with_capacity(self.nodes.len());
         let nodes = crate::tree::breadth_first(self.nodes.len(), 0, |i| match self.nodes[i] {
             GrownNode::Split {
                 feature,
@@ -130,10 +137,20 @@ impl GrownTree {
                 left,
                 right,
                 ..
-            } => Err((feature, mapper.threshold(feature, bin), missing_left, left, right)),
-            GrownNode::Leaf { sums, .. } => Ok(leaf_value(sums)),
+            } => {
+                cover.push(0.0);
+                Err((feature, mapper.threshold(feature, bin), missing_left, left, right))
+            }
+            GrownNode::Leaf { sums, .. } => {
+                cover.push(leaf_cover(sums));
+                Ok(leaf_value(sums))
+            }
         });
-        Tree::from_packed_unchecked(mapper.n_features(), nodes)
+        let mut tree = Tree::from_packed_unchecked(mapper.n_features(), nodes, Vec::new());
+        // A grown leaf holds at least one row of positive weight, so this cannot fail;
+        // were it to, the tree would merely have no cover.
+        let _ = tree.set_cover(|i| cover[i]);
+        tree
     }
 
     /// Add every split's gain to its feature's entry.

@@ -1,6 +1,6 @@
 //! Versioned model files.
 //!
-//! Format 2 (`<name>.model.bin`), all integers little-endian:
+//! Format 3 (`<name>.model.bin`), all numbers little-endian:
 //!
 //! | bytes | content |
 //! | --- | --- |
@@ -9,7 +9,7 @@
 //! | 4 | header length `h` (`u32`, at most [`MAX_HEADER_BYTES`]) |
 //! | `h` | header: compact JSON with the name, config, feature names, the model's scalar fields (logistic coefficients, boosting initial score, importances, ...) and the tree totals |
 //! | 32 | BLAKE3 hash of everything above (lets [`SavedModel::read_summary`] trust the header without reading the trees) |
-//! | per tree | node count `n` (`u32`), then `n` nodes of 16 bytes: value (`f64`), feature and missing-left flag (`u32`), first child (`u32`) |
+//! | per tree | node count `n` (`u32`), then `n` nodes of 16 bytes: value (`f64`), feature and missing-left flag (`u32`), first child (`u32`); then the cover count `c` (`u32`, 0 or `n`) and `c` node covers (`f32`, see [`Tree::cover`]) |
 //! | 32 | BLAKE3 hash of everything above |
 //!
 //! Writing is buffered and atomic. Reading streams through a `BufReader` straight into
@@ -20,8 +20,9 @@
 //! features below `n_features`, no NaN threshold, finite leaves) and the consistency of
 //! names, config and model. Every failure is an error naming the file.
 //!
-//! Format 1 (`<name>.model.json.gz`, gzip-compressed JSON, written by older versions)
-//! still loads, with the same checks of its trees and fields.
+//! Format 2 is format 3 without the cover counts and covers; format 1
+//! (`<name>.model.json.gz`, gzip-compressed JSON). Both, written by older versions, still
+//! load with the same checks, as trees without cover.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -35,17 +36,20 @@ use replay_core::{atomic, ArtifactError};
 use crate::boosting::GradientBoosting;
 use crate::forest::RandomForest;
 use crate::logistic::LogisticModel;
-use crate::tree::{check_packed, PackedNode, Tree, MAX_TREE_FEATURES};
+use crate::tree::{check_cover, check_packed, PackedNode, Tree, MAX_TREE_FEATURES};
 use crate::{Model, ModelConfig, ModelError};
 
 /// Format version of the model files [`SavedModel::save`] writes. [`SavedModel::load`]
-/// reads this version and format 1 (gzip JSON).
-pub const MODEL_FORMAT: u32 = 2;
+/// reads this version, format 2 (no node covers) and format 1 (gzip JSON).
+pub const MODEL_FORMAT: u32 = 3;
+
+/// The oldest binary format [`SavedModel::load`] reads.
+const OLDEST_BINARY_FORMAT: u32 = 2;
 
 /// Extension of model files: `<name>.model.bin`.
 pub const MODEL_EXTENSION: &str = "model.bin";
 
-/// The first bytes of a format-2 model file (a non-ASCII first byte and a line feed, so
+/// The first bytes of a binary (format 2 or 3) model file (a non-ASCII first byte and a line feed, so
 /// text-mode transfers that damage the file are caught at once).
 pub const MODEL_MAGIC: [u8; 8] = *b"\x89RPLYMD\n";
 
@@ -113,6 +117,9 @@ struct TreeTotals {
     nodes: u64,
     leaves: u64,
     max_depth: u64,
+    /// Node covers stored (format 3; absent, hence 0, in format 2).
+    #[serde(default)]
+    covered: u64,
 }
 
 impl TreeTotals {
@@ -122,6 +129,10 @@ impl TreeTotals {
             nodes: trees.iter().map(|t| t.n_nodes() as u64).sum(),
             leaves: trees.iter().map(|t| t.n_leaves() as u64).sum(),
             max_depth: trees.iter().map(|t| t.depth() as u64).max().unwrap_or(0),
+            covered: trees
+                .iter()
+                .map(|t| t.cover().map_or(0, |c| c.len() as u64))
+                .sum(),
         }
     }
 }
@@ -381,6 +392,11 @@ impl SavedModel {
                     }
                     w.put(&buf).map_err(io)?;
                 }
+                let cover = tree.cover().unwrap_or(&[]);
+                w.put(&(cover.len() as u32).to_le_bytes()).map_err(io)?;
+                buf.clear();
+                buf.extend(cover.iter().flat_map(|c| c.to_le_bytes()));
+                w.put(&buf).map_err(io)?;
             }
             let hash = w.hasher.finalize();
             w.inner.write_all(hash.as_bytes()).map_err(io)
@@ -395,7 +411,7 @@ impl SavedModel {
         if is_format_1(&first) {
             return load_format_1(path, reader);
         }
-        let header = read_header(path, &mut reader, &first)?;
+        let (version, header) = read_header(path, &mut reader, &first)?;
         let Header {
             name,
             config,
@@ -430,7 +446,14 @@ impl SavedModel {
             if let Some(message) = check_packed(n_features, &nodes) {
                 return Err(invalid(path, format!("tree {t}: {message}")));
             }
-            trees.push(Tree::from_packed_unchecked(n_features, nodes));
+            let cover = match version {
+                2 => Vec::new(),
+                _ => read_cover(path, &mut reader, t, n)?,
+            };
+            if let Some(message) = check_cover(&nodes, &cover) {
+                return Err(invalid(path, format!("tree {t}: {message}")));
+            }
+            trees.push(Tree::from_packed_unchecked(n_features, nodes, cover));
         }
         reader.check_hash("the file hash")?;
         let mut extra = [0u8; 1];
@@ -482,7 +505,7 @@ impl SavedModel {
             }),
         };
         let saved = SavedModel {
-            format_version: MODEL_FORMAT,
+            format_version: version,
             name,
             config,
             feature_names,
@@ -504,7 +527,7 @@ impl SavedModel {
         if is_format_1(&first) {
             return Ok(load_format_1(path, reader)?.summary(bytes));
         }
-        let header = read_header(path, &mut reader, &first)?;
+        let (version, header) = read_header(path, &mut reader, &first)?;
         let feature_importances = match &header.model {
             Fitted::RandomForest {
                 feature_importances, ..
@@ -515,7 +538,7 @@ impl SavedModel {
             Fitted::LogisticRegression(_) | Fitted::DecisionTree {} => None,
         };
         Ok(ModelSummary {
-            format_version: MODEL_FORMAT,
+            format_version: version,
             name: header.name,
             kind: header.config.kind(),
             config: header.config,
@@ -608,13 +631,45 @@ fn is_format_1(first: &[u8]) -> bool {
     first.starts_with(&[0x1f, 0x8b]) || first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
+/// The covers of tree `t` of `n` nodes (format 3): a count, 0 or `n`, then the values.
+fn read_cover<R: Read>(
+    path: &Path,
+    reader: &mut HashingReader<'_, R>,
+    t: u64,
+    n: usize,
+) -> Result<Vec<f32>, ModelError> {
+    let c = reader.u32(&format!("the cover count of tree {t}"))? as usize;
+    if c != 0 && c != n {
+        return Err(invalid(
+            path,
+            format!("tree {t} has {c} cover values for {n} nodes"),
+        ));
+    }
+    if c as u64 * 4 + HASH_BYTES as u64 > reader.remaining {
+        return Err(invalid(
+            path,
+            format!(
+                "tree {t} declares {c} cover values, but {} bytes remain in the file",
+                reader.remaining
+            ),
+        ));
+    }
+    let mut bytes = vec![0u8; c * 4];
+    reader.take(&mut bytes, &format!("the covers of tree {t}"))?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
 /// Check the prefix (`first`: magic, version, header length), read and check the header
-/// and its hash, and check the file length against the header's totals.
+/// and its hash, and check the file length against the header's totals; the format
+/// version and the header.
 fn read_header<R: Read>(
     path: &Path,
     reader: &mut HashingReader<'_, R>,
     first: &[u8],
-) -> Result<Header, ModelError> {
+) -> Result<(u32, Header), ModelError> {
     if first.len() < PREFIX_BYTES || first[..8] != MODEL_MAGIC {
         return Err(invalid(
             path,
@@ -624,11 +679,11 @@ fn read_header<R: Read>(
     reader.hasher.update(first);
     let word = |at: usize| u32::from_le_bytes([first[at], first[at + 1], first[at + 2], first[at + 3]]);
     let version = word(8);
-    if version != MODEL_FORMAT {
+    if !(OLDEST_BINARY_FORMAT..=MODEL_FORMAT).contains(&version) {
         return Err(invalid(
             path,
             format!(
-                "model format version {version} is not supported (this replay reads versions 1 and {MODEL_FORMAT}); re-train the model"
+                "model format version {version} is not supported (this replay reads versions 1 to {MODEL_FORMAT}); re-train the model"
             ),
         ));
     }
@@ -672,9 +727,15 @@ fn read_header<R: Read>(
             ),
         ));
     }
-    // The rest of the file: a count and nodes per tree, then the file hash.
+    // The rest of the file: a count and nodes per tree (and in format 3 a cover count and
+    // covers), then the file hash.
     let t = header.trees;
-    let expected = u128::from(t.count) * 4 + u128::from(t.nodes) * NODE_BYTES as u128 + HASH_BYTES as u128;
+    let covers = match version {
+        2 => 0,
+        _ => u128::from(t.count) * 4 + u128::from(t.covered) * 4,
+    };
+    let expected =
+        u128::from(t.count) * 4 + u128::from(t.nodes) * NODE_BYTES as u128 + covers + HASH_BYTES as u128;
     if expected != u128::from(reader.remaining) {
         return Err(invalid(
             path,
@@ -684,10 +745,13 @@ fn read_header<R: Read>(
             ),
         ));
     }
-    if t.leaves > t.nodes || t.count > t.nodes || t.max_depth >= t.nodes.max(1) {
+    if t.leaves > t.nodes || t.count > t.nodes || t.max_depth >= t.nodes.max(1) || t.covered > t.nodes {
         return Err(invalid(path, format!("inconsistent tree totals {t:?}")));
     }
-    Ok(header)
+    if version == 2 && t.covered != 0 {
+        return Err(invalid(path, "a format-2 header declares node covers"));
+    }
+    Ok((version, header))
 }
 
 impl Fitted {

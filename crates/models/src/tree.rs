@@ -135,6 +135,9 @@ impl PackedNode {
 pub struct Tree {
     n_features: usize,
     nodes: Vec<PackedNode>,
+    /// The training weight that reached each node (see [`Tree::cover`]); empty when
+    /// unknown (trees read from files of format 2 or older, or built from nodes).
+    cover: Vec<f32>,
 }
 
 /// The serde form of a [`Tree`].
@@ -292,14 +295,53 @@ impl Tree {
         Ok(Tree {
             n_features,
             nodes: packed,
+            cover: Vec::new(),
         })
     }
 
     /// A tree from nodes laid out and checked by the caller (the learners, the file
-    /// reader after [`check_packed`]).
-    pub(crate) fn from_packed_unchecked(n_features: usize, nodes: Vec<PackedNode>) -> Tree {
+    /// reader after [`check_packed`]), with the cover of each node or none (empty); a
+    /// cover must pass [`check_cover`].
+    pub(crate) fn from_packed_unchecked(n_features: usize, nodes: Vec<PackedNode>, cover: Vec<f32>) -> Tree {
         debug_assert_eq!(check_packed(n_features, &nodes), None);
-        Tree { n_features, nodes }
+        debug_assert_eq!(check_cover(&nodes, &cover), None);
+        Tree {
+            n_features,
+            nodes,
+            cover,
+        }
+    }
+
+    /// The training weight that reached each node, by node index: the rows (times their
+    /// class weight) for a decision tree, the bootstrap draws (times their class weight)
+    /// for a forest's tree, the rows for a boosting tree. A split's cover is the sum of
+    /// its children's. Path-dependent contributions ([`crate::explain`]) weigh the two
+    /// sides of a split by it. `None` for trees without it (model files of format 2).
+    pub fn cover(&self) -> Option<&[f32]> {
+        (!self.cover.is_empty()).then_some(&self.cover[..])
+    }
+
+    /// Set the cover of every node from the cover of each leaf, `leaf_cover(i)` for the
+    /// leaf with index `i`; a split's cover is the sum of its children's. An error when
+    /// a cover is negative or not finite, or a split has none.
+    pub fn set_cover(&mut self, leaf_cover: impl Fn(usize) -> f64) -> Result<(), ModelError> {
+        let mut cover = vec![0f64; self.nodes.len()];
+        // Children come after their parent: in reverse, both are settled first.
+        for i in (0..self.nodes.len()).rev() {
+            let n = &self.nodes[i];
+            cover[i] = if n.is_leaf() {
+                leaf_cover(i)
+            } else {
+                let c = n.first_child as usize;
+                cover[c] + cover[c + 1]
+            };
+        }
+        let cover: Vec<f32> = cover.into_iter().map(|c| c as f32).collect();
+        if let Some(message) = check_cover(&self.nodes, &cover) {
+            return Err(ModelError::InvalidTree(message));
+        }
+        self.cover = cover;
+        Ok(())
     }
 
     /// The stored nodes.
@@ -416,7 +458,7 @@ impl Tree {
             c.1 += 1;
         }
         let overall = y.iter().filter(|&&v| v).count() as f64 / y.len().max(1) as f64;
-        for (node, (pos, total)) in self.nodes.iter_mut().zip(counts) {
+        for (node, &(pos, total)) in self.nodes.iter_mut().zip(&counts) {
             if node.is_leaf() {
                 node.value = if total > 0 {
                     pos as f64 / total as f64
@@ -425,8 +467,26 @@ impl Tree {
                 };
             }
         }
-        Ok(())
+        self.set_cover(|i| counts[i].1 as f64)
     }
+}
+
+/// Why `cover` is not a valid cover of `nodes`; `None` if it is (or is empty: no cover).
+/// One value per node, finite and not negative, and positive at every split (the share
+/// of a split's weight that goes each way must be defined).
+pub(crate) fn check_cover(nodes: &[PackedNode], cover: &[f32]) -> Option<String> {
+    if cover.is_empty() {
+        return None;
+    }
+    if cover.len() != nodes.len() {
+        return Some(format!("{} cover values for {} nodes", cover.len(), nodes.len()));
+    }
+    for (i, (n, &c)) in nodes.iter().zip(cover).enumerate() {
+        if !c.is_finite() || c < 0.0 || (!n.is_leaf() && c <= 0.0) {
+            return Some(format!("node {i} has the cover {c}"));
+        }
+    }
+    None
 }
 
 /// The walk from the root of `nodes` to the leaf `row` falls into (its index): the one
@@ -454,7 +514,7 @@ pub(crate) type SourceSplit = (usize, f64, bool, usize, usize);
 pub(crate) fn breadth_first(
     n: usize,
     root: usize,
-    visit: impl Fn(usize) -> Result<f64, SourceSplit>,
+    mut visit: impl FnMut(usize) -> Result<f64, SourceSplit>,
 ) -> Vec<PackedNode> {
     let mut packed = Vec::with_capacity(n);
     let mut queue = VecDeque::with_capacity(n.min(1 << 16));

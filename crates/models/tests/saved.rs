@@ -260,11 +260,12 @@ fn seeded_single_byte_flips_are_all_detected() {
     }
 }
 
-/// A format-2 file taken apart: header JSON and each tree's nodes (16 bytes each), so a
-/// test can change them and seal the file again with valid hashes.
+/// A format-3 file taken apart: header JSON, each tree's nodes (16 bytes each) and node
+/// covers, so a test can change them and seal the file again with valid hashes.
 struct Parts {
     header: serde_json::Value,
     trees: Vec<Vec<[u8; 16]>>,
+    covers: Vec<Vec<f32>>,
 }
 
 fn take_apart(bytes: &[u8]) -> Parts {
@@ -272,9 +273,10 @@ fn take_apart(bytes: &[u8]) -> Parts {
     let header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + h]).unwrap();
     let mut at = 16 + h + 32;
     let count = header["trees"]["count"].as_u64().unwrap();
-    let mut trees = Vec::new();
+    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let (mut trees, mut covers) = (Vec::new(), Vec::new());
     for _ in 0..count {
-        let n = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let n = word(at);
         at += 4;
         trees.push(
             bytes[at..at + 16 * n]
@@ -283,16 +285,36 @@ fn take_apart(bytes: &[u8]) -> Parts {
                 .collect(),
         );
         at += 16 * n;
+        let c = word(at);
+        at += 4;
+        covers.push(
+            bytes[at..at + 4 * c]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
+        );
+        at += 4 * c;
     }
     assert_eq!(at + 32, bytes.len());
-    Parts { header, trees }
+    Parts {
+        header,
+        trees,
+        covers,
+    }
 }
 
-/// Assemble a file with correct hashes; `counts` overrides the stored node counts.
-fn seal(header: &[u8], trees: &[Vec<[u8; 16]>], counts: Option<&[u32]>) -> Vec<u8> {
+/// Assemble a file of format `version` with correct hashes: format 3 stores `covers`, 2
+/// does not; `counts` overrides the stored node counts.
+fn seal_as(
+    version: u32,
+    header: &[u8],
+    trees: &[Vec<[u8; 16]>],
+    covers: &[Vec<f32>],
+    counts: Option<&[u32]>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&MODEL_MAGIC);
-    out.extend_from_slice(&MODEL_FORMAT.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     out.extend_from_slice(header);
     let h = blake3::hash(&out);
@@ -303,15 +325,29 @@ fn seal(header: &[u8], trees: &[Vec<[u8; 16]>], counts: Option<&[u32]>) -> Vec<u
         for node in t {
             out.extend_from_slice(node);
         }
+        if version >= 3 {
+            let cover = covers.get(i).map_or(&[][..], |c| &c[..]);
+            out.extend_from_slice(&(cover.len() as u32).to_le_bytes());
+            cover.iter().for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+        }
     }
     let h = blake3::hash(&out);
     out.extend_from_slice(h.as_bytes());
     out
 }
 
+fn seal(header: &[u8], trees: &[Vec<[u8; 16]>], covers: &[Vec<f32>], counts: Option<&[u32]>) -> Vec<u8> {
+    seal_as(MODEL_FORMAT, header, trees, covers, counts)
+}
+
 impl Parts {
     fn seal(&self) -> Vec<u8> {
-        seal(&serde_json::to_vec(&self.header).unwrap(), &self.trees, None)
+        seal(
+            &serde_json::to_vec(&self.header).unwrap(),
+            &self.trees,
+            &self.covers,
+            None,
+        )
     }
 }
 
@@ -339,11 +375,18 @@ fn resealed_random_damage_never_panics_or_hangs() {
         let mut p = Parts {
             header: parts.header.clone(),
             trees: parts.trees.clone(),
+            covers: parts.covers.clone(),
         };
         let t = rng.random_range(0..p.trees.len());
         let n = rng.random_range(0..p.trees[t].len());
-        let byte = rng.random_range(0..16);
-        p.trees[t][n][byte] ^= 1 << rng.random_range(0..8);
+        let byte = rng.random_range(0..20);
+        match byte {
+            0..16 => p.trees[t][n][byte] ^= 1 << rng.random_range(0..8),
+            _ => {
+                let bits = p.covers[t][n].to_bits() ^ (1 << rng.random_range(0..32));
+                p.covers[t][n] = f32::from_bits(bits);
+            }
+        }
         std::fs::write(&damaged, p.seal()).unwrap();
         match SavedModel::load(&damaged) {
             Ok(m) => {
@@ -398,6 +441,7 @@ fn hostile_files_are_refused_with_a_reason() {
     let with_nodes = |nodes: Vec<[u8; 16]>| Parts {
         header: parts.header.clone(),
         trees: vec![nodes],
+        covers: vec![vec![]],
     };
     let leaf = |v: f64| node(v, 0, 0);
     // Children out of range.
@@ -461,7 +505,10 @@ fn hostile_files_are_refused_with_a_reason() {
     check(p.seal(), "header");
     // Huge lengths: a node count far beyond the file, huge tree totals, a huge header.
     let header = serde_json::to_vec(&parts.header).unwrap();
-    check(seal(&header, &parts.trees, Some(&[u32::MAX])), "bytes");
+    check(
+        seal(&header, &parts.trees, &parts.covers, Some(&[u32::MAX])),
+        "bytes",
+    );
     let mut p = with_nodes(parts.trees[0].clone());
     p.header["trees"]["count"] = u64::MAX.into();
     p.header["trees"]["nodes"] = u64::MAX.into();
@@ -473,11 +520,30 @@ fn hostile_files_are_refused_with_a_reason() {
     let mut b = parts.seal();
     b[0] = b'X';
     check(b, "not a replay model file");
-    for version in [0u32, 1, 3, u32::MAX] {
+    for version in [0u32, 1, 4, u32::MAX] {
         let mut b = parts.seal();
         b[8..12].copy_from_slice(&version.to_le_bytes());
         check(b, "format version");
     }
+    // Covers: negative, NaN, none at a split, or not one per node.
+    let with_cover = |cover: Vec<f32>| {
+        let mut p = with_nodes(parts.trees[0].clone());
+        p.header["trees"]["covered"] = cover.len().into();
+        p.covers = vec![cover];
+        p.seal()
+    };
+    assert!(SavedModel::load(&{
+        std::fs::write(&bad, with_cover(vec![3.0, 1.0, 2.0])).unwrap();
+        bad.clone()
+    })
+    .is_ok());
+    check(with_cover(vec![3.0, -1.0, 2.0]), "node 1 has the cover -1");
+    check(with_cover(vec![3.0, f32::NAN, 2.0]), "node 1 has the cover NaN");
+    check(with_cover(vec![0.0, 0.0, 0.0]), "node 0 has the cover 0");
+    check(with_cover(vec![3.0, 1.0]), "2 cover values for 3 nodes");
+    let mut p = with_nodes(parts.trees[0].clone());
+    p.header["trees"]["covered"] = 3.into();
+    check(p.seal(), "truncated or damaged");
     // The empty file and a file of zeros.
     check(Vec::new(), "not a replay model file");
     check(vec![0u8; 4096], "not a replay model file");
@@ -592,4 +658,57 @@ fn inconsistent_models_are_not_saved() {
         "{err}"
     );
     assert!(!path.exists());
+}
+
+/// Every fitted tree records the training weight that reached each node: all rows at
+/// the root (a forest draws as many rows as there are by default), and a split's cover
+/// is the sum of its children's. Files of format 2, which have no covers, still load.
+#[test]
+fn trees_record_their_node_covers_and_format_2_files_load_without_them() {
+    let rows = 400;
+    let linfa = ModelConfig::DecisionTree(DecisionTreeParams {
+        engine: replay_models::tree::TreeEngine::Linfa,
+        ..Default::default()
+    });
+    for config in configs().iter().skip(1).chain([&linfa]) {
+        let model = saved(config, rows);
+        let trees: Vec<&Tree> = match &model.model {
+            Model::DecisionTree(t) => vec![t],
+            Model::RandomForest(f) => f.trees.iter().collect(),
+            Model::GradientBoosting(b) => b.trees.iter().collect(),
+            Model::LogisticRegression(_) => unreachable!(),
+        };
+        for tree in trees {
+            let cover = tree.cover().expect("a fitted tree has covers");
+            assert_eq!(cover[0], rows as f32, "{}", config.kind());
+            for (i, node) in tree.nodes().enumerate() {
+                if let Node::Split { left, right, .. } = node {
+                    assert_eq!(cover[i], cover[left] + cover[right]);
+                    assert!(cover[left] > 0.0 && cover[right] > 0.0);
+                }
+            }
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.model.bin");
+    let model = tiny_forest();
+    model.save(&path).unwrap();
+    let mut parts = take_apart(&std::fs::read(&path).unwrap());
+    parts.header["trees"].as_object_mut().unwrap().remove("covered");
+    let header = serde_json::to_vec(&parts.header).unwrap();
+    let old = dir.path().join("old.model.bin");
+    std::fs::write(&old, seal_as(2, &header, &parts.trees, &[], None)).unwrap();
+    let loaded = SavedModel::load(&old).unwrap();
+    assert_eq!(loaded.format_version, 2);
+    let Model::RandomForest(forest) = &loaded.model else {
+        panic!("a forest")
+    };
+    assert!(forest.trees.iter().all(|t| t.cover().is_none()));
+    let (x, _) = synthetic(50, 9);
+    assert_eq!(
+        bits(&loaded.predict_proba(x.view()).unwrap()),
+        bits(&model.predict_proba(x.view()).unwrap())
+    );
+    assert_eq!(SavedModel::read_summary(&old).unwrap().format_version, 2);
 }
