@@ -37,6 +37,7 @@
 
 pub mod binning;
 pub mod boosting;
+pub mod explain;
 pub mod forest;
 pub mod linalg;
 pub mod logistic;

@@ -6,7 +6,7 @@
 //! has no sample weights, so the fit is ours: Newton's method with a backtracking line
 //! search, which converges to machine precision in a handful of iterations.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,11 @@ pub struct LogisticModel {
     pub iterations: usize,
     /// Whether the gradient vanished before `max_iter`.
     pub converged: bool,
+    /// The mean of each input over the training rows, the reference point of
+    /// contributions ([`crate::explain`]); empty in files written before it was kept,
+    /// where contributions are taken from 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_means: Vec<f64>,
 }
 
 impl LogisticModel {
@@ -253,6 +258,7 @@ pub fn fit(
         intercept: theta[p],
         iterations,
         converged,
+        input_means: x.mean_axis(Axis(0)).map_or_else(Vec::new, |m| m.to_vec()),
     })
 }
 
