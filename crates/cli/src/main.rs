@@ -12,6 +12,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod explain;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::ProgressBar;
@@ -183,6 +185,27 @@ enum PathCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Explain a model's predictions for songs: per song, its probability and the largest
+    /// contributions of its source columns (exact SHAP values: log-odds for logistic
+    /// regression and boosting, probability for trees and forests). A terminal table, or
+    /// CSV (JSON for a .json file) with --out.
+    Explain {
+        /// Songs to explain (same columns as training; popularity may be absent).
+        #[arg(long)]
+        input: PathBuf,
+        /// feature_spec.json from `replay features`.
+        #[arg(long)]
+        spec: PathBuf,
+        /// A model file from `replay train`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Source columns shown per song (the others are summed).
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Output file: JSON if it ends in .json, else CSV.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Look at saved model files.
     Model {
         #[command(subcommand)]
@@ -331,6 +354,18 @@ fn run_on_paths(config: Option<&Path>, command: PathCommand) -> Result<()> {
             progress.finish_and_clear();
             return write_scores(&scored, out.as_deref());
         }
+        PathCommand::Explain {
+            input,
+            spec,
+            model,
+            top,
+            out,
+        } => {
+            let explained =
+                replay_pipeline::stages::explain(given.as_ref(), &spec, &model, &input, &progress)?;
+            progress.finish_and_clear();
+            return explain::write(&explained, top, out.as_deref());
+        }
         PathCommand::Model {
             command: ModelCommand::Inspect { file },
         } => {
@@ -358,7 +393,12 @@ fn named<const N: usize>(inputs: [(&str, PathBuf); N]) -> BTreeMap<String, PathB
 fn write_scores(scored: &[replay_pipeline::stages::Scored], out: Option<&Path>) -> Result<()> {
     let mut text = String::from("rank,id,probability\n");
     for (rank, s) in scored.iter().enumerate() {
-        text.push_str(&format!("{},{},{:.6}\n", rank + 1, s.id, s.probability));
+        text.push_str(&format!(
+            "{},{},{:.6}\n",
+            rank + 1,
+            explain::csv_field(&s.id),
+            s.probability
+        ));
     }
     match out {
         Some(path) => replay_core::atomic::write_bytes(path, text.as_bytes())

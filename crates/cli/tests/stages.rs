@@ -115,6 +115,93 @@ fn every_stage_runs_on_explicit_paths_and_score_ranks_new_songs() {
     let out = replay(&with_out);
     assert!(out.status.success() && out.stdout.is_empty());
     assert_eq!(fs::read_to_string(&out_path).unwrap(), stdout);
+
+    // Explain 40 of the songs with every model: each song's expected value plus its
+    // column contributions (the shown ones and the rest) is its output, which is the
+    // probability, or its log-odds for logistic regression and boosting.
+    let csv = fs::read_to_string(d("tracks.csv")).unwrap();
+    let few: String = csv.lines().take(41).map(|l| format!("{l}\n")).collect();
+    fs::write(d("few.csv"), few).unwrap();
+    for model in [
+        "logistic_regression",
+        "decision_tree",
+        "random_forest",
+        "gradient_boosting",
+    ] {
+        let model_path = p(&format!("train/models/{model}.model.bin"));
+        let json_path = p(&format!("{model}.json"));
+        let args = [
+            "explain",
+            "--input",
+            &p("few.csv"),
+            "--spec",
+            &p("features/feature_spec.json"),
+            "--model",
+            &model_path,
+            "--top",
+            "3",
+            "--out",
+            &json_path,
+        ];
+        let out = replay(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("wrote 40 songs"),
+            "{}",
+            text(&out.stdout)
+        );
+        let e: serde_json::Value = serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
+        let log_odds = matches!(model, "logistic_regression" | "gradient_boosting");
+        assert_eq!(e["space"], if log_odds { "log-odds" } else { "probability" });
+        let songs = e["songs"].as_array().unwrap();
+        assert_eq!(songs.len(), 40);
+        for song in songs {
+            let f = |v: &serde_json::Value| v.as_f64().unwrap();
+            let columns = song["columns"].as_array().unwrap();
+            assert!(columns.len() <= 3);
+            let shown: f64 = columns.iter().map(|c| f(&c["contribution"])).sum();
+            let total = f(&e["expected"]) + shown + f(&song["rest"]);
+            assert!(
+                (total - f(&song["output"])).abs() < 1e-9,
+                "{model}: {total} vs {}",
+                song["output"]
+            );
+            let p = f(&song["probability"]);
+            let want = if log_odds { (p / (1.0 - p)).ln() } else { p };
+            assert!(
+                (want - f(&song["output"])).abs() < 1e-6,
+                "{model}: {want} vs {}",
+                song["output"]
+            );
+            for c in columns {
+                let inputs: f64 = c["inputs"].as_object().unwrap().values().map(f).sum();
+                assert!((inputs - f(&c["contribution"])).abs() < 1e-12);
+            }
+        }
+        // Largest first; the target-list artist column groups its three inputs.
+        let first = &songs[0]["columns"];
+        let sizes: Vec<f64> = first
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["contribution"].as_f64().unwrap().abs())
+            .collect();
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        if model == "gradient_boosting" {
+            // CSV and the terminal table.
+            let csv_path = p("explained.csv");
+            let mut with_csv = args.to_vec();
+            with_csv[args.len() - 1] = &csv_path;
+            assert!(replay(&with_csv).status.success());
+            let csv = fs::read_to_string(&csv_path).unwrap();
+            assert!(csv.starts_with("id,probability,space,expected,output,rank,column,contribution\n"));
+            assert!(csv.lines().count() > 40 && csv.lines().count() <= 1 + 40 * 4);
+            let table = replay(&args[..args.len() - 2]);
+            let table = text(&table.stdout);
+            assert!(table.starts_with("contributions in log-odds"), "{table}");
+            assert_eq!(table.matches("probability ").count(), 40);
+        }
+    }
 }
 
 #[test]

@@ -62,6 +62,25 @@ pub enum FeatureSource {
     },
 }
 
+impl FeatureSource {
+    /// The column of the ingested tracks the input is computed from (the release date
+    /// column, [`schema::RELEASE_DATE`], for year, month and age): what a one-hot
+    /// indicator, a target mean and a count of the same column are grouped by.
+    pub fn column(&self) -> &str {
+        match self {
+            FeatureSource::Column { column }
+            | FeatureSource::Indicator { column, .. }
+            | FeatureSource::CategoryCode { column }
+            | FeatureSource::TargetMean { column }
+            | FeatureSource::KeyCount { column }
+            | FeatureSource::ListLength { column } => column,
+            FeatureSource::ReleaseYear | FeatureSource::ReleaseMonth | FeatureSource::ReleaseAge { .. } => {
+                schema::RELEASE_DATE
+            }
+        }
+    }
+}
+
 /// A high-cardinality key column: how its key is read and the training statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyColumn {
@@ -213,6 +232,14 @@ impl FeatureSpec {
     /// Input names, in column order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.features.iter().map(|f| f.name.as_str())
+    }
+
+    /// The source column of the input called `name` ([`FeatureSource::column`]).
+    pub fn source_column(&self, name: &str) -> Option<&str> {
+        self.features
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.source.column())
     }
 
     /// Model inputs (rows x features) of ingested tracks, every input in spec order.

@@ -5,11 +5,13 @@
 //! eval, and the run's details that the report shows.
 
 mod eval;
+mod explain;
 mod report;
 mod score;
 mod train;
 
 pub use eval::evaluate;
+pub use explain::{explain, ColumnContribution, ExplainedSong, Explanation};
 pub use score::{score, Scored};
 
 use std::collections::BTreeMap;

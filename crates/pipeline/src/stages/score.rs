@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use arrow::array::StringArray;
+use arrow::array::{RecordBatch, StringArray};
 use indicatif::ProgressBar;
 use replay_core::{io, schema};
+use replay_features::FeatureSpec;
 use replay_models::SavedModel;
 
 use crate::{PipelineConfig, PipelineError};
@@ -29,37 +30,66 @@ pub fn score(
     input: &Path,
     progress: &ProgressBar,
 ) -> Result<Vec<Scored>, PipelineError> {
-    let spec: replay_features::FeatureSpec = io::read_json(spec_path)?;
-    let config = match config {
-        Some(config) => config.clone(),
-        None => PipelineConfig::default()
-            .reading_as(&spec)
-            .map_err(|message| PipelineError::Config {
-                path: spec_path.into(),
-                message,
-            })?,
-    };
-    let model = SavedModel::load(model_path)?;
-    let names: Vec<String> = spec.names().map(str::to_string).collect();
-    model.require_inputs(model_path, &names)?;
-    let options = replay_ingest::IngestOptions {
-        require_popularity: false,
-        ..config.ingest.clone()
-    };
-    let tracks = config.read_tracks(input, &options, progress)?;
+    let songs = NewSongs::read(config, spec_path, model_path, input, progress)?;
     let mut scored = Vec::new();
-    for batch in &tracks.batches {
-        let x = spec.transform_named(batch, &model.feature_names)?;
-        let p = model.predict_proba(x.view())?;
-        let ids = batch
-            .column_by_name(schema::ID)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .ok_or_else(|| replay_features::FeatureError::MissingColumn(schema::ID.into()))?;
-        scored.extend(ids.iter().zip(p).map(|(id, probability)| Scored {
+    for batch in &songs.tracks.batches {
+        let x = songs.spec.transform_named(batch, &songs.model.feature_names)?;
+        let p = songs.model.predict_proba(x.view())?;
+        scored.extend(ids(batch)?.iter().zip(p).map(|(id, probability)| Scored {
             id: id.unwrap_or_default().to_string(),
             probability,
         }));
     }
     scored.sort_by(|a, b| b.probability.total_cmp(&a.probability));
     Ok(scored)
+}
+
+/// New songs read for a saved model, with its feature spec.
+pub(crate) struct NewSongs {
+    /// The feature spec the model's inputs come from.
+    pub spec: FeatureSpec,
+    /// The model.
+    pub model: SavedModel,
+    /// The songs, read as the config or the spec says.
+    pub tracks: replay_ingest::Tracks,
+}
+
+impl NewSongs {
+    /// Read the spec and the model, check the model's inputs are the spec's, and read
+    /// `input` as [`score`] describes.
+    pub fn read(
+        config: Option<&PipelineConfig>,
+        spec_path: &Path,
+        model_path: &Path,
+        input: &Path,
+        progress: &ProgressBar,
+    ) -> Result<Self, PipelineError> {
+        let spec: FeatureSpec = io::read_json(spec_path)?;
+        let config = match config {
+            Some(config) => config.clone(),
+            None => PipelineConfig::default()
+                .reading_as(&spec)
+                .map_err(|message| PipelineError::Config {
+                    path: spec_path.into(),
+                    message,
+                })?,
+        };
+        let model = SavedModel::load(model_path)?;
+        let names: Vec<String> = spec.names().map(str::to_string).collect();
+        model.require_inputs(model_path, &names)?;
+        let options = replay_ingest::IngestOptions {
+            require_popularity: false,
+            ..config.ingest.clone()
+        };
+        let tracks = config.read_tracks(input, &options, progress)?;
+        Ok(NewSongs { spec, model, tracks })
+    }
+}
+
+/// The id column of a batch of tracks.
+pub(crate) fn ids(batch: &RecordBatch) -> Result<&StringArray, PipelineError> {
+    Ok(batch
+        .column_by_name(schema::ID)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| replay_features::FeatureError::MissingColumn(schema::ID.into()))?)
 }

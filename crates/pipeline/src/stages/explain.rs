@@ -1,0 +1,102 @@
+//! Explaining the predictions of a saved model for new songs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use indicatif::ProgressBar;
+use ndarray::Array2;
+use replay_models::explain::OutputSpace;
+
+use super::score::{ids, NewSongs};
+use crate::{PipelineConfig, PipelineError};
+
+/// Every song's explanation by one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// What the contributions add up to: log-odds or probability.
+    pub space: OutputSpace,
+    /// The model's expected output over its training data (every song's base value).
+    pub expected: f64,
+    /// The songs, in input order.
+    pub songs: Vec<ExplainedSong>,
+}
+
+/// One song: its probability and the contribution of each source column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainedSong {
+    /// Track id.
+    pub id: String,
+    /// Probability that the song is replayed.
+    pub probability: f64,
+    /// The output the contributions add up to ([`Explanation::expected`] plus their sum).
+    pub output: f64,
+    /// Contributions by source column, largest in absolute value first.
+    pub columns: Vec<ColumnContribution>,
+}
+
+/// The contribution of one source column: the sum of its inputs' (one-hot indicators,
+/// target mean and count of a key, year, month and age of a release date).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnContribution {
+    /// The source column.
+    pub column: String,
+    /// The sum of its inputs' contributions.
+    pub value: f64,
+    /// Each input and its contribution, in the model's input order.
+    pub inputs: Vec<(String, f64)>,
+}
+
+/// Explain the model's prediction for every song of `input`, read as [`super::score`]
+/// reads them.
+pub fn explain(
+    config: Option<&PipelineConfig>,
+    spec_path: &Path,
+    model_path: &Path,
+    input: &Path,
+    progress: &ProgressBar,
+) -> Result<Explanation, PipelineError> {
+    let songs = NewSongs::read(config, spec_path, model_path, input, progress)?;
+    let names = &songs.model.feature_names;
+    let column_of: Vec<String> = names
+        .iter()
+        .map(|n| songs.spec.source_column(n).unwrap_or(n).to_string())
+        .collect();
+    let base = songs
+        .model
+        .model
+        .contributions(Array2::zeros((0, names.len())).view())?;
+    let mut explained = Vec::new();
+    for batch in &songs.tracks.batches {
+        let x = songs.spec.transform_named(batch, names)?;
+        let p = songs.model.predict_proba(x.view())?;
+        let c = songs.model.model.contributions(x.view())?;
+        let outputs = c.outputs();
+        for (i, id) in ids(batch)?.iter().enumerate() {
+            let mut columns: BTreeMap<&str, ColumnContribution> = BTreeMap::new();
+            for (j, name) in names.iter().enumerate() {
+                let entry = columns
+                    .entry(&column_of[j])
+                    .or_insert_with(|| ColumnContribution {
+                        column: column_of[j].clone(),
+                        value: 0.0,
+                        inputs: Vec::new(),
+                    });
+                entry.value += c.values[(i, j)];
+                entry.inputs.push((name.clone(), c.values[(i, j)]));
+            }
+            let mut columns: Vec<ColumnContribution> = columns.into_values().collect();
+            columns.sort_by(|a, b| b.value.abs().total_cmp(&a.value.abs()));
+            explained.push(ExplainedSong {
+                id: id.unwrap_or_default().to_string(),
+                probability: p[i],
+                output: outputs[i],
+                columns,
+            });
+        }
+    }
+    Ok(Explanation {
+        space: base.space,
+        expected: base.expected,
+        songs: explained,
+    })
+}
