@@ -67,7 +67,7 @@ pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String
     {
         let names = train.names_for(model_config.family());
         let (x_train, x_test) = (train.select(&names)?, test.select(&names)?);
-        let (mut fits, mut predicts, mut auc) = (Vec::new(), Vec::new(), f64::NAN);
+        let (mut fits, mut predicts, mut explains, mut auc) = (Vec::new(), Vec::new(), Vec::new(), f64::NAN);
         for _ in 0..repeats {
             let t = Instant::now();
             let model = replay_models::fit(model_config, x_train.view(), train.y.view())
@@ -77,6 +77,9 @@ pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String
             let p = model.predict_proba(x_test.view())?;
             predicts.push(t.elapsed().as_secs_f64());
             auc = replay_eval::metrics::roc_auc(&y_test, p.as_slice().unwrap_or(&p.to_vec()))?;
+            let t = Instant::now();
+            model.contributions(x_test.view())?;
+            explains.push(t.elapsed().as_secs_f64());
         }
         let figures = Figures {
             name: name.to_string(),
@@ -88,6 +91,14 @@ pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String
         println!(
             "bench {} fit_s={:.3} predict_s={:.3} roc_auc={:.4} rows={}",
             figures.name, figures.fit_s, figures.predict_s, figures.roc_auc, figures.rows
+        );
+        // Contributions of every test row (exact SHAP values), against the fit time.
+        let explain_s = median(explains);
+        println!(
+            "bench explain_{} seconds={explain_s:.3} rows={} fit_share={:.3}",
+            figures.name,
+            x_test.nrows(),
+            explain_s / figures.fit_s
         );
         all.push(figures);
     }
