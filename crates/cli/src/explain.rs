@@ -91,7 +91,7 @@ pub fn csv(e: &Explanation, top: usize) -> String {
 }
 
 /// JSON: the space and expected value, and per song its probability, output and the
-/// shown columns with each of their inputs' contributions.
+/// shown columns with each of their inputs' value (null when missing) and contribution.
 pub fn json(e: &Explanation, top: usize) -> String {
     let songs: Vec<serde_json::Value> = e
         .songs
@@ -103,8 +103,15 @@ pub fn json(e: &Explanation, top: usize) -> String {
                 .iter()
                 .take(top)
                 .map(|c| {
-                    let inputs: serde_json::Map<String, serde_json::Value> =
-                        c.inputs.iter().map(|(n, v)| (n.clone(), (*v).into())).collect();
+                    let inputs: serde_json::Map<String, serde_json::Value> = c
+                        .inputs
+                        .iter()
+                        .map(|i| {
+                            let entry =
+                                serde_json::json!({ "value": i.value, "contribution": i.contribution });
+                            (i.name.clone(), entry)
+                        })
+                        .collect();
                     serde_json::json!({ "column": c.column, "contribution": c.value, "inputs": inputs })
                 })
                 .collect();

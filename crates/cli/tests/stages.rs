@@ -174,7 +174,12 @@ fn every_stage_runs_on_explicit_paths_and_score_ranks_new_songs() {
                 song["output"]
             );
             for c in columns {
-                let inputs: f64 = c["inputs"].as_object().unwrap().values().map(f).sum();
+                let inputs: f64 = c["inputs"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .map(|i| f(&i["contribution"]))
+                    .sum();
                 assert!((inputs - f(&c["contribution"])).abs() < 1e-12);
             }
         }

@@ -42,8 +42,20 @@ pub struct ColumnContribution {
     pub column: String,
     /// The sum of its inputs' contributions.
     pub value: f64,
-    /// Each input and its contribution, in the model's input order.
-    pub inputs: Vec<(String, f64)>,
+    /// Each of its inputs, in the model's input order.
+    pub inputs: Vec<InputContribution>,
+}
+
+/// One model input of a song: its value and contribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputContribution {
+    /// The input's name.
+    pub name: String,
+    /// The song's value of it, as the model reads it (standardized, encoded; NaN when
+    /// missing and left to the model).
+    pub value: f64,
+    /// Its contribution.
+    pub contribution: f64,
 }
 
 /// Explain the model's prediction for every song of `input`, read as [`super::score`]
@@ -82,7 +94,11 @@ pub fn explain(
                         inputs: Vec::new(),
                     });
                 entry.value += c.values[(i, j)];
-                entry.inputs.push((name.clone(), c.values[(i, j)]));
+                entry.inputs.push(InputContribution {
+                    name: name.clone(),
+                    value: x[(i, j)],
+                    contribution: c.values[(i, j)],
+                });
             }
             let mut columns: Vec<ColumnContribution> = columns.into_values().collect();
             columns.sort_by(|a, b| b.value.abs().total_cmp(&a.value.abs()));

@@ -11,7 +11,7 @@ mod score;
 mod train;
 
 pub use eval::evaluate;
-pub use explain::{explain, ColumnContribution, ExplainedSong, Explanation};
+pub use explain::{explain, ColumnContribution, ExplainedSong, Explanation, InputContribution};
 pub use score::{score, Scored};
 
 use std::collections::BTreeMap;
