@@ -6,7 +6,7 @@
 //! has no sample weights, so the fit is ours: Newton's method with a backtracking line
 //! search, which converges to machine precision in a handful of iterations.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -258,7 +258,12 @@ pub fn fit(
         intercept: theta[p],
         iterations,
         converged,
-        input_means: x.mean_axis(Axis(0)).map_or_else(Vec::new, |m| m.to_vec()),
+        // Summed row by row in order, whatever the memory layout, for the same bits.
+        input_means: x
+            .columns()
+            .into_iter()
+            .map(|c| c.iter().sum::<f64>() / c.len().max(1) as f64)
+            .collect(),
     })
 }
 

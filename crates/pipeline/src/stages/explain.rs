@@ -5,6 +5,7 @@ use std::path::Path;
 
 use indicatif::ProgressBar;
 use ndarray::Array2;
+use replay_core::schema;
 use replay_models::explain::OutputSpace;
 
 use super::score::{ids, NewSongs};
@@ -69,9 +70,15 @@ pub fn explain(
 ) -> Result<Explanation, PipelineError> {
     let songs = NewSongs::read(config, spec_path, model_path, input, progress)?;
     let names = &songs.model.feature_names;
+    // Columns by their names in the songs' file (the release date is renamed on reading).
+    let release_date = songs.config.columns.release_date.as_deref();
     let column_of: Vec<String> = names
         .iter()
-        .map(|n| songs.spec.source_column(n).unwrap_or(n).to_string())
+        .map(|n| match songs.spec.source_column(n) {
+            Some(schema::RELEASE_DATE) => release_date.unwrap_or(schema::RELEASE_DATE).to_string(),
+            Some(column) => column.to_string(),
+            None => n.clone(),
+        })
         .collect();
     let base = songs
         .model

@@ -52,6 +52,8 @@ pub(crate) struct NewSongs {
     pub model: SavedModel,
     /// The songs, read as the config or the spec says.
     pub tracks: replay_ingest::Tracks,
+    /// The config they were read with.
+    pub config: PipelineConfig,
 }
 
 impl NewSongs {
@@ -82,7 +84,12 @@ impl NewSongs {
             ..config.ingest.clone()
         };
         let tracks = config.read_tracks(input, &options, progress)?;
-        Ok(NewSongs { spec, model, tracks })
+        Ok(NewSongs {
+            spec,
+            model,
+            tracks,
+            config,
+        })
     }
 }
 
