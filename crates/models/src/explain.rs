@@ -232,9 +232,19 @@ impl<'t> TreeExplainer<'t> {
         extend(path, depth, zero, one, feature);
         let n = &self.nodes[node];
         if n.is_leaf() {
+            // Elements the row does not follow (one = 0) all unwind to the same sum over
+            // their zero fraction: computed once.
+            let l = (depth + 1) as f64;
+            let cold: f64 = (0..depth).map(|i| path[i].weight * l / (depth - i) as f64).sum();
             for i in 1..=depth {
-                let w = unwound_sum(path, depth, i);
                 let e = path[i];
+                let w = if e.one != 0.0 {
+                    unwound_sum(path, depth, i)
+                } else if e.zero != 0.0 {
+                    cold / e.zero
+                } else {
+                    0.0
+                };
                 phi[e.feature] += w * (e.one - e.zero) * n.value;
             }
             return;
@@ -269,10 +279,10 @@ fn extend(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feature: 
         one,
         weight: if depth == 0 { 1.0 } else { 0.0 },
     };
-    let l = (depth + 1) as f64;
+    let (one, zero) = (one / (depth + 1) as f64, zero / (depth + 1) as f64);
     for i in (0..depth).rev() {
-        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / l;
-        path[i].weight = zero * path[i].weight * (depth - i) as f64 / l;
+        path[i + 1].weight += one * path[i].weight * (i + 1) as f64;
+        path[i].weight = zero * path[i].weight * (depth - i) as f64;
     }
 }
 
@@ -297,20 +307,17 @@ fn unwind(path: &mut [PathElement], depth: usize, index: usize) {
     }
 }
 
-/// The total weight of the path with element `index` taken out, without changing it.
+/// The total weight of the path with element `index`, which the row follows (its `one`
+/// is not 0), taken out, without changing the path.
 fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
-    let (one, zero) = (path[index].one, path[index].zero);
     let l = (depth + 1) as f64;
+    let (scale, zero) = (l / path[index].one, path[index].zero / l);
     let mut next = path[depth].weight;
     let mut total = 0.0;
     for i in (0..depth).rev() {
-        if one != 0.0 {
-            let w = next * l / ((i + 1) as f64 * one);
-            total += w;
-            next = path[i].weight - w * zero * (depth - i) as f64 / l;
-        } else if zero != 0.0 {
-            total += path[i].weight * l / (zero * (depth - i) as f64);
-        }
+        let w = next * scale / (i + 1) as f64;
+        total += w;
+        next = path[i].weight - w * zero * (depth - i) as f64;
     }
     total
 }
