@@ -420,6 +420,14 @@ fn describe(file: &Path, s: &replay_models::ModelSummary) -> Result<String> {
     line("nodes:", s.nodes.to_string());
     line("leaves:", s.leaves.to_string());
     line("max depth:", s.max_depth.to_string());
+    if s.trees > 0 {
+        let explainable = if s.covered == s.nodes {
+            "yes (every node's training cover is stored)"
+        } else {
+            "no (no node covers: re-train to explain)"
+        };
+        line("explain:", explainable.to_string());
+    }
     line(
         "bytes:",
         format!("{} ({:.1} MiB)", s.bytes, s.bytes as f64 / (1 << 20) as f64),

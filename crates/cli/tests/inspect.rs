@@ -57,6 +57,10 @@ fn inspect_prints_kind_totals_features_and_config() {
     assert_eq!(field("nodes:"), summary.nodes.to_string());
     assert_eq!(field("leaves:"), summary.leaves.to_string());
     assert_eq!(field("max depth:"), summary.max_depth.to_string());
+    assert!(
+        field("explain:").starts_with("yes"),
+        "a new forest can be explained"
+    );
     let bytes = std::fs::metadata(&path).unwrap().len();
     assert!(field("bytes:").starts_with(&bytes.to_string()), "{text}");
     assert!(text.contains("features (2):") && text.contains("tempo") && text.contains("energy"));

@@ -105,6 +105,9 @@ pub struct ModelSummary {
     pub leaves: u64,
     /// Depth of the deepest leaf of any tree (root = 0).
     pub max_depth: u64,
+    /// Nodes with a stored cover: all of them for a model whose trees can be explained
+    /// ([`crate::explain`]), 0 for files of format 2 and models without trees.
+    pub covered: u64,
     /// Size of the file in bytes.
     pub bytes: u64,
 }
@@ -548,6 +551,7 @@ impl SavedModel {
             nodes: header.trees.nodes,
             leaves: header.trees.leaves,
             max_depth: header.trees.max_depth,
+            covered: header.trees.covered,
             bytes,
         })
     }
@@ -566,6 +570,7 @@ impl SavedModel {
             nodes: totals.nodes,
             leaves: totals.leaves,
             max_depth: totals.max_depth,
+            covered: totals.covered,
             bytes,
         }
     }

@@ -710,5 +710,10 @@ fn trees_record_their_node_covers_and_format_2_files_load_without_them() {
         bits(&loaded.predict_proba(x.view()).unwrap()),
         bits(&model.predict_proba(x.view()).unwrap())
     );
-    assert_eq!(SavedModel::read_summary(&old).unwrap().format_version, 2);
+    let (old_summary, new_summary) = (
+        SavedModel::read_summary(&old).unwrap(),
+        SavedModel::read_summary(&path).unwrap(),
+    );
+    assert_eq!((old_summary.format_version, old_summary.covered), (2, 0));
+    assert_eq!(new_summary.covered, new_summary.nodes);
 }
