@@ -11,6 +11,9 @@ use replay_models::explain::OutputSpace;
 use super::score::{ids, NewSongs};
 use crate::{PipelineConfig, PipelineError};
 
+/// Songs explained between two progress updates (a deep forest takes about 25 ms a song).
+const SONGS_PER_STEP: usize = 256;
+
 /// Every song's explanation by one model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
@@ -84,8 +87,17 @@ pub fn explain(
         .model
         .model
         .contributions(Array2::zeros((0, names.len())).view())?;
+    let total: usize = songs.tracks.batches.iter().map(|b| b.num_rows()).sum();
+    progress.set_length(total as u64);
+    progress.set_message(format!("explaining {total} songs"));
+    let chunks = songs.tracks.batches.iter().flat_map(|b| {
+        (0..b.num_rows())
+            .step_by(SONGS_PER_STEP)
+            .map(move |at| b.slice(at, SONGS_PER_STEP.min(b.num_rows() - at)))
+    });
     let mut explained = Vec::new();
-    for batch in &songs.tracks.batches {
+    for batch in chunks {
+        let batch = &batch;
         let x = songs.spec.transform_named(batch, names)?;
         let p = songs.model.predict_proba(x.view())?;
         let c = songs.model.model.contributions(x.view())?;
@@ -116,6 +128,7 @@ pub fn explain(
                 columns,
             });
         }
+        progress.inc(batch.num_rows() as u64);
     }
     Ok(Explanation {
         space: base.space,
