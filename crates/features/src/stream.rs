@@ -377,26 +377,11 @@ fn source_groups(spec: &FeatureSpec) -> BTreeMap<String, Vec<usize>> {
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (j, feature) in spec.features.iter().enumerate() {
         groups
-            .entry(source_column(&feature.source).to_string())
+            .entry(feature.source.column().to_string())
             .or_default()
             .push(j);
     }
     groups
-}
-
-/// The tracks column a source reads.
-fn source_column(source: &FeatureSource) -> &str {
-    match source {
-        FeatureSource::Column { column }
-        | FeatureSource::Indicator { column, .. }
-        | FeatureSource::CategoryCode { column }
-        | FeatureSource::TargetMean { column }
-        | FeatureSource::KeyCount { column }
-        | FeatureSource::ListLength { column } => column,
-        FeatureSource::ReleaseYear | FeatureSource::ReleaseMonth | FeatureSource::ReleaseAge { .. } => {
-            schema::RELEASE_DATE
-        }
-    }
 }
 
 /// The parsed release dates of the training rows, in order.
@@ -576,7 +561,7 @@ impl FitContext<'_> {
             }
             (_, source) => {
                 return Err(FeatureError::Encoding {
-                    column: source_column(source).to_string(),
+                    column: source.column().to_string(),
                     message: "inputs of one column disagree on its kind".into(),
                 })
             }
