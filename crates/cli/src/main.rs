@@ -107,6 +107,20 @@ enum CacheCommand {
     },
 }
 
+/// New songs and the saved spec and model to read them with (`score`, `explain`).
+#[derive(clap::Args)]
+struct SongsArgs {
+    /// Songs (same columns as training; popularity may be absent).
+    #[arg(long)]
+    input: PathBuf,
+    /// feature_spec.json from `replay features`.
+    #[arg(long)]
+    spec: PathBuf,
+    /// A model file from `replay train`.
+    #[arg(long)]
+    model: PathBuf,
+}
+
 /// The subcommands on explicit paths: one stage each, `score` and `model`.
 #[derive(Subcommand)]
 enum PathCommand {
@@ -172,15 +186,8 @@ enum PathCommand {
     },
     /// Score new songs: write id, probability and rank as CSV, most likely replayed first.
     Score {
-        /// Songs to score (same columns as training; popularity may be absent).
-        #[arg(long)]
-        input: PathBuf,
-        /// feature_spec.json from `replay features`.
-        #[arg(long)]
-        spec: PathBuf,
-        /// A model file from `replay train`.
-        #[arg(long)]
-        model: PathBuf,
+        #[command(flatten)]
+        songs: SongsArgs,
         /// Output CSV (standard output if absent).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -190,15 +197,8 @@ enum PathCommand {
     /// regression and boosting, probability for trees and forests). A terminal table, or
     /// CSV (JSON for a .json file) with --out.
     Explain {
-        /// Songs to explain (same columns as training; popularity may be absent).
-        #[arg(long)]
-        input: PathBuf,
-        /// feature_spec.json from `replay features`.
-        #[arg(long)]
-        spec: PathBuf,
-        /// A model file from `replay train`.
-        #[arg(long)]
-        model: PathBuf,
+        #[command(flatten)]
+        songs: SongsArgs,
         /// Source columns shown per song (the others are summed).
         #[arg(long, default_value_t = 5)]
         top: usize,
@@ -344,25 +344,14 @@ fn run_on_paths(config: Option<&Path>, command: PathCommand) -> Result<()> {
             ]),
             out,
         ),
-        PathCommand::Score {
-            input,
-            spec,
-            model,
-            out,
-        } => {
-            let scored = score(given.as_ref(), &spec, &model, &input, &progress)?;
+        PathCommand::Score { songs, out } => {
+            let scored = score(given.as_ref(), &songs.spec, &songs.model, &songs.input, &progress)?;
             progress.finish_and_clear();
             return write_scores(&scored, out.as_deref());
         }
-        PathCommand::Explain {
-            input,
-            spec,
-            model,
-            top,
-            out,
-        } => {
-            let explained =
-                replay_pipeline::stages::explain(given.as_ref(), &spec, &model, &input, &progress)?;
+        PathCommand::Explain { songs, top, out } => {
+            let (spec, model, input) = (&songs.spec, &songs.model, &songs.input);
+            let explained = replay_pipeline::stages::explain(given.as_ref(), spec, model, input, &progress)?;
             progress.finish_and_clear();
             return explain::write(&explained, top, out.as_deref());
         }
