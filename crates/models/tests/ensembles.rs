@@ -1,35 +1,17 @@
 //! The histogram tree ensembles: determinism across thread counts, hand-worked cases,
 //! accuracy against a single tree, serialization, parameter checks and linfa use.
 
+mod common;
+use common::synthetic;
+
 use linfa::prelude::*;
 use ndarray::{array, Array1, Array2, Axis};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use replay_models::tree::{DecisionTreeParams, Node};
 use replay_models::{
     boosting, fit, forest, BoostingParams, EarlyStopping, ForestParams, MaxFeatures, Model, ModelConfig,
     ModelError, SavedModel,
 };
-
-/// `n` rows of 6 inputs (some missing); the label follows a nonlinear rule, flipped for
-/// 10% of the rows.
-fn synthetic(n: usize, seed: u64) -> (Array2<f64>, Array1<bool>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut x = Array2::from_shape_fn((n, 6), |_| rng.random::<f64>());
-    let y: Array1<bool> = x
-        .rows()
-        .into_iter()
-        .map(|r| {
-            let clean = (r[0] * 7.0).sin() * 0.5 + r[1] * r[2] > 0.4 || (r[3] > 0.8 && r[4] < 0.5);
-            clean ^ (rng.random::<f64>() < 0.1)
-        })
-        .collect();
-    for i in (0..n).step_by(17) {
-        x[(i, 5)] = f64::NAN;
-    }
-    (x, y)
-}
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new()

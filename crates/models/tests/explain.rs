@@ -2,32 +2,15 @@
 //! by enumerating every subset of the inputs (for whole ensembles), the same bits with one
 //! and two threads, and a clear error for trees without covers.
 
+mod common;
+use common::synthetic;
+
 use ndarray::{Array1, Array2, ArrayView2};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use replay_models::explain::OutputSpace;
 use replay_models::logistic::LogisticParams;
 use replay_models::tree::{DecisionTreeParams, Node, Tree};
 use replay_models::{fit, BoostingParams, ForestParams, Model, ModelConfig};
-
-/// `n` rows of 6 inputs (some missing); a nonlinear label with 10% noise.
-fn synthetic(n: usize, seed: u64) -> (Array2<f64>, Array1<bool>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut x = Array2::from_shape_fn((n, 6), |_| rng.random::<f64>());
-    let y: Array1<bool> = x
-        .rows()
-        .into_iter()
-        .map(|r| {
-            ((r[0] * 7.0).sin() * 0.5 + r[1] * r[2] > 0.4 || (r[3] > 0.8 && r[4] < 0.5))
-                ^ (rng.random::<f64>() < 0.1)
-        })
-        .collect();
-    for i in (0..n).step_by(17) {
-        x[(i, 5)] = f64::NAN;
-    }
-    (x, y)
-}
 
 fn configs() -> Vec<ModelConfig> {
     vec![
