@@ -97,6 +97,10 @@ const ID_NAMES: [&str; 7] = [
 const TITLE_NAMES: [&str; 6] = ["title", "name", "track_name", "track", "song", "song_name"];
 /// Names of row-number columns (lower case) that carry no information.
 const ROW_NUMBER_NAMES: [&str; 6] = ["", "index", "#", "unnamed: 0", "row", "no"];
+/// Whether a column named `lower` (lower case) holds song titles.
+fn is_title(lower: &str) -> bool {
+    TITLE_NAMES.contains(&lower) || lower.contains("title")
+}
 /// Text columns with at most this many distinct values are one-hot categories.
 const MAX_CATEGORIES: usize = 30;
 
@@ -179,9 +183,7 @@ pub fn propose(sniffed: &Sniffed) -> Proposal {
     });
     let title = (0..columns.len()).find(|&j| {
         let name = lower(&columns[j]);
-        roles[j].is_none()
-            && !columns[j].numeric
-            && (TITLE_NAMES.contains(&name.as_str()) || name.contains("title"))
+        roles[j].is_none() && !columns[j].numeric && is_title(&name)
     });
     let artist = (0..columns.len())
         .find(|&j| roles[j].is_none() && !columns[j].numeric && lower(&columns[j]).contains("artist"));
@@ -266,7 +268,7 @@ fn role_of(c: &ColumnSample) -> (&'static str, Option<&'static str>, String) {
     } else if c.numeric {
         let (lo, hi) = c.range.unwrap_or_default();
         ("numeric", None, format!("numbers from {lo} to {hi}"))
-    } else if TITLE_NAMES.contains(&name.as_str()) || name.contains("title") {
+    } else if is_title(&name) {
         ("drop", None, "a title: free text".to_string())
     } else if c.lists {
         let why = "lists of names (Python literals): encoded by the first name".to_string();

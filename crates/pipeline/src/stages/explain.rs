@@ -97,12 +97,11 @@ pub fn explain(
     });
     let mut explained = Vec::new();
     for batch in chunks {
-        let batch = &batch;
-        let x = songs.spec.transform_named(batch, names)?;
+        let x = songs.spec.transform_named(&batch, names)?;
         let p = songs.model.predict_proba(x.view())?;
         let c = songs.model.model.contributions(x.view())?;
         let outputs = c.outputs();
-        for (i, id) in ids(batch)?.iter().enumerate() {
+        for (i, id) in ids(&batch)?.iter().enumerate() {
             let mut columns: BTreeMap<&str, ColumnContribution> = BTreeMap::new();
             for (j, name) in names.iter().enumerate() {
                 let entry = columns
