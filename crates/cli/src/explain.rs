@@ -35,6 +35,14 @@ pub fn table(e: &Explanation, top: usize, limit: usize) -> String {
         e.space.name(),
         e.expected
     );
+    if let Some(method) = e.calibration {
+        let _ = writeln!(
+            out,
+            "probabilities are the {} calibration of the model's {}",
+            method.name(),
+            e.space.name()
+        );
+    }
     for song in e.songs.iter().take(limit) {
         let _ = writeln!(
             out,
@@ -127,6 +135,7 @@ pub fn json(e: &Explanation, top: usize) -> String {
     let value = serde_json::json!({
         "space": e.space.name(),
         "expected": e.expected,
+        "calibration": e.calibration.map(|m| m.name()),
         "songs": songs,
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"

@@ -380,13 +380,14 @@ fn named<const N: usize>(inputs: [(&str, PathBuf); N]) -> BTreeMap<String, PathB
 }
 
 fn write_scores(scored: &[replay_pipeline::stages::Scored], out: Option<&Path>) -> Result<()> {
-    let mut text = String::from("rank,id,probability\n");
+    let mut text = String::from("rank,id,probability,replayed\n");
     for (rank, s) in scored.iter().enumerate() {
         text.push_str(&format!(
-            "{},{},{:.6}\n",
+            "{},{},{:.6},{}\n",
             rank + 1,
             explain::csv_field(&s.id),
-            s.probability
+            s.probability,
+            s.replayed
         ));
     }
     match out {

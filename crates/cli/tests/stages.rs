@@ -87,13 +87,21 @@ fn every_stage_runs_on_explicit_paths_and_score_ranks_new_songs() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let mut lines = stdout.lines();
-    assert_eq!(lines.next(), Some("rank,id,probability"));
-    let rows: Vec<(usize, String, f64)> = lines
+    assert_eq!(lines.next(), Some("rank,id,probability,replayed"));
+    let rows: Vec<(usize, String, f64, bool)> = lines
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (f[0].parse().unwrap(), f[1].to_string(), f[2].parse().unwrap())
+            (
+                f[0].parse().unwrap(),
+                f[1].to_string(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            )
         })
         .collect();
+    // Without an operating point in the model, the decision is `[eval] threshold` (0.5).
+    assert!(rows.iter().all(|r| r.3 == (r.2 >= 0.5)), "decisions at 0.5");
+    assert!(rows.iter().any(|r| r.3) && rows.iter().any(|r| !r.3));
     assert_eq!(rows.len(), 2000);
     assert!(
         rows.iter().enumerate().all(|(i, r)| r.0 == i + 1),

@@ -114,6 +114,11 @@ pub fn opt_at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>
     checked(d, |v: Option<usize>| v.map_or(Ok(()), |v| rule::at_least(v, 1)))
 }
 
+/// Deserialize an optional integer that must be at least 2 when present.
+pub fn opt_at_least_two<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    checked(d, |v: Option<usize>| v.map_or(Ok(()), |v| rule::at_least(v, 2)))
+}
+
 /// A command-line count of at least 1 (a value parser of the binaries' flags).
 pub fn parse_count(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {

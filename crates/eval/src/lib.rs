@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use bootstrap::{Intervals, Resampling, Scored};
 /// The metrics themselves (the `replay-metrics` crate), as `replay_eval::metrics`.
 pub use replay_metrics as metrics;
+pub use replay_metrics::calibration::{CalibrationMethod, Calibrator, ThresholdRule};
 pub use replay_metrics::{bootstrap, curves, ranking};
 pub use replay_metrics::{ranking::Ranking, ClassScores, MetricError, ThresholdMetrics};
 
@@ -56,6 +57,20 @@ pub struct EvalConfig {
     /// Equal-width probability bins of the calibration error and diagram.
     #[serde(deserialize_with = "replay_core::config::at_least_one")]
     pub calibration_bins: usize,
+    /// How each model's decision threshold is chosen on out-of-fold training predictions
+    /// (`"max_f1"`, `{ recall = r }`, `{ cost_ratio = c }`), replacing `threshold`; the
+    /// train stage chooses it and saves it with the model.
+    #[serde(deserialize_with = "threshold_rule", skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<ThresholdRule>,
+}
+
+/// Deserialize a checked [`ThresholdRule`].
+fn threshold_rule<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ThresholdRule>, D::Error> {
+    let rule = ThresholdRule::deserialize(d)?;
+    match rule.defect() {
+        Some(message) => Err(serde::de::Error::custom(message)),
+        None => Ok(Some(rule)),
+    }
 }
 
 impl Default for EvalConfig {
@@ -66,6 +81,7 @@ impl Default for EvalConfig {
             bootstrap_samples: 1000,
             seed: 42,
             calibration_bins: 10,
+            operating_point: None,
         }
     }
 }
@@ -117,6 +133,76 @@ pub struct ModelMetrics {
     pub at_target_recall: ThresholdMetrics,
     /// Bootstrap intervals (absent when turned off).
     pub confidence_intervals: Option<ConfidenceIntervals>,
+    /// The rule that chose [`ModelMetrics::threshold`] on out-of-fold training
+    /// predictions (absent: `[eval] threshold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_rule: Option<ThresholdRule>,
+    /// The probabilities' quality before and after calibration (calibrated models only;
+    /// the other metrics are of the calibrated probabilities).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationEffect>,
+}
+
+/// What calibration changed on the test rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationEffect {
+    /// The calibration map's method.
+    pub method: CalibrationMethod,
+    /// The model's own probabilities.
+    pub before: ProbabilityQuality,
+    /// The calibrated probabilities.
+    pub after: ProbabilityQuality,
+}
+
+/// How well probabilities match outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbabilityQuality {
+    /// Expected calibration error ([`EvalConfig::calibration_bins`] bins).
+    pub ece: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Mean negative log-likelihood.
+    pub log_loss: f64,
+    /// Area under the ROC curve (a monotone map changes it only through ties).
+    pub roc_auc: f64,
+    /// The reliability diagram's bins.
+    pub curve: Vec<curves::CalibrationBin>,
+}
+
+impl ProbabilityQuality {
+    /// The quality of probabilities `p` of rows labelled `y`.
+    pub fn of(y: &[bool], p: &[f64], bins: usize) -> Result<Self, MetricError> {
+        Ok(ProbabilityQuality {
+            ece: metrics::expected_calibration_error(y, p, bins),
+            brier: metrics::brier(y, p),
+            log_loss: metrics::log_loss(y, p),
+            roc_auc: metrics::roc_auc(y, p)?,
+            curve: curves::calibration(y, p, bins),
+        })
+    }
+}
+
+/// One model's test-set probabilities, with what its model file adds to them.
+#[derive(Debug, Clone, Copy)]
+pub struct Scores<'a> {
+    /// The probabilities (calibrated, for a model with a calibration map).
+    pub p: &'a [f64],
+    /// The threshold chosen on out-of-fold training predictions and its rule, which
+    /// replace [`EvalConfig::threshold`].
+    pub operating_point: Option<(ThresholdRule, f64)>,
+    /// The calibration method and the probabilities before calibration.
+    pub uncalibrated: Option<(CalibrationMethod, &'a [f64])>,
+}
+
+impl<'a> Scores<'a> {
+    /// Probabilities with nothing added.
+    pub fn plain(p: &'a [f64]) -> Self {
+        Scores {
+            p,
+            operating_point: None,
+            uncalibrated: None,
+        }
+    }
 }
 
 /// Every metric of probabilities `p` against labels `y`.
@@ -136,20 +222,34 @@ pub fn evaluate_models(
     predictions: &[&[f64]],
     config: &EvalConfig,
 ) -> Result<Vec<ModelMetrics>, MetricError> {
-    for p in predictions {
-        metrics::check(y, p)?;
+    let scores: Vec<Scores<'_>> = predictions.iter().map(|p| Scores::plain(p)).collect();
+    evaluate_scores(y, &scores, config)
+}
+
+/// [`evaluate_models`] for scores with their own thresholds and calibration.
+pub fn evaluate_scores(
+    y: &[bool],
+    predictions: &[Scores<'_>],
+    config: &EvalConfig,
+) -> Result<Vec<ModelMetrics>, MetricError> {
+    for s in predictions {
+        metrics::check(y, s.p)?;
+        if let Some((_, raw)) = s.uncalibrated {
+            metrics::check(y, raw)?;
+        }
     }
     let rankings = predictions
         .par_iter()
-        .map(|p| Ranking::new(y, p))
+        .map(|s| Ranking::new(y, s.p))
         .collect::<Vec<_>>()
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     let scored: Vec<Scored<'_>> = rankings
         .iter()
-        .map(|ranking| Scored {
+        .zip(predictions)
+        .map(|(ranking, s)| Scored {
             ranking,
-            threshold: config.threshold,
+            threshold: s.operating_point.map_or(config.threshold, |(_, t)| t),
         })
         .collect();
     let resampling = Resampling {
@@ -163,8 +263,8 @@ pub fn evaluate_models(
         .par_iter()
         .zip(&rankings)
         .zip(intervals)
-        .map(|((p, ranking), intervals)| {
-            let mut m = point_metrics(y, p, ranking, config)?;
+        .map(|((s, ranking), intervals)| {
+            let mut m = point_metrics(y, s, ranking, config)?;
             m.confidence_intervals = confidence_intervals(&intervals, &resampling);
             Ok(m)
         })
@@ -189,11 +289,21 @@ fn confidence_intervals(intervals: &Intervals, resampling: &Resampling) -> Optio
 /// Every metric but the intervals, from checked probabilities and their ranking.
 fn point_metrics(
     y: &[bool],
-    p: &[f64],
+    scores: &Scores<'_>,
     ranking: &Ranking<'_>,
     config: &EvalConfig,
 ) -> Result<ModelMetrics, MetricError> {
-    let at_threshold = ThresholdMetrics::at(y, p, config.threshold);
+    let p = scores.p;
+    let threshold = scores.operating_point.map_or(config.threshold, |(_, t)| t);
+    let calibration = match scores.uncalibrated {
+        None => None,
+        Some((method, raw)) => Some(CalibrationEffect {
+            method,
+            before: ProbabilityQuality::of(y, raw, config.calibration_bins)?,
+            after: ProbabilityQuality::of(y, p, config.calibration_bins)?,
+        }),
+    };
+    let at_threshold = ThresholdMetrics::at(y, p, threshold);
     let target_threshold = ranking.threshold_for_recall(config.target_recall);
     Ok(ModelMetrics {
         accuracy: at_threshold.accuracy,
@@ -206,11 +316,13 @@ fn point_metrics(
         log_loss: metrics::log_loss(y, p),
         brier: metrics::brier(y, p),
         ece: metrics::expected_calibration_error(y, p, config.calibration_bins),
-        threshold: config.threshold,
+        threshold,
         confusion_matrix: at_threshold.confusion_matrix,
         at_target_recall: ThresholdMetrics::at(y, p, target_threshold),
         at_threshold,
         confidence_intervals: None,
+        threshold_rule: scores.operating_point.map(|(rule, _)| rule),
+        calibration,
     })
 }
 

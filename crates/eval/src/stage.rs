@@ -27,7 +27,10 @@ use replay_features::{FeatureError, FeatureMatrix, Ids, InputColumns};
 use replay_models::{ModelError, SavedModel};
 use serde::{Deserialize, Serialize};
 
-use crate::{EvalConfig, MetricError, MetricsReport, ModelMetrics, METRICS_FILE};
+use crate::{
+    CalibrationMethod, EvalConfig, MetricError, MetricsReport, ModelMetrics, Scores, ThresholdRule,
+    METRICS_FILE,
+};
 
 /// File name of the per-row predictions written by the eval stage.
 pub const PREDICTIONS_FILE: &str = "predictions.parquet";
@@ -123,7 +126,7 @@ pub fn run<S: ResultStore>(
     let y = rows.y.to_vec();
     let mut report = MetricsReport::compute(&y, std::iter::empty(), config).map_err(EvalError::from)?;
     let mut predictions: Probabilities = Vec::new();
-    let mut fresh: Vec<(&str, Vec<f64>, S::Ticket)> = Vec::new();
+    let mut fresh: Vec<(&str, FilePredictions, S::Ticket)> = Vec::new();
     for (name, path) in models {
         match store.find(name, path)? {
             Found::Stored(result) => {
@@ -145,10 +148,13 @@ pub fn run<S: ResultStore>(
             Found::Missing(ticket) => fresh.push((name, predict_file(path, test, &available)?, ticket)),
         }
     }
-    let scores: Vec<&[f64]> = fresh.iter().map(|(_, p, _)| p.as_slice()).collect();
-    let metrics = crate::evaluate_models(&y, &scores, config).map_err(EvalError::from)?;
-    for ((name, scores, ticket), metrics) in fresh.into_iter().zip(metrics) {
-        let result = ModelResult { metrics, scores };
+    let scores: Vec<Scores<'_>> = fresh.iter().map(|(_, p, _)| p.scores()).collect();
+    let metrics = crate::evaluate_scores(&y, &scores, config).map_err(EvalError::from)?;
+    for ((name, predicted, ticket), metrics) in fresh.into_iter().zip(metrics) {
+        let result = ModelResult {
+            metrics,
+            scores: predicted.p,
+        };
         store.keep(ticket, &result)?;
         report.models.insert(name.to_string(), result.metrics);
         predictions.push((name.to_string(), result.scores));
@@ -159,14 +165,46 @@ pub fn run<S: ResultStore>(
     Ok(report)
 }
 
-/// The probabilities model file `model` gives the rows of `data`, a feature stage's
-/// Parquet file whose inputs are `available`. The model reads its inputs by name: one
-/// that `data` lacks is [`ModelError::MissingInputs`].
-pub fn predict_file(model: &Path, data: &Path, available: &[String]) -> Result<Vec<f64>, EvalError> {
+/// What a model file predicts for a data file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilePredictions {
+    /// The probabilities, calibrated when the model has a calibration map.
+    pub p: Vec<f64>,
+    /// The model's decision threshold and its rule, when it was chosen in training.
+    pub operating_point: Option<(ThresholdRule, f64)>,
+    /// The calibration method and the probabilities before calibration.
+    pub uncalibrated: Option<(CalibrationMethod, Vec<f64>)>,
+}
+
+impl FilePredictions {
+    /// As the metrics take them.
+    pub fn scores(&self) -> Scores<'_> {
+        Scores {
+            p: &self.p,
+            operating_point: self.operating_point,
+            uncalibrated: self.uncalibrated.as_ref().map(|(m, raw)| (*m, raw.as_slice())),
+        }
+    }
+}
+
+/// What model file `model` predicts for the rows of `data`, a feature stage's Parquet
+/// file whose inputs are `available`. The model reads its inputs by name: one that `data`
+/// lacks is [`ModelError::MissingInputs`].
+pub fn predict_file(model: &Path, data: &Path, available: &[String]) -> Result<FilePredictions, EvalError> {
     let saved = SavedModel::load(model)?;
     saved.require_inputs(model, available)?;
     let x = FeatureMatrix::read_columns(data, &saved.feature_names, Ids::Skip)?.x;
-    Ok(saved.predict_proba(x.view())?.to_vec())
+    let output = saved.predict_output(x.view())?;
+    let p = output.iter().map(|&o| saved.probability_of_output(o)).collect();
+    let space = saved.model.output_space();
+    Ok(FilePredictions {
+        p,
+        operating_point: saved.operating_point.map(|o| (o.rule, o.threshold)),
+        uncalibrated: saved
+            .calibrator
+            .as_ref()
+            .map(|c| (c.method(), output.iter().map(|&o| space.probability(o)).collect())),
+    })
 }
 
 /// Per-row predictions: id, label, then one probability column per model.

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod bootstrap;
+pub mod calibration;
 pub mod curves;
 pub mod ranking;
 

@@ -96,6 +96,28 @@ impl<'a> Ranking<'a> {
             .flatten()
     }
 
+    /// The threshold (one of the scores) at which `objective(tp, fp)`, the counts of
+    /// positives and negatives predicted positive (`p >= threshold`), is largest; the
+    /// highest such threshold when several tie. 0 without rows.
+    pub fn best_threshold(&self, objective: impl Fn(f64, f64) -> f64) -> f64 {
+        let (mut best, mut best_value) = (0.0, f64::NEG_INFINITY);
+        let (mut tp, mut fp) = (0u64, 0u64);
+        for &r in &self.rows {
+            if r & POSITIVE != 0 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            if r & RUN_END != 0 {
+                let value = objective(tp as f64, fp as f64);
+                if value > best_value {
+                    (best, best_value) = (self.p[row(r)], value);
+                }
+            }
+        }
+        best
+    }
+
     /// Area under the ROC curve; tied scores count one half (scikit-learn's
     /// `roc_auc_score`). Scores are not checked here: see [`crate::roc_auc`].
     pub fn roc_auc(&self) -> Result<f64, MetricError> {

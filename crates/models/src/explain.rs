@@ -31,6 +31,14 @@ pub enum OutputSpace {
 }
 
 impl OutputSpace {
+    /// The probability of an output in this space.
+    pub fn probability(self, output: f64) -> f64 {
+        match self {
+            OutputSpace::Probability => output,
+            OutputSpace::LogOdds => crate::numeric::sigmoid(output),
+        }
+    }
+
     /// The name used in files and tables: `probability` or `log-odds`.
     pub fn name(self) -> &'static str {
         match self {

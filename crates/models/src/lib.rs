@@ -41,6 +41,7 @@ pub mod explain;
 pub mod forest;
 pub mod linalg;
 pub mod logistic;
+pub mod refine;
 #[cfg(feature = "stage")]
 pub mod stage;
 pub mod tree;
@@ -61,6 +62,7 @@ use serde::{Deserialize, Serialize};
 
 pub use boosting::{BoostingParams, EarlyStopping, GradientBoosting, ValidBoostingParams};
 pub use error::ModelError;
+pub use explain::OutputSpace;
 pub use forest::{ForestParams, RandomForest, ValidForestParams};
 pub use logistic::{LogisticParams, ValidLogisticParams};
 pub use params::MaxFeatures;
@@ -143,6 +145,26 @@ impl Model {
         }
     }
 
+    /// The model's output for every row of `x`, in its [`OutputSpace`]: log-odds for
+    /// logistic regression and gradient boosting, the probability for the trees (what
+    /// contributions explain and calibration maps start from).
+    pub fn predict_output(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        match self {
+            Model::LogisticRegression(m) => m.decision_function(x),
+            Model::DecisionTree(t) => t.predict_proba(x),
+            Model::RandomForest(m) => m.predict_proba(x),
+            Model::GradientBoosting(m) => m.decision_function(x),
+        }
+    }
+
+    /// What [`Model::predict_output`] and contributions are in.
+    pub fn output_space(&self) -> OutputSpace {
+        match self {
+            Model::LogisticRegression(_) | Model::GradientBoosting(_) => OutputSpace::LogOdds,
+            Model::DecisionTree(_) | Model::RandomForest(_) => OutputSpace::Probability,
+        }
+    }
+
     /// The model kind, as in config files (the same as [`ModelConfig::kind`]).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -182,6 +204,14 @@ impl Model {
             Model::GradientBoosting(m) => Some(m.feature_importances.clone()),
             Model::LogisticRegression(_) | Model::DecisionTree(_) => None,
         }
+    }
+}
+
+/// The output space of the models `config` fits (see [`Model::output_space`]).
+pub fn output_space(config: &ModelConfig) -> OutputSpace {
+    match config {
+        ModelConfig::LogisticRegression(_) | ModelConfig::GradientBoosting(_) => OutputSpace::LogOdds,
+        ModelConfig::DecisionTree(_) | ModelConfig::RandomForest(_) => OutputSpace::Probability,
     }
 }
 

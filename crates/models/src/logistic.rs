@@ -78,9 +78,15 @@ impl LogisticModel {
     /// Probability of the positive class for every row of `x`; an error unless `x` has
     /// one column per coefficient.
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        Ok(self.decision_function(x)?.mapv(sigmoid))
+    }
+
+    /// Log-odds of the positive class for every row of `x`; an error unless `x` has one
+    /// column per coefficient.
+    pub fn decision_function(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
         crate::check_inputs(self.coefficients.len(), x)?;
         let w = ArrayView1::from(&self.coefficients[..]);
-        Ok((x.dot(&w) + self.intercept).mapv(sigmoid))
+        Ok(x.dot(&w) + self.intercept)
     }
 }
 

@@ -36,6 +36,7 @@ use replay_core::{atomic, ArtifactError};
 use crate::boosting::GradientBoosting;
 use crate::forest::RandomForest;
 use crate::logistic::LogisticModel;
+use crate::refine::{Calibrator, OperatingPoint, Refined};
 use crate::tree::{check_cover, check_packed, PackedNode, Tree, MAX_TREE_FEATURES};
 use crate::{Model, ModelConfig, ModelError};
 
@@ -79,6 +80,13 @@ pub struct SavedModel {
     pub feature_names: Vec<String>,
     /// The fitted model.
     pub model: Model,
+    /// The calibration map of its probabilities, fitted on out-of-fold training outputs
+    /// ([`crate::refine`]); [`SavedModel::predict_proba`] applies it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrator: Option<Calibrator>,
+    /// The decision threshold chosen on out-of-fold training predictions, if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<OperatingPoint>,
 }
 
 /// What a model file holds, read from its header alone by [`SavedModel::read_summary`]
@@ -167,6 +175,10 @@ struct Header {
     n_features: usize,
     model: Fitted,
     trees: TreeTotals,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calibrator: Option<Calibrator>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operating_point: Option<OperatingPoint>,
 }
 
 /// The trees of a model, in order.
@@ -270,6 +282,17 @@ impl SavedModel {
             config,
             feature_names,
             model,
+            calibrator: None,
+            operating_point: None,
+        }
+    }
+
+    /// This model with what [`crate::refine::refine`] fitted for it.
+    pub fn refined(self, refined: Refined) -> Self {
+        SavedModel {
+            calibrator: refined.calibrator,
+            operating_point: refined.operating_point,
+            ..self
         }
     }
 
@@ -324,6 +347,20 @@ impl SavedModel {
             }
             _ => {}
         }
+        if let Some(defect) = self.calibrator.as_ref().and_then(Calibrator::defect) {
+            return Some(format!("calibration: {defect}"));
+        }
+        if let Some(point) = &self.operating_point {
+            if let Some(defect) = point.rule.defect() {
+                return Some(format!("operating point: {defect}"));
+            }
+            if !(0.0..=1.0).contains(&point.threshold) {
+                return Some(format!(
+                    "the decision threshold {} is not a probability",
+                    point.threshold
+                ));
+            }
+        }
         None
     }
 
@@ -357,6 +394,8 @@ impl SavedModel {
             n_features: self.model.n_features(),
             model: fitted,
             trees: TreeTotals::of(trees),
+            calibrator: self.calibrator.clone(),
+            operating_point: self.operating_point,
         };
         let json = serde_json::to_vec(&header).map_err(|e| ArtifactError::Json {
             path: path.into(),
@@ -422,6 +461,8 @@ impl SavedModel {
             n_features,
             model: fitted,
             trees: totals,
+            calibrator,
+            operating_point,
         } = header;
         // Every tree takes at least 4 + 16 bytes, so the count is bounded by the file.
         let mut trees = Vec::with_capacity(totals.count.min(reader.remaining / 20) as usize);
@@ -513,6 +554,8 @@ impl SavedModel {
             config,
             feature_names,
             model,
+            calibrator,
+            operating_point,
         };
         if let Some(message) = saved.inconsistency() {
             return Err(invalid(path, message));
@@ -589,15 +632,44 @@ impl SavedModel {
         }
     }
 
-    /// Probability of the replayed class, after checking the number of inputs.
+    /// Probability of the replayed class, calibrated when the model has a calibration
+    /// map, after checking the number of inputs.
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        match &self.calibrator {
+            None => self.predict_uncalibrated(x),
+            Some(c) => Ok(self.predict_output(x)?.mapv(|o| c.probability(o))),
+        }
+    }
+
+    /// The probability of the model itself, without its calibration map.
+    pub fn predict_uncalibrated(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        self.check_columns(x)?;
+        self.model.predict_proba(x)
+    }
+
+    /// The model's output ([`Model::predict_output`]), before any calibration.
+    pub fn predict_output(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
+        self.check_columns(x)?;
+        self.model.predict_output(x)
+    }
+
+    /// The probability of a model output, through the calibration map when there is one.
+    pub fn probability_of_output(&self, output: f64) -> f64 {
+        match &self.calibrator {
+            Some(c) => c.probability(output),
+            None => self.model.output_space().probability(output),
+        }
+    }
+
+    /// `x` must have one column per input.
+    fn check_columns(&self, x: ArrayView2<'_, f64>) -> Result<(), ModelError> {
         if x.ncols() != self.feature_names.len() || x.ncols() != self.model.n_features() {
             return Err(ModelError::Features {
                 expected: self.feature_names.len(),
                 found: x.ncols(),
             });
         }
-        self.model.predict_proba(x)
+        Ok(())
     }
 }
 

@@ -8,7 +8,7 @@
 //! use replay_models::{stage, ModelConfig};
 //! let forest = ModelConfig::RandomForest(Default::default());
 //! let fitted = stage::run(
-//!     &[("random_forest", &forest)],
+//!     &[stage::ModelJob::new("random_forest", &forest)],
 //!     "out/features/train.parquet".as_ref(),
 //!     "out/train".as_ref(),
 //!     &stage::NoStore,
@@ -21,9 +21,34 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use replay_features::encode::fold_of_rows;
 use replay_features::{FeatureError, FeatureMatrix, Ids, InputColumns};
 
+use crate::refine::{refine, Refinement};
 use crate::{ModelConfig, ModelError, SavedModel};
+
+/// One model of the train stage: its name, its hyperparameters, and what out-of-fold
+/// predictions refine in it ([`crate::refine`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelJob<'a> {
+    /// The model's name (its file is `<name>.model.bin`).
+    pub name: &'a str,
+    /// Its hyperparameters.
+    pub config: &'a ModelConfig,
+    /// Calibration and decision threshold to fit after it (none by default).
+    pub refinement: Refinement,
+}
+
+impl<'a> ModelJob<'a> {
+    /// A model with nothing to refine.
+    pub fn new(name: &'a str, config: &'a ModelConfig) -> Self {
+        ModelJob {
+            name,
+            config,
+            refinement: Refinement::default(),
+        }
+    }
+}
 
 /// Directory of the train stage's model files.
 pub const MODELS_DIR: &str = "models";
@@ -52,13 +77,12 @@ pub trait ModelStore: Sync {
     /// What the store's own failures are.
     type Error: From<TrainError> + Send;
 
-    /// Put model `name`'s file at `target`: a stored one when one matches `config` (and
-    /// whatever else the store keys on), else the one `fit(dir)` writes into a directory
-    /// of the store's choosing. Returns whether a stored file served.
+    /// Put the file of model `job` at `target`: a stored one when one matches the job
+    /// (and whatever else the store keys on), else the one `fit(dir)` writes into a
+    /// directory of the store's choosing. Returns whether a stored file served.
     fn provide(
         &self,
-        name: &str,
-        config: &ModelConfig,
+        job: &ModelJob<'_>,
         target: &Path,
         fit: &(dyn Fn(&Path) -> Result<(), TrainError> + Sync),
     ) -> Result<bool, Self::Error>;
@@ -73,8 +97,7 @@ impl ModelStore for NoStore {
 
     fn provide(
         &self,
-        _name: &str,
-        _config: &ModelConfig,
+        _job: &ModelJob<'_>,
         target: &Path,
         fit: &(dyn Fn(&Path) -> Result<(), TrainError> + Sync),
     ) -> Result<bool, TrainError> {
@@ -105,12 +128,12 @@ pub struct Fitted {
     pub warning: Option<String>,
 }
 
-/// The train stage: fit `models` (name, config) on `train` into `<out_dir>/models/`, or
+/// The train stage: fit `models` on `train` into `<out_dir>/models/`, or
 /// take them from `store`. On small data ([`CONCURRENT_FIT_CELLS`]) the random forests
 /// fit on every core beside the other models, which run one after another on a thread of
 /// their own; on larger data one model fits at a time. Returns the models sorted by name.
 pub fn run<S: ModelStore>(
-    models: &[(&str, &ModelConfig)],
+    models: &[ModelJob<'_>],
     train: &Path,
     out_dir: &Path,
     store: &S,
@@ -118,13 +141,12 @@ pub fn run<S: ModelStore>(
 ) -> Result<Vec<Fitted>, S::Error> {
     let inputs = InputColumns::read(train).map_err(TrainError::from)?;
     let models_dir = out_dir.join(MODELS_DIR);
-    let fit = |&(name, config): &(&str, &ModelConfig)| -> Result<Fitted, S::Error> {
+    let fit = |job: &ModelJob<'_>| -> Result<Fitted, S::Error> {
+        let ModelJob { name, config, .. } = *job;
         progress(TrainEvent::Started(name));
         let started = Instant::now();
         let target = models_dir.join(SavedModel::file_name(name));
-        let reused = store.provide(name, config, &target, &|dir| {
-            fit_file(name, config, train, &inputs, dir).map(drop)
-        })?;
+        let reused = store.provide(job, &target, &|dir| fit_file(job, train, &inputs, dir).map(drop))?;
         // Only a logistic regression has a fit warning, and its file is small to load.
         let warning = match config {
             ModelConfig::LogisticRegression(_) => SavedModel::load(&target)
@@ -146,7 +168,7 @@ pub fn run<S: ModelStore>(
     let cells = rows.saturating_mul(inputs.names.len());
     let (forests, others): (Vec<_>, Vec<_>) = models
         .iter()
-        .partition(|(_, c)| matches!(c, ModelConfig::RandomForest(_)));
+        .partition(|job| matches!(job.config, ModelConfig::RandomForest(_)));
     let concurrent = cells <= CONCURRENT_FIT_CELLS && !forests.is_empty() && !others.is_empty();
     let results: Vec<Result<Fitted, S::Error>> = if concurrent {
         // The other models run one after the other on a thread of their own (boosting
@@ -169,22 +191,35 @@ pub fn run<S: ModelStore>(
     Ok(fitted)
 }
 
-/// Fit model `name` of `config` on the training file `train` (whose inputs are `inputs`,
-/// from [`InputColumns::read`]) and save it into `dir`. Only the columns the model's
-/// family reads are loaded, so one dense copy of its inputs is in memory. Returns the
-/// model file's path.
+/// Fit model `job` on the training file `train` (whose inputs are `inputs`, from
+/// [`InputColumns::read`]), then its refinement on out-of-fold predictions, and save it
+/// into `dir`. Only the columns the model's family reads are loaded, so one dense copy of
+/// its inputs is in memory. Returns the model file's path.
 pub fn fit_file(
-    name: &str,
-    config: &ModelConfig,
+    job: &ModelJob<'_>,
     train: &Path,
     inputs: &InputColumns,
     dir: &Path,
 ) -> Result<PathBuf, TrainError> {
+    let ModelJob {
+        name,
+        config,
+        refinement,
+    } = *job;
     let names = inputs.names_for(config.family());
     let data = FeatureMatrix::read_columns(train, &names, Ids::Skip)?;
     let model = crate::fit(config, data.x.view(), data.y.view())?;
+    // The target encoding's folds (when the refinement's folds and seed are its own),
+    // so that held-out rows are encoded from the rows their model is fitted on.
+    let fold = match refinement.is_needed() {
+        true => fold_of_rows(data.y.len(), refinement.folds, refinement.seed),
+        false => Vec::new(),
+    };
+    let refined = refine(config, data.x.view(), data.y.view(), &refinement, &fold)?;
     drop(data);
     let path = dir.join(SavedModel::file_name(name));
-    SavedModel::new(name, config.clone(), names, model).save(&path)?;
+    SavedModel::new(name, config.clone(), names, model)
+        .refined(refined)
+        .save(&path)?;
     Ok(path)
 }

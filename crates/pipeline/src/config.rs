@@ -8,6 +8,7 @@ use indicatif::ProgressBar;
 use replay_eval::EvalConfig;
 use replay_features::{FeatureOptions, FeaturesConfig, LabelConfig, SplitConfig};
 use replay_ingest::{ColumnMap, IngestError, IngestOptions, Source, Tracks};
+use replay_models::refine::{CalibrationMethod, Refinement};
 use replay_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,22 @@ impl fmt::Display for ModelName {
     }
 }
 
+/// `[calibration]`: which models get a calibration map, fitted on out-of-fold predictions
+/// of the training rows (the folds also serve `[eval] operating_point`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalibrationConfig {
+    /// Folds of the training rows; each refined model is fitted this many more times.
+    /// Default: the target encoding's folds and seed, so that a held-out row's target
+    /// means come from the rows its model is fitted on, as a test row's do.
+    #[serde(default, deserialize_with = "replay_core::config::opt_at_least_two")]
+    pub folds: Option<usize>,
+    /// Seed of the shuffle into folds (default: the target encoding's).
+    pub seed: Option<u64>,
+    /// Model name = `"isotonic"` or `"sigmoid"`; other models are not calibrated.
+    pub models: BTreeMap<ModelName, CalibrationMethod>,
+}
+
 /// The whole configuration; every section but `source` and `columns` has defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +95,9 @@ pub struct PipelineConfig {
     /// Models to train, by name.
     #[serde(default = "default_models")]
     pub models: BTreeMap<ModelName, ModelConfig>,
+    /// Calibration of the models' probabilities.
+    #[serde(default)]
+    pub calibration: CalibrationConfig,
     /// Evaluation settings.
     #[serde(default)]
     pub eval: EvalConfig,
@@ -117,6 +137,7 @@ impl Default for PipelineConfig {
             split: SplitConfig::default(),
             features: FeatureOptions::default(),
             models: default_models(),
+            calibration: CalibrationConfig::default(),
             eval: EvalConfig::default(),
             stages: StageGraph::default_decls(),
         }
@@ -166,6 +187,16 @@ impl PipelineConfig {
                 .check()
                 .map_err(|e| format!("[models.{name}.{}]: {e}", model.kind()))?;
         }
+        if let Some(name) = config
+            .calibration
+            .models
+            .keys()
+            .find(|n| !config.models.contains_key(*n))
+        {
+            return Err(format!(
+                "[calibration.models] names '{name}', which is not a model of [models]"
+            ));
+        }
         config.features_config().check().map_err(|e| e.to_string())?;
         if let Some(source) = &config.source {
             source.check()?;
@@ -179,6 +210,18 @@ impl PipelineConfig {
         match &self.source {
             Some(source) => source.at(path),
             None => Source::new(path),
+        }
+    }
+
+    /// What the train stage fits on out-of-fold predictions after model `name`: its
+    /// `[calibration.models]` method and the `[eval] operating_point` rule.
+    pub fn refinement(&self, name: &ModelName) -> Refinement {
+        let encoding = &self.features.target_encoding;
+        Refinement {
+            calibration: self.calibration.models.get(name).copied(),
+            operating_point: self.eval.operating_point,
+            folds: self.calibration.folds.unwrap_or(encoding.folds),
+            seed: self.calibration.seed.unwrap_or(encoding.seed),
         }
     }
 

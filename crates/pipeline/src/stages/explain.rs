@@ -7,6 +7,7 @@ use indicatif::ProgressBar;
 use ndarray::Array2;
 use replay_core::schema;
 use replay_models::explain::OutputSpace;
+use replay_models::refine::CalibrationMethod;
 
 use super::score::{ids, NewSongs};
 use crate::{PipelineConfig, PipelineError};
@@ -21,6 +22,9 @@ pub struct Explanation {
     pub space: OutputSpace,
     /// The model's expected output over its training data (every song's base value).
     pub expected: f64,
+    /// The calibration map between the output and the probability, if the model has one
+    /// (the contributions explain the output; the probability is calibrated).
+    pub calibration: Option<CalibrationMethod>,
     /// The songs, in input order.
     pub songs: Vec<ExplainedSong>,
 }
@@ -30,7 +34,7 @@ pub struct Explanation {
 pub struct ExplainedSong {
     /// Track id.
     pub id: String,
-    /// Probability that the song is replayed.
+    /// Probability that the song is replayed (calibrated, for a calibrated model).
     pub probability: f64,
     /// The output the contributions add up to ([`Explanation::expected`] plus their sum).
     pub output: f64,
@@ -132,6 +136,7 @@ pub fn explain(
     Ok(Explanation {
         space: base.space,
         expected: base.expected,
+        calibration: songs.model.calibrator.as_ref().map(|c| c.method()),
         songs: explained,
     })
 }

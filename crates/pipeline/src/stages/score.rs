@@ -15,12 +15,22 @@ use crate::{PipelineConfig, PipelineError};
 pub struct Scored {
     /// Track id.
     pub id: String,
-    /// Probability that the song is replayed.
+    /// Probability that the song is replayed (calibrated, for a calibrated model).
     pub probability: f64,
+    /// The decision: `probability >= threshold` ([`decision_threshold`]).
+    pub replayed: bool,
+}
+
+/// The threshold a model's decisions are taken at: the one chosen on out-of-fold training
+/// predictions and saved with the model, else `[eval] threshold` of `config`.
+pub fn decision_threshold(model: &SavedModel, config: &PipelineConfig) -> f64 {
+    model
+        .operating_point
+        .map_or(config.eval.threshold, |point| point.threshold)
 }
 
 /// Score new songs in `input` (popularity may be absent) with a saved feature spec and
-/// model; best first. The songs are read with `config`'s `[source]` settings and
+/// model; best first, each with its decision ([`decision_threshold`]). The songs are read with `config`'s `[source]` settings and
 /// `[columns]` mapping when one is given, else as the spec records that the training
 /// songs were read (the built-in defaults for a spec that does not).
 pub fn score(
@@ -31,6 +41,7 @@ pub fn score(
     progress: &ProgressBar,
 ) -> Result<Vec<Scored>, PipelineError> {
     let songs = NewSongs::read(config, spec_path, model_path, input, progress)?;
+    let threshold = decision_threshold(&songs.model, &songs.config);
     let mut scored = Vec::new();
     for batch in &songs.tracks.batches {
         let x = songs.spec.transform_named(batch, &songs.model.feature_names)?;
@@ -38,6 +49,7 @@ pub fn score(
         scored.extend(ids(batch)?.iter().zip(p).map(|(id, probability)| Scored {
             id: id.unwrap_or_default().to_string(),
             probability,
+            replayed: probability >= threshold,
         }));
     }
     scored.sort_by(|a, b| b.probability.total_cmp(&a.probability));

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use indicatif::ProgressBar;
-use replay_models::stage::{self, ModelStore, TrainError, TrainEvent};
-use replay_models::{ModelConfig, SavedModel};
+use replay_models::stage::{self, ModelJob, ModelStore, TrainError, TrainEvent};
+use replay_models::SavedModel;
 
 use super::ModelReuse;
 use crate::cache::{cache_key, link_or_copy};
@@ -23,7 +23,15 @@ pub(super) fn train(
     reuse: Option<&ModelReuse<'_>>,
 ) -> Result<String, PipelineError> {
     progress.set_length(config.models.len() as u64);
-    let models: Vec<(&str, &ModelConfig)> = config.models.iter().map(|(n, c)| (n.as_str(), c)).collect();
+    let models: Vec<ModelJob<'_>> = config
+        .models
+        .iter()
+        .map(|(name, model)| ModelJob {
+            name: name.as_str(),
+            config: model,
+            refinement: config.refinement(name),
+        })
+        .collect();
     let report = |event: TrainEvent<'_>| match event {
         TrainEvent::Started(name) => progress.set_message(format!("fitting {name}")),
         TrainEvent::Finished(_) => progress.inc(1),
@@ -50,7 +58,7 @@ pub(super) fn train(
 }
 
 /// The per-model cache as the train stage's store: an entry per model, keyed by its
-/// name, its config, the train stage's code and the training rows.
+/// name, its config and refinement, the train stage's code and the training rows.
 struct CachedModels<'a> {
     reuse: &'a ModelReuse<'a>,
 }
@@ -60,16 +68,25 @@ impl ModelStore for CachedModels<'_> {
 
     fn provide(
         &self,
-        name: &str,
-        config: &ModelConfig,
+        job: &ModelJob<'_>,
         target: &Path,
         fit: &(dyn Fn(&Path) -> Result<(), TrainError> + Sync),
     ) -> Result<bool, PipelineError> {
         let r = self.reuse;
+        let ModelJob {
+            name,
+            config,
+            refinement,
+        } = job;
+        // A model without refinement keeps the key it had before refinements existed.
+        let settings = match refinement.is_needed() {
+            true => serde_json::json!({ "name": name, "model": config, "refinement": refinement }),
+            false => serde_json::json!({ "name": name, "model": config }),
+        };
         let key = cache_key(
             MODEL_ENTRIES,
             &StageKind::Train.code_version(),
-            &serde_json::json!({ "name": name, "model": config }),
+            &settings,
             &r.input_hashes(&["features/train.parquet"]),
         );
         let (dir, hit) = match r.reusable(MODEL_ENTRIES, &key) {
