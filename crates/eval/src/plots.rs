@@ -122,6 +122,9 @@ pub struct Curve {
     pub label: String,
     /// Points of the curve.
     pub points: Vec<(f64, f64)>,
+    /// Draw it thin and dashed in the colour of the chart's curve of this index (the
+    /// same model before calibration); `None`: solid, in its own colour.
+    pub dashed_like: Option<usize>,
 }
 
 /// A line chart of one curve per model over the unit square.
@@ -171,6 +174,15 @@ impl Chart for CurveChart {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
         }
         for (i, curve) in self.curves.iter().enumerate() {
+            if let Some(like) = curve.dashed_like {
+                let style = color(like).stroke_width(2);
+                chart
+                    .draw_series(DashedLineSeries::new(curve.points.clone(), 8, 5, style))
+                    .map_err(err)?
+                    .label(curve.label.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], style));
+                continue;
+            }
             let style = color(i).stroke_width(3);
             chart
                 .draw_series(LineSeries::new(curve.points.clone(), style))
@@ -450,6 +462,7 @@ mod tests {
         let curve = Curve {
             label: "m".into(),
             points: vec![(0.0, 0.0), (0.3, 0.7), (1.0, 1.0)],
+            dashed_like: None,
         };
         let chart = CurveChart {
             title: "ROC".into(),

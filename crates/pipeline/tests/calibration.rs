@@ -70,6 +70,19 @@ fn calibrated_models_report_before_and_after_and_decide_at_their_saved_threshold
         .as_ref()
         .unwrap();
     assert!(logistic.after.ece < logistic.before.ece, "{logistic:?}");
+    // The report states each model's threshold and its figures before calibration.
+    let report = std::fs::read_to_string(latest.join("report.md")).unwrap();
+    let boosting = report
+        .lines()
+        .find(|l| l.starts_with("| gradient_boosting"))
+        .unwrap();
+    assert!(
+        boosting.contains("(max F1 out of fold)") && boosting.contains("before isotonic"),
+        "{boosting}"
+    );
+    let forest = report.lines().find(|l| l.starts_with("| random_forest")).unwrap();
+    assert!(!forest.contains("before"), "{forest}");
+    assert!(report.contains("dashed: calibrated models before their map"));
     // predictions.parquet holds the calibrated probabilities, and score reproduces them.
     assert_rescoring_reproduces(&config, &latest, &source);
     let progress = indicatif::ProgressBar::hidden();
