@@ -418,6 +418,18 @@ fn describe(file: &Path, s: &replay_models::ModelSummary) -> Result<String> {
         };
         line("explain:", explainable.to_string());
     }
+    if let Some(method) = s.calibration {
+        let text = format!("{} (fitted on out-of-fold training outputs)", method.name());
+        line("calibrated:", text);
+    }
+    if let Some(point) = s.operating_point {
+        let text = format!(
+            "{} ({} on out-of-fold training predictions)",
+            point.threshold,
+            point.rule.describe()
+        );
+        line("threshold:", text);
+    }
     line(
         "bytes:",
         format!("{} ({:.1} MiB)", s.bytes, s.bytes as f64 / (1 << 20) as f64),

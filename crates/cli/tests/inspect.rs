@@ -3,6 +3,7 @@
 use std::process::Command;
 
 use ndarray::{array, Array1};
+use replay_models::refine::{Calibrator, OperatingPoint, Refined, ThresholdRule};
 use replay_models::{fit, ForestParams, ModelConfig, SavedModel};
 
 #[test]
@@ -66,6 +67,31 @@ fn inspect_prints_kind_totals_features_and_config() {
     assert!(text.contains("features (2):") && text.contains("tempo") && text.contains("energy"));
     assert!(
         text.contains("[random_forest]") && text.contains("n_trees = 3"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("calibrated:") && !text.contains("threshold:"),
+        "{text}"
+    );
+
+    // A calibrated model with a chosen threshold says so.
+    let refined = saved.refined(Refined {
+        calibrator: Some(Calibrator::Sigmoid { a: -4.0, b: 2.0 }),
+        operating_point: Some(OperatingPoint {
+            rule: ThresholdRule::Recall(0.8),
+            threshold: 0.375,
+        }),
+    });
+    refined.save(&path).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_replay"))
+        .args(["model", "inspect"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("calibrated: sigmoid"), "{text}");
+    assert!(
+        text.contains("threshold:  0.375 (recall 0.8 on out-of-fold"),
         "{text}"
     );
 

@@ -36,7 +36,7 @@ use replay_core::{atomic, ArtifactError};
 use crate::boosting::GradientBoosting;
 use crate::forest::RandomForest;
 use crate::logistic::LogisticModel;
-use crate::refine::{Calibrator, OperatingPoint, Refined};
+use crate::refine::{CalibrationMethod, Calibrator, OperatingPoint, Refined};
 use crate::tree::{check_cover, check_packed, PackedNode, Tree, MAX_TREE_FEATURES};
 use crate::{Model, ModelConfig, ModelError};
 
@@ -118,6 +118,10 @@ pub struct ModelSummary {
     pub covered: u64,
     /// Size of the file in bytes.
     pub bytes: u64,
+    /// The calibration map's method, if the model has one.
+    pub calibration: Option<CalibrationMethod>,
+    /// The decision threshold chosen in training, if one was.
+    pub operating_point: Option<OperatingPoint>,
 }
 
 /// Totals over the trees of a model, stored in the header.
@@ -596,6 +600,8 @@ impl SavedModel {
             max_depth: header.trees.max_depth,
             covered: header.trees.covered,
             bytes,
+            calibration: header.calibrator.as_ref().map(Calibrator::method),
+            operating_point: header.operating_point,
         })
     }
 
@@ -615,6 +621,8 @@ impl SavedModel {
             max_depth: totals.max_depth,
             covered: totals.covered,
             bytes,
+            calibration: self.calibrator.as_ref().map(Calibrator::method),
+            operating_point: self.operating_point,
         }
     }
 
