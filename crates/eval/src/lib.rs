@@ -172,13 +172,20 @@ pub struct ProbabilityQuality {
 impl ProbabilityQuality {
     /// The quality of probabilities `p` of rows labelled `y`.
     pub fn of(y: &[bool], p: &[f64], bins: usize) -> Result<Self, MetricError> {
-        Ok(ProbabilityQuality {
-            ece: metrics::expected_calibration_error(y, p, bins),
+        Ok(Self::with_roc_auc(y, p, metrics::roc_auc(y, p)?, bins))
+    }
+
+    /// [`ProbabilityQuality::of`] with the ROC-AUC already computed (one pass over the
+    /// bins for the curve and the ECE).
+    fn with_roc_auc(y: &[bool], p: &[f64], roc_auc: f64, bins: usize) -> Self {
+        let curve = curves::calibration(y, p, bins);
+        ProbabilityQuality {
+            ece: metrics::calibration_error_of_bins(&curve, y.len()),
             brier: metrics::brier(y, p),
             log_loss: metrics::log_loss(y, p),
-            roc_auc: metrics::roc_auc(y, p)?,
-            curve: curves::calibration(y, p, bins),
-        })
+            roc_auc,
+            curve,
+        }
     }
 }
 
@@ -295,12 +302,13 @@ fn point_metrics(
 ) -> Result<ModelMetrics, MetricError> {
     let p = scores.p;
     let threshold = scores.operating_point.map_or(config.threshold, |(_, t)| t);
+    let quality = ProbabilityQuality::with_roc_auc(y, p, ranking.roc_auc()?, config.calibration_bins);
     let calibration = match scores.uncalibrated {
         None => None,
         Some((method, raw)) => Some(CalibrationEffect {
             method,
             before: ProbabilityQuality::of(y, raw, config.calibration_bins)?,
-            after: ProbabilityQuality::of(y, p, config.calibration_bins)?,
+            after: quality.clone(),
         }),
     };
     let at_threshold = ThresholdMetrics::at(y, p, threshold);
@@ -311,11 +319,11 @@ fn point_metrics(
         precision: at_threshold.replayed.precision,
         recall: at_threshold.replayed.recall,
         f1: at_threshold.replayed.f1,
-        roc_auc: ranking.roc_auc()?,
+        roc_auc: quality.roc_auc,
         pr_auc: ranking.average_precision()?,
-        log_loss: metrics::log_loss(y, p),
-        brier: metrics::brier(y, p),
-        ece: metrics::expected_calibration_error(y, p, config.calibration_bins),
+        log_loss: quality.log_loss,
+        brier: quality.brier,
+        ece: quality.ece,
         threshold,
         confusion_matrix: at_threshold.confusion_matrix,
         at_target_recall: ThresholdMetrics::at(y, p, target_threshold),

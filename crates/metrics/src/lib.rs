@@ -131,11 +131,16 @@ pub fn brier(y: &[bool], p: &[f64]) -> f64 {
 /// Expected calibration error with `bins` equal-width bins over [0, 1] (a probability of
 /// exactly 1 falls in the last bin): `Σ_b (n_b / n) · |mean outcome_b − mean probability_b|`.
 pub fn expected_calibration_error(y: &[bool], p: &[f64], bins: usize) -> f64 {
-    crate::curves::calibration(y, p, bins)
-        .iter()
+    calibration_error_of_bins(&crate::curves::calibration(y, p, bins), y.len())
+}
+
+/// [`expected_calibration_error`] of the bins of `rows` rows already computed by
+/// [`crate::curves::calibration`].
+pub fn calibration_error_of_bins(bins: &[crate::curves::CalibrationBin], rows: usize) -> f64 {
+    bins.iter()
         .map(|b| b.count as f64 * (b.fraction_positive - b.mean_probability).abs())
         .sum::<f64>()
-        / y.len().max(1) as f64
+        / rows.max(1) as f64
 }
 
 /// The highest threshold at which at least `target` of the positives are predicted

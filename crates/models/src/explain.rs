@@ -72,6 +72,7 @@ impl Model {
     /// a model file of format 2: re-train it).
     pub fn contributions(&self, x: ArrayView2<'_, f64>) -> Result<Contributions, ModelError> {
         crate::check_inputs(self.n_features(), x)?;
+        let space = self.output_space();
         match self {
             Model::LogisticRegression(m) => {
                 let means = |j: usize| m.input_means.get(j).copied().unwrap_or(0.0);
@@ -86,21 +87,17 @@ impl Model {
                     *v = m.coefficients[j] * (x[(i, j)] - means(j));
                 }
                 Ok(Contributions {
-                    space: OutputSpace::LogOdds,
+                    space,
                     expected,
                     values,
                 })
             }
-            Model::DecisionTree(t) => {
-                trees_contributions(std::slice::from_ref(t), x, 0.0, 1.0, OutputSpace::Probability)
-            }
+            Model::DecisionTree(t) => trees_contributions(std::slice::from_ref(t), x, 0.0, 1.0, space),
             Model::RandomForest(f) => {
                 let scale = 1.0 / f.trees.len().max(1) as f64;
-                trees_contributions(&f.trees, x, 0.0, scale, OutputSpace::Probability)
+                trees_contributions(&f.trees, x, 0.0, scale, space)
             }
-            Model::GradientBoosting(b) => {
-                trees_contributions(&b.trees, x, b.init_score, 1.0, OutputSpace::LogOdds)
-            }
+            Model::GradientBoosting(b) => trees_contributions(&b.trees, x, b.init_score, 1.0, space),
         }
     }
 }

@@ -207,14 +207,6 @@ impl Model {
     }
 }
 
-/// The output space of the models `config` fits (see [`Model::output_space`]).
-pub fn output_space(config: &ModelConfig) -> OutputSpace {
-    match config {
-        ModelConfig::LogisticRegression(_) | ModelConfig::GradientBoosting(_) => OutputSpace::LogOdds,
-        ModelConfig::DecisionTree(_) | ModelConfig::RandomForest(_) => OutputSpace::Probability,
-    }
-}
-
 /// Fit the model described by `config` on inputs `x` (rows x features) and labels `y`.
 pub fn fit(
     config: &ModelConfig,

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 pub use replay_metrics::calibration::{choose_threshold, CalibrationMethod, Calibrator, ThresholdRule};
 
 use crate::params::{check, invalid, rule};
-use crate::{ModelConfig, ModelError};
+use crate::{ModelConfig, ModelError, OutputSpace};
 
 /// What to fit on out-of-fold predictions after a model is fitted on all training rows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -115,7 +115,8 @@ pub fn refine(
     if !refinement.is_needed() {
         return Ok(Refined::default());
     }
-    let outputs = out_of_fold_outputs(config, x, y, fold)?.to_vec();
+    let (outputs, space) = out_of_fold_outputs(config, x, y, fold)?;
+    let outputs = outputs.to_vec();
     if let Some(i) = outputs.iter().position(|o| !o.is_finite()) {
         let message = format!("the out-of-fold output of training row {i} is {}", outputs[i]);
         return Err(invalid("calibration", message));
@@ -130,13 +131,9 @@ pub fn refine(
     let operating_point = match refinement.operating_point {
         None => None,
         Some(rule) => {
-            let space = crate::output_space(config);
             let p: Vec<f64> = outputs
                 .iter()
-                .map(|&o| match &calibrator {
-                    Some(c) => c.probability(o),
-                    None => space.probability(o),
-                })
+                .map(|&o| probability(space, calibrator.as_ref(), o))
                 .collect();
             let threshold = choose_threshold(rule, &labels, &p).map_err(metric)?;
             Some(OperatingPoint { rule, threshold })
@@ -148,15 +145,23 @@ pub fn refine(
     })
 }
 
+/// The probability of a model `output` in `space`, through `calibrator` when there is one.
+pub fn probability(space: OutputSpace, calibrator: Option<&Calibrator>, output: f64) -> f64 {
+    match calibrator {
+        Some(c) => c.probability(output),
+        None => space.probability(output),
+    }
+}
+
 /// The output ([`crate::Model::predict_output`]) of every training row from a model of
 /// `config` fitted on the rows of the other folds (row `i` is in fold `fold[i]`; every
-/// fold must leave both classes to fit on).
+/// fold must leave both classes to fit on), and the space of those outputs.
 pub fn out_of_fold_outputs(
     config: &ModelConfig,
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
     fold: &[usize],
-) -> Result<Array1<f64>, ModelError> {
+) -> Result<(Array1<f64>, OutputSpace), ModelError> {
     crate::check_training_data(x, y)?;
     if fold.len() != y.len() {
         return Err(invalid(
@@ -167,6 +172,7 @@ pub fn out_of_fold_outputs(
     let folds = fold.iter().max().map_or(0, |f| f + 1);
     check("folds", rule::at_least(folds, 2))?;
     let mut outputs = Array1::zeros(y.len());
+    let mut space = OutputSpace::Probability;
     for k in 0..folds {
         let (held, kept): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| fold[i] == k);
         let model = crate::fit(
@@ -175,11 +181,12 @@ pub fn out_of_fold_outputs(
             y.select(Axis(0), &kept).view(),
         )?;
         let predicted = model.predict_output(x.select(Axis(0), &held).view())?;
+        space = model.output_space();
         for (&i, &o) in held.iter().zip(&predicted) {
             outputs[i] = o;
         }
     }
-    Ok(outputs)
+    Ok((outputs, space))
 }
 
 /// Stratified folds for [`refine`] when no others are given: each class shuffled by a

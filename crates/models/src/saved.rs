@@ -643,10 +643,7 @@ impl SavedModel {
     /// Probability of the replayed class, calibrated when the model has a calibration
     /// map, after checking the number of inputs.
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, ModelError> {
-        match &self.calibrator {
-            None => self.predict_uncalibrated(x),
-            Some(c) => Ok(self.predict_output(x)?.mapv(|o| c.probability(o))),
-        }
+        Ok(self.predict_output(x)?.mapv(|o| self.probability_of_output(o)))
     }
 
     /// The probability of the model itself, without its calibration map.
@@ -663,10 +660,7 @@ impl SavedModel {
 
     /// The probability of a model output, through the calibration map when there is one.
     pub fn probability_of_output(&self, output: f64) -> f64 {
-        match &self.calibrator {
-            Some(c) => c.probability(output),
-            None => self.model.output_space().probability(output),
-        }
+        crate::refine::probability(self.model.output_space(), self.calibrator.as_ref(), output)
     }
 
     /// `x` must have one column per input.

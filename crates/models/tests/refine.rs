@@ -46,7 +46,7 @@ fn each_fold_is_predicted_by_a_model_fitted_on_the_other_folds() {
         );
     }
     for config in configs() {
-        let outputs = out_of_fold_outputs(&config, x.view(), y.view(), &fold).unwrap();
+        let (outputs, space) = out_of_fold_outputs(&config, x.view(), y.view(), &fold).unwrap();
         // Fold 2 by hand: fitted on the others, predicting fold 2.
         let kept: Vec<usize> = (0..600).filter(|&i| fold[i] != 2).collect();
         let held: Vec<usize> = (0..600).filter(|&i| fold[i] == 2).collect();
@@ -66,6 +66,7 @@ fn each_fold_is_predicted_by_a_model_fitted_on_the_other_folds() {
             .predict_output(x.view())
             .unwrap();
         assert!(all.iter().zip(&outputs).any(|(a, b)| a != b));
+        assert_eq!(space, model.output_space());
     }
 }
 
@@ -88,7 +89,7 @@ fn a_refined_model_file_applies_its_map_and_keeps_its_threshold() {
         let calibrator = refined.calibrator.clone().unwrap();
         assert_eq!(calibrator.method(), method);
         // The threshold is the max-F1 one of the calibrated out-of-fold probabilities.
-        let outputs = out_of_fold_outputs(&config, x.view(), y.view(), &fold).unwrap();
+        let (outputs, _) = out_of_fold_outputs(&config, x.view(), y.view(), &fold).unwrap();
         let p: Vec<f64> = outputs.iter().map(|&o| calibrator.probability(o)).collect();
         let labels = y.to_vec();
         let threshold = refined.operating_point.unwrap().threshold;

@@ -41,15 +41,11 @@ pub fn config_section(
             "format": config.source_at(Path::new("")),
         }),
         StageKind::Features => serde_json::json!(config.features_config()),
-        StageKind::Train => match (config.calibration.models.is_empty(), config.eval.operating_point) {
-            // Without refinements the key is the one it was before they existed.
-            (true, None) => serde_json::json!({ "models": config.models }),
-            _ => serde_json::json!({
-                "models": config.models,
-                "calibration": config.calibration,
-                "operating_point": config.eval.operating_point,
-            }),
-        },
+        StageKind::Train => serde_json::json!({
+            "models": config.models,
+            "calibration": config.calibration,
+            "operating_point": config.eval.operating_point,
+        }),
         StageKind::Eval => {
             serde_json::json!({ "eval": config.eval, "models": config.models.keys().collect::<Vec<_>>() })
         }

@@ -78,7 +78,7 @@ impl ModelStore for CachedModels<'_> {
             config,
             refinement,
         } = job;
-        // A model without refinement keeps the key it had before refinements existed.
+        // Folds and seed matter only to a refined model: changing them refits no other.
         let settings = match refinement.is_needed() {
             true => serde_json::json!({ "name": name, "model": config, "refinement": refinement }),
             false => serde_json::json!({ "name": name, "model": config }),
