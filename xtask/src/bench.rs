@@ -30,10 +30,16 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// Run the benchmark of the default models on `input` read with `config`'s columns and
-/// split, `repeats` fits and predictions each.
+/// Run the benchmark of the default models (`config`'s own when `config_models`) on
+/// `input` read with `config`'s columns and split, `repeats` fits and predictions each.
 /// `only` restricts the run to the named models (all when empty).
-pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String]) -> Result<()> {
+pub fn run(
+    config: &PipelineConfig,
+    input: &Path,
+    repeats: usize,
+    only: &[String],
+    config_models: bool,
+) -> Result<()> {
     let repeats = repeats.max(1);
     let started = Instant::now();
     let tracks = config.read_tracks(input, &config.ingest, &ProgressBar::hidden())?;
@@ -51,7 +57,11 @@ pub fn run(config: &PipelineConfig, input: &Path, repeats: usize, only: &[String
         train.names.join(", ")
     );
     let mut all = Vec::new();
-    let models = PipelineConfig::default().models;
+    let models = if config_models {
+        config.models.clone()
+    } else {
+        PipelineConfig::default().models
+    };
     if let Some(unknown) = only
         .iter()
         .find(|o| !models.keys().any(|k| k.as_str() == o.as_str()))

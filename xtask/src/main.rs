@@ -80,6 +80,9 @@ enum Command {
         /// Only these models (repeatable): logistic_regression, decision_tree, random_forest, gradient_boosting.
         #[arg(long = "model")]
         models: Vec<String>,
+        /// Fit the config's `[models]` (its tuned hyperparameters) instead of the defaults.
+        #[arg(long)]
+        config_models: bool,
     },
     /// Write a commented pipeline config for a data file (as `replay init`): its format,
     /// delimiter, encoding, number format and each column's role, each guess with why.
@@ -228,6 +231,7 @@ fn run_full(command: Command) -> Result<()> {
             config,
             repeats,
             models,
+            config_models,
         } => {
             // The seed's features, as `peers.py --features seed`: the TidyTuesday seed config,
             // or the built-in Kaggle mapping (12 audio features, year, explicit).
@@ -238,7 +242,7 @@ fn run_full(command: Command) -> Result<()> {
                 }
                 None => PipelineConfig::default(),
             };
-            bench::run(&config, &input, repeats, &models)?;
+            bench::run(&config, &input, repeats, &models, config_models)?;
         }
         Command::Init { input, out, force } => {
             print!("{}", replay_pipeline::init::run(&input, &out, force)?);

@@ -2,7 +2,9 @@
 //!
 //! For trees: path-dependent TreeSHAP (Lundberg et al., "From local explanations to global
 //! understanding with explainable AI for trees", 2020, Algorithm 2), in polynomial time
-//! (leaves × depth² per tree and row). The expectation of a tree when some inputs are
+//! (leaves × depth² per tree and row). When many rows are explained and a tree's paths
+//! are short, each leaf's contributions for every subset of its path's inputs are tabled
+//! once ([`tables`]) and a row costs one table lookup per leaf instead. The expectation of a tree when some inputs are
 //! unknown follows the training data down the tree: at a split on an unknown input, each
 //! side is weighted by its share of the split's training cover ([`Tree::cover`]).
 //!
@@ -20,6 +22,10 @@ use rayon::prelude::*;
 
 use crate::tree::{PackedNode, Tree};
 use crate::{Model, ModelError};
+
+mod tables;
+
+use tables::LeafTables;
 
 /// What a model's contributions add up to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +108,9 @@ impl Model {
     }
 }
 
+/// Rows explained together, tree after tree.
+const BLOCK_ROWS: usize = 256;
+
 /// `offset + scale · Σ trees`, explained: the trees' contributions summed per row in tree
 /// order and scaled.
 fn trees_contributions(
@@ -111,24 +120,30 @@ fn trees_contributions(
     scale: f64,
     space: OutputSpace,
 ) -> Result<Contributions, ModelError> {
+    let rows = x.nrows();
     let explainers = trees
-        .iter()
-        .map(TreeExplainer::new)
+        .par_iter()
+        .map(|t| TreeExplainer::new(t).map(|e| e.with_tables_for(rows)))
         .collect::<Result<Vec<_>, _>>()?;
     let expected = offset + scale * explainers.iter().map(|e| e.expected).sum::<f64>();
     let mut values = Array2::zeros(x.raw_dim());
+    let m = x.ncols().max(1);
+    // Blocks of rows, each tree in turn over the whole block so that its nodes and tables
+    // stay in cache; every row still sums its trees in tree order.
     values
-        .axis_iter_mut(Axis(0))
+        .axis_chunks_iter_mut(Axis(0), BLOCK_ROWS)
         .into_par_iter()
-        .zip(x.axis_iter(Axis(0)).into_par_iter())
+        .zip(x.axis_chunks_iter(Axis(0), BLOCK_ROWS).into_par_iter())
         .for_each_init(
             || (Scratch::default(), Vec::new()),
-            |(path, row), (mut phi, x_row)| {
-                row.clear();
-                row.extend(x_row.iter().copied());
-                let phi = phi.as_slice_mut().expect("a row of a standard-layout array");
+            |(scratch, rows), (mut phi, x_block)| {
+                rows.clear();
+                rows.extend(x_block.iter().copied());
+                let phi = phi.as_slice_mut().expect("rows of a standard-layout array");
                 for e in &explainers {
-                    e.add(row, phi, path);
+                    for (row, phi) in rows.chunks_exact(m).zip(phi.chunks_exact_mut(m)) {
+                        e.add(row, phi, scratch);
+                    }
                 }
                 phi.iter_mut().for_each(|v| *v *= scale);
             },
@@ -149,6 +164,9 @@ pub struct TreeExplainer<'t> {
     /// the sum of both children's, so the two shares of a split always add up to 1.
     share: Vec<f64>,
     depth: usize,
+    /// Each leaf's contributions tabled, when [`TreeExplainer::with_tables_for`] found it
+    /// worth it.
+    tables: Option<LeafTables>,
     /// The tree's expected value: its leaves weighted by their share of the root's cover.
     pub expected: f64,
 }
@@ -157,6 +175,7 @@ pub struct TreeExplainer<'t> {
 #[derive(Debug, Default)]
 pub struct Scratch {
     path: Vec<PathElement>,
+    subsets: Vec<u32>,
 }
 
 /// One element of the path from the root to the current node, as in the paper: the
@@ -207,13 +226,26 @@ impl<'t> TreeExplainer<'t> {
             nodes,
             share,
             depth: tree.depth(),
+            tables: None,
             expected,
         })
+    }
+
+    /// The explainer with leaf tables when building them costs less than explaining
+    /// `rows` rows without them and they are small enough (see [`tables`]). Both ways give
+    /// the same contributions up to rounding.
+    pub fn with_tables_for(mut self, rows: usize) -> Self {
+        self.tables = LeafTables::build(self.nodes, &self.share, rows);
+        self
     }
 
     /// Add the contributions of the tree's output for `row` to `phi` (one per input);
     /// `path` is scratch space.
     pub fn add(&self, row: &[f64], phi: &mut [f64], scratch: &mut Scratch) {
+        if let Some(tables) = &self.tables {
+            tables.add(self.nodes, row, phi, &mut scratch.subsets);
+            return;
+        }
         // Each level copies the path of its parent after it: at most 1 + 2 + ... + (d + 2).
         let d = self.depth + 2;
         let path = &mut scratch.path;
@@ -400,12 +432,28 @@ mod tests {
     }
 
     #[test]
+    fn tables_are_built_only_when_they_pay_for_themselves() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let tree = random_tree(&mut rng, 8);
+        assert!(tree.n_leaves() > 4);
+        let one_row = TreeExplainer::new(&tree).unwrap().with_tables_for(1);
+        assert!(
+            one_row.tables.is_none(),
+            "one row is cheaper to explain recursively"
+        );
+        let many = TreeExplainer::new(&tree).unwrap().with_tables_for(100_000);
+        assert!(many.tables.is_some());
+    }
+
+    #[test]
     fn tree_shap_equals_brute_force_shapley_values_and_adds_up() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         for trial in 0..60 {
             let m = 1 + trial % 8;
             let tree = random_tree(&mut rng, m);
             let e = TreeExplainer::new(&tree).unwrap();
+            let tabled = TreeExplainer::new(&tree).unwrap().with_tables_for(usize::MAX);
+            assert!(tabled.tables.is_some(), "trial {trial}: a shallow tree is tabled");
             assert!((e.expected - expectation(&e, &[], 0, 0)).abs() < 1e-12);
             for _ in 0..5 {
                 let row: Vec<f64> = (0..m)
@@ -417,15 +465,17 @@ mod tests {
                         }
                     })
                     .collect();
-                let mut phi = vec![0.0; m];
-                e.add(&row, &mut phi, &mut Scratch::default());
                 let want = brute_force(&e, &row, m);
-                for (a, b) in phi.iter().zip(&want) {
-                    assert!((a - b).abs() < 1e-9, "trial {trial}: {phi:?} vs {want:?}");
-                }
                 let output = tree.value_of_slice(&row);
-                let total = e.expected + phi.iter().sum::<f64>();
-                assert!((total - output).abs() < 1e-9, "{total} vs {output}");
+                for explainer in [&e, &tabled] {
+                    let mut phi = vec![0.0; m];
+                    explainer.add(&row, &mut phi, &mut Scratch::default());
+                    for (a, b) in phi.iter().zip(&want) {
+                        assert!((a - b).abs() < 1e-9, "trial {trial}: {phi:?} vs {want:?}");
+                    }
+                    let total = e.expected + phi.iter().sum::<f64>();
+                    assert!((total - output).abs() < 1e-9, "{total} vs {output}");
+                }
             }
         }
     }
