@@ -102,6 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         title: "timing",
         dataset: &dataset,
         calibration_bins: config.calibration_bins,
+        explain_songs: 0,
         config: "",
         cache_keys: &[],
     };
@@ -111,6 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         labels: &y,
         predictions: &predictions,
         importances: &[],
+        explanations: &[],
     };
     let start = Instant::now();
     let charts = write_report(&input, &dir)?;

@@ -19,6 +19,8 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "report")]
+pub mod explain_charts;
+#[cfg(feature = "report")]
 pub mod plots;
 #[cfg(feature = "report")]
 pub mod report;
@@ -62,6 +64,9 @@ pub struct EvalConfig {
     /// train stage chooses it and saves it with the model.
     #[serde(deserialize_with = "threshold_rule", skip_serializing_if = "Option::is_none")]
     pub operating_point: Option<ThresholdRule>,
+    /// Test songs, spread evenly over the test rows, whose contributions the report
+    /// explains for every model (0: no explanation section).
+    pub explain_songs: usize,
 }
 
 /// Deserialize a checked [`ThresholdRule`].
@@ -82,6 +87,7 @@ impl Default for EvalConfig {
             seed: 42,
             calibration_bins: 10,
             operating_point: None,
+            explain_songs: 200,
         }
     }
 }

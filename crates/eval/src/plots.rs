@@ -25,7 +25,7 @@ pub struct PlotError {
 
 /// Chart size in pixels.
 const SIZE: (u32, u32) = (900, 620);
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 /// Colours of successive models (the "tab10" palette).
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -107,11 +107,11 @@ impl From<replay_core::ArtifactError> for PlotError {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn caption_style() -> (&'static str, u32, FontStyle) {
+pub(crate) fn caption_style() -> (&'static str, u32, FontStyle) {
     (FONT, 26, FontStyle::Bold)
 }
 
@@ -304,6 +304,8 @@ pub struct ImportanceChart {
     pub title: String,
     /// `(feature, importance)`, in any order.
     pub importances: Vec<(String, f64)>,
+    /// Horizontal axis label.
+    pub x_label: String,
 }
 
 impl Chart for ImportanceChart {
@@ -340,7 +342,7 @@ impl Chart for ImportanceChart {
             .disable_y_mesh()
             .y_labels(2 * n + 1)
             .y_label_formatter(&name_at)
-            .x_desc("share of total importance")
+            .x_desc(&self.x_label)
             .axis_desc_style((FONT, 20))
             .label_style((FONT, LABEL_PX))
             .light_line_style(RGBColor(235, 235, 235))
@@ -356,12 +358,12 @@ impl Chart for ImportanceChart {
 }
 
 /// Pixel size of axis labels.
-const LABEL_PX: u32 = 16;
+pub(crate) const LABEL_PX: u32 = 16;
 
 /// The width of a label area that shows every one of `names` whole, measured by
 /// `measure` (pixels), and the names to draw: those wider than `max` pixels are shortened
 /// in the middle ("track_alb…target_mean"), keeping both ends, so every label fits.
-fn fit_labels(names: &[&str], measure: impl Fn(&str) -> u32, max: u32) -> (u32, Vec<String>) {
+pub(crate) fn fit_labels(names: &[&str], measure: impl Fn(&str) -> u32, max: u32) -> (u32, Vec<String>) {
     const PADDING: u32 = 14;
     let room = max.saturating_sub(PADDING);
     let fitted: Vec<String> = names
@@ -489,6 +491,7 @@ mod tests {
             &ImportanceChart {
                 title: "imp".into(),
                 importances,
+                x_label: "share".into(),
             },
             dir.path(),
             "imp",

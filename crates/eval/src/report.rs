@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::curves;
+use crate::explain_charts::{self, BeeswarmChart, DependenceChart, WaterfallChart};
 use crate::plots::{
     self, calibration_points, ConfusionChart, Curve, CurveChart, HistogramChart, ImportanceChart, PlotError,
 };
@@ -59,6 +60,8 @@ pub struct ReportPage<'a> {
     pub dataset: &'a DatasetSummary,
     /// Calibration bins.
     pub calibration_bins: usize,
+    /// Test songs each model explains for the explanation section (0: none).
+    pub explain_songs: usize,
     /// The configuration of the run, as text.
     pub config: &'a str,
     /// Cache key of every stage of the run.
@@ -78,6 +81,52 @@ pub struct ReportInput<'a> {
     pub predictions: &'a [(String, Vec<f64>)],
     /// Feature importances of the models that have them: `(model, [(feature, importance)])`.
     pub importances: &'a [(String, Vec<(String, f64)>)],
+    /// Contributions on test songs, best model first (empty: no explanation section).
+    pub explanations: &'a [ModelExplanation],
+}
+
+/// One model's contributions on test songs: a sample of them, then (for the best model)
+/// its highest- and lowest-scored songs.
+#[derive(Debug, Clone)]
+pub struct ModelExplanation {
+    /// The model.
+    pub model: String,
+    /// What the contributions add up to: `log-odds` or `probability`.
+    pub space: String,
+    /// The model's expected output (every song's base value).
+    pub expected: f64,
+    /// The model's inputs (columns of `values` and `contributions`).
+    pub inputs: Vec<String>,
+    /// Track id of each explained song.
+    pub ids: Vec<String>,
+    /// The model's probability for each explained song.
+    pub probabilities: Vec<f64>,
+    /// How many of the songs (the first ones) are the even sample of the test songs;
+    /// the rest are the best model's highest-scored songs, then its lowest-scored.
+    pub sampled: usize,
+    /// Each song's input values, one row per song, one value per input.
+    pub values: Vec<Vec<f64>>,
+    /// Each song's contributions, one row per song, one value per input.
+    pub contributions: Vec<Vec<f64>>,
+}
+
+impl ModelExplanation {
+    /// Mean |contribution| of every input over the sampled songs, largest first.
+    pub fn mean_abs(&self) -> Vec<(String, f64)> {
+        let sample = &self.contributions[..self.sampled.min(self.contributions.len())];
+        let n = sample.len().max(1) as f64;
+        let mut means: Vec<(String, f64)> = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let total: f64 = sample.iter().map(|row| row.get(j).map_or(0.0, |v| v.abs())).sum();
+                (name.clone(), total / n)
+            })
+            .collect();
+        means.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        means
+    }
 }
 
 /// A chart of the report: its file stem in [`PLOTS_DIR`] and its caption.
@@ -87,6 +136,8 @@ pub struct ChartRef {
     pub stem: String,
     /// Caption.
     pub caption: String,
+    /// Whether it belongs to the explanation section ("Why") rather than the results.
+    pub explanation: bool,
 }
 
 /// Draw every chart into `<out_dir>/plots/` and write both reports into `out_dir`.
@@ -141,7 +192,13 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
     let probabilities = |name: &str| model(name).map(|(_, p, _)| *p);
     let diagonal = vec![(0.0, 0.0), (1.0, 1.0)];
     let mut charts = Vec::new();
-    let mut push = |stem: String, caption: String| charts.push(ChartRef { stem, caption });
+    let mut push = |stem: String, caption: String| {
+        charts.push(ChartRef {
+            stem,
+            caption,
+            explanation: false,
+        })
+    };
 
     let curve_of = |label: LabelFn<'_>, points: PointsFn<'_>| {
         ranked
@@ -266,6 +323,7 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
                 &ImportanceChart {
                     title,
                     importances: importances.clone(),
+                    x_label: "share of total importance".into(),
                 },
                 dir,
                 &stem,
@@ -273,7 +331,164 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
             push(stem, format!("{name}: feature importances"));
         }
     }
+    charts.extend(explanation_charts(input.explanations, dir)?);
     Ok(charts)
+}
+
+/// Inputs of the beeswarm chart.
+const BEESWARM_INPUTS: usize = 12;
+/// Inputs of the mean |contribution| charts.
+const MEAN_INPUTS: usize = 15;
+/// Dependence plots of the best model's top inputs.
+const DEPENDENCE_INPUTS: usize = 4;
+/// Contributions listed in a waterfall before "the other inputs".
+const WATERFALL_STEPS: usize = 8;
+
+/// The explanation section's charts: every model's mean |contribution| per input; for the
+/// best model (the first), a beeswarm summary, dependence plots of its top inputs and a
+/// waterfall of each of its highest- and lowest-scored songs.
+fn explanation_charts(explanations: &[ModelExplanation], dir: &Path) -> Result<Vec<ChartRef>, PlotError> {
+    let mut charts = Vec::new();
+    let mut push = |stem: String, caption: String| {
+        charts.push(ChartRef {
+            stem,
+            caption,
+            explanation: true,
+        })
+    };
+    for e in explanations {
+        let name = &e.model;
+        let stem = format!("contributions_{name}");
+        plots::save(
+            &ImportanceChart {
+                title: format!("{name}: mean |contribution|"),
+                importances: e.mean_abs().into_iter().take(MEAN_INPUTS).collect(),
+                x_label: format!("mean |contribution| ({}) over {} test songs", e.space, e.sampled),
+            },
+            dir,
+            &stem,
+        )?;
+        push(
+            stem,
+            format!(
+                "{name}: mean |contribution| of each input ({}) over {} test songs",
+                e.space, e.sampled
+            ),
+        );
+    }
+    if let Some(e) = explanations.first() {
+        let name = &e.model;
+        let means = e.mean_abs();
+        let column = |j: usize, rows: std::ops::Range<usize>| -> Vec<(f64, f64)> {
+            rows.map(|r| (e.values[r][j], e.contributions[r][j])).collect()
+        };
+        let index = |input: &str| e.inputs.iter().position(|i| i == input);
+        let top: Vec<usize> = means.iter().filter_map(|(input, _)| index(input)).collect();
+        let rows = top
+            .iter()
+            .take(BEESWARM_INPUTS)
+            .map(|&j| {
+                let points = column(j, 0..e.sampled);
+                let values: Vec<f64> = points.iter().map(|p| p.0).collect();
+                let positions = explain_charts::rank_positions(&values);
+                let dots = points.iter().zip(positions).map(|(p, pos)| (p.1, pos)).collect();
+                (e.inputs[j].clone(), dots)
+            })
+            .collect();
+        let stem = format!("beeswarm_{name}");
+        plots::save(
+            &BeeswarmChart {
+                title: format!("{name}: contributions per song"),
+                x_label: format!("contribution ({})", e.space),
+                rows,
+            },
+            dir,
+            &stem,
+        )?;
+        push(
+            stem,
+            format!(
+                "{name}: each test song's contribution of its top inputs ({} songs; colour: the song's value of the input)",
+                e.sampled
+            ),
+        );
+        for (k, &j) in top.iter().take(DEPENDENCE_INPUTS).enumerate() {
+            let input = &e.inputs[j];
+            let stem = format!("dependence_{name}_{}", k + 1);
+            let points = column(j, 0..e.sampled)
+                .into_iter()
+                .filter(|p| !p.0.is_nan())
+                .collect();
+            plots::save(
+                &DependenceChart {
+                    title: format!("{name}: {input}"),
+                    input: input.clone(),
+                    y_label: format!("contribution ({})", e.space),
+                    points,
+                },
+                dir,
+                &stem,
+            )?;
+            push(stem, format!("{name}: contribution of {input} against its value"));
+        }
+        let extremes = e.sampled..e.ids.len();
+        let half = extremes.len() / 2;
+        for (k, r) in extremes.enumerate() {
+            let (kind, place) = if k < half {
+                ("high", k + 1)
+            } else {
+                ("low", k - half + 1)
+            };
+            let stem = format!("waterfall_{name}_{kind}_{place}");
+            let chart = waterfall(e, r);
+            plots::save(&chart, dir, &stem)?;
+            let which = if kind == "high" { "highest" } else { "lowest" };
+            push(
+                stem,
+                format!(
+                    "{name}: why song {} (probability {:.3}, #{place} {which}) scores as it does (inputs as the model reads them)",
+                    e.ids[r], e.probabilities[r]
+                ),
+            );
+        }
+    }
+    Ok(charts)
+}
+
+/// The waterfall of explained song `r`: its largest contributions, then the rest summed.
+fn waterfall(e: &ModelExplanation, r: usize) -> WaterfallChart {
+    let c = &e.contributions[r];
+    let mut order: Vec<usize> = (0..c.len()).collect();
+    order.sort_by(|&a, &b| c[b].abs().total_cmp(&c[a].abs()).then(a.cmp(&b)));
+    let shown = WATERFALL_STEPS.min(order.len());
+    let mut steps: Vec<(String, f64)> = order[..shown]
+        .iter()
+        .map(|&j| (format!("{} = {}", e.inputs[j], short(e.values[r][j])), c[j]))
+        .collect();
+    let rest = &order[shown..];
+    if !rest.is_empty() {
+        steps.push((
+            format!("{} other inputs", rest.len()),
+            rest.iter().map(|&j| c[j]).sum(),
+        ));
+    }
+    WaterfallChart {
+        title: format!("{}: song {} (p = {:.3})", e.model, e.ids[r], e.probabilities[r]),
+        x_label: format!("output ({})", e.space),
+        expected: e.expected,
+        steps,
+    }
+}
+
+/// A value as a label shows it: up to 4 significant digits.
+fn short(v: f64) -> String {
+    if v.is_nan() {
+        "missing".into()
+    } else if v == v.round() && v.abs() < 1e9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}").trim_end_matches('0').to_string()
+    }
 }
 
 /// HTML-escape text.
@@ -418,21 +633,30 @@ fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Resul
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n<h2>Charts</h2>\n<div class=\"grid\">\n");
-    for chart in charts {
-        let path = plots_dir.join(format!("{}.png", chart.stem));
-        let bytes = std::fs::read(&path).map_err(|e| PlotError {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+    h.push_str("</table>\n<h2>Charts</h2>\n");
+    figures(&mut h, charts.iter().filter(|c| !c.explanation), plots_dir)?;
+    if let Some(best) = input.explanations.first() {
+        let top: Vec<String> = best
+            .mean_abs()
+            .iter()
+            .take(5)
+            .map(|(name, v)| format!("{} ({v:.3})", escape(name)))
+            .collect();
         let _ = writeln!(
             h,
-            "<figure><img alt=\"{c}\" src=\"data:image/png;base64,{data}\"><figcaption>{c}</figcaption></figure>",
-            c = escape(&chart.caption)
+            "<h2>Why: contributions</h2>\n<p class=\"lead\">Exact SHAP values (path-dependent TreeSHAP; \
+             coefficient × distance from the training mean for logistic regression) of {} test songs \
+             spread evenly over the test rows, in each model's output space. Each song's contributions \
+             add up, with the model's expected output, to its output. Top inputs of <b>{}</b> by mean \
+             |contribution| ({}): {}.</p>",
+            best.sampled,
+            escape(&best.model),
+            escape(&best.space),
+            top.join(", ")
         );
+        figures(&mut h, charts.iter().filter(|c| c.explanation), plots_dir)?;
     }
-    h.push_str("</div>\n<h2>Data</h2>\n<table>\n");
+    h.push_str("<h2>Data</h2>\n<table>\n");
     for (key, value) in dataset_rows(input.page.dataset) {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(key), escape(&value));
     }
@@ -453,6 +677,30 @@ fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Resul
     Ok(h)
 }
 
+/// A grid of `charts`, each PNG inlined.
+fn figures<'c>(
+    h: &mut String,
+    charts: impl Iterator<Item = &'c ChartRef>,
+    plots_dir: &Path,
+) -> Result<(), PlotError> {
+    h.push_str("<div class=\"grid\">\n");
+    for chart in charts {
+        let path = plots_dir.join(format!("{}.png", chart.stem));
+        let bytes = std::fs::read(&path).map_err(|e| PlotError {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let _ = writeln!(
+            h,
+            "<figure><img alt=\"{c}\" src=\"data:image/png;base64,{data}\"><figcaption>{c}</figcaption></figure>",
+            c = escape(&chart.caption)
+        );
+    }
+    h.push_str("</div>\n");
+    Ok(())
+}
+
 fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
     let mut md = format!("# {}\n\n## Models\n\n", input.page.title);
     let (header, rows) = comparison_rows(input.metrics);
@@ -465,13 +713,28 @@ fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
     for (key, value) in dataset_rows(input.page.dataset) {
         let _ = writeln!(md, "| {key} | {value} |");
     }
+    let list = |md: &mut String, explanation: bool| {
+        for chart in charts.iter().filter(|c| c.explanation == explanation) {
+            let _ = writeln!(
+                md,
+                "- [{}]({PLOTS_DIR}/{}.png) ([svg]({PLOTS_DIR}/{}.svg))",
+                chart.caption, chart.stem, chart.stem
+            );
+        }
+    };
     md.push_str("\n## Charts\n\n");
-    for chart in charts {
+    list(&mut md, false);
+    if let Some(best) = input.explanations.first() {
         let _ = writeln!(
             md,
-            "- [{}]({PLOTS_DIR}/{}.png) ([svg]({PLOTS_DIR}/{}.svg))",
-            chart.caption, chart.stem, chart.stem
+            "\n## Why: contributions\n\nExact SHAP values on {} test songs ({} for {}). Top inputs by mean |contribution|:\n",
+            best.sampled, best.space, best.model
         );
+        for (name, v) in best.mean_abs().iter().take(5) {
+            let _ = writeln!(md, "- {name}: {v:.4}");
+        }
+        md.push('\n');
+        list(&mut md, true);
     }
     md.push_str("\n## Run\n\n| stage | cache key |\n| --- | --- |\n");
     for (stage, key) in input.page.cache_keys {
@@ -488,6 +751,56 @@ fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waterfall_lists_the_largest_contributions_then_the_rest_and_ends_at_the_output() {
+        let contributions = vec![0.5, -2.0, 0.01, 0.3, -0.02, 0.04, 0.2, 0.1, -0.7, 0.05, 0.03];
+        let e = ModelExplanation {
+            model: "m".into(),
+            space: "log-odds".into(),
+            expected: -0.25,
+            inputs: (0..11).map(|j| format!("x{j}")).collect(),
+            ids: vec!["a".into()],
+            probabilities: vec![0.4],
+            sampled: 0,
+            values: vec![vec![
+                f64::NAN,
+                2.0,
+                0.125,
+                1.0,
+                0.0,
+                3.5,
+                -1.0,
+                7.0,
+                0.333_333,
+                1e6,
+                2.5,
+            ]],
+            contributions: vec![contributions.clone()],
+        };
+        let chart = waterfall(&e, 0);
+        let labels: Vec<&str> = chart.steps.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "x1 = 2",
+                "x8 = 0.3333",
+                "x0 = missing",
+                "x3 = 1",
+                "x6 = -1",
+                "x7 = 7",
+                "x9 = 1000000",
+                "x5 = 3.5",
+                "3 other inputs"
+            ]
+        );
+        assert!((chart.steps[8].1 - (0.01 - 0.02 + 0.03)).abs() < 1e-15);
+        let end = chart.expected + chart.steps.iter().map(|s| s.1).sum::<f64>();
+        let output = e.expected + contributions.iter().sum::<f64>();
+        assert!((end - output).abs() < 1e-12);
+        // No sampled songs: the means are zero, never NaN.
+        assert!(e.mean_abs().iter().all(|(_, v)| *v == 0.0));
+    }
     use crate::plots::Chart;
     use crate::{EvalConfig, MetricsReport};
     use plotters::prelude::*;
@@ -584,6 +897,7 @@ mod tests {
             title: "t",
             dataset: &dataset,
             calibration_bins: 10,
+            explain_songs: 0,
             config: "",
             cache_keys: &[],
         };
@@ -593,6 +907,7 @@ mod tests {
             labels: &y,
             predictions: &predictions,
             importances: &[],
+            explanations: &[],
         };
         let dir = tempfile::tempdir().unwrap();
         let charts = write_report(&input, dir.path()).unwrap();

@@ -267,8 +267,12 @@ pub struct ReportFiles<'a> {
     pub metrics: &'a Path,
     /// `predictions.parquet`.
     pub predictions: &'a Path,
-    /// The directory of the models' files (only their headers are read).
+    /// The directory of the models' files (only their headers are read, unless `test`
+    /// is given).
     pub models: &'a Path,
+    /// The feature stage's `test.parquet`: when given, every model explains a sample of
+    /// the test songs (see [`explain_test_songs`]).
+    pub test: Option<&'a Path>,
 }
 
 /// The report stage: the charts, `report.html` and `report.md` in `out_dir`, from the
@@ -292,14 +296,86 @@ pub fn report(
             ));
         }
     }
+    let explanations = match files.test {
+        Some(test) if page.explain_songs > 0 => {
+            explain_test_songs(&metrics, &predictions, files.models, test, page.explain_songs)?
+        }
+        _ => Vec::new(),
+    };
     let input = crate::report::ReportInput {
         page,
         metrics: &metrics,
         labels: &labels,
         predictions: &predictions,
         importances: &importances,
+        explanations: &explanations,
     };
     Ok(crate::report::write_report(&input, out_dir)?)
+}
+
+/// How many of the best model's highest- and lowest-scored test songs get a waterfall.
+#[cfg(feature = "report")]
+pub const EXTREME_SONGS: usize = 5;
+
+/// Every model's contributions on `songs` test songs spread evenly over `test` (all of
+/// them when there are fewer), ranked as `metrics` ranks the models; the best model also
+/// explains its [`EXTREME_SONGS`] highest- and lowest-scored songs (by `predictions`),
+/// listed after the sample.
+#[cfg(feature = "report")]
+pub fn explain_test_songs(
+    metrics: &MetricsReport,
+    predictions: &Probabilities,
+    models: &Path,
+    test: &Path,
+    songs: usize,
+) -> Result<Vec<crate::report::ModelExplanation>, EvalError> {
+    let n = predictions.first().map_or(0, |(_, p)| p.len());
+    let sample: Vec<usize> = if songs >= n {
+        (0..n).collect()
+    } else {
+        (0..songs).map(|k| k * n / songs).collect()
+    };
+    let mut explanations = Vec::new();
+    for (rank, (name, _)) in metrics.ranked().into_iter().enumerate() {
+        let mut rows = sample.clone();
+        if rank == 0 {
+            if let Some((_, p)) = predictions.iter().find(|(m, _)| m == name) {
+                let mut order: Vec<usize> = (0..p.len()).collect();
+                order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+                let k = EXTREME_SONGS.min(order.len() / 2);
+                rows.extend_from_slice(&order[..k]);
+                rows.extend(order[order.len() - k..].iter().rev());
+            }
+        }
+        let file = models.join(SavedModel::file_name(name));
+        let saved = SavedModel::load(&file)?;
+        let matrix = FeatureMatrix::read_columns(test, &saved.feature_names, Ids::Read)?;
+        let x = matrix.x.select(ndarray::Axis(0), &rows);
+        let c = saved.model.contributions(x.view())?;
+        explanations.push(crate::report::ModelExplanation {
+            model: name.to_string(),
+            space: c.space.name().to_string(),
+            expected: c.expected,
+            inputs: saved.feature_names.clone(),
+            ids: rows
+                .iter()
+                .map(|&r| matrix.ids.get(r).cloned().unwrap_or_default())
+                .collect(),
+            probabilities: rows
+                .iter()
+                .map(|&r| {
+                    predictions
+                        .iter()
+                        .find(|(m, _)| m == name)
+                        .map_or(f64::NAN, |(_, p)| p[r])
+                })
+                .collect(),
+            sampled: sample.len(),
+            values: x.rows().into_iter().map(|r| r.to_vec()).collect(),
+            contributions: c.values.rows().into_iter().map(|r| r.to_vec()).collect(),
+        });
+    }
+    Ok(explanations)
 }
 
 /// One model's test-set probabilities as a one-column Parquet file (what a store keeps).

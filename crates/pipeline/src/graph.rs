@@ -80,6 +80,15 @@ impl StageKind {
         }
     }
 
+    /// File names the stage may also read: without them it does less (the report's
+    /// explanation section needs the test rows).
+    pub fn optional_inputs(self) -> &'static [&'static str] {
+        match self {
+            StageKind::Report => &[replay_features::TEST_FILE],
+            _ => &[],
+        }
+    }
+
     /// Files the stage writes.
     pub fn outputs(self) -> &'static [&'static str] {
         match self {
@@ -188,6 +197,7 @@ impl StageGraph {
                 let inputs = kind
                     .inputs()
                     .iter()
+                    .chain(kind.optional_inputs())
                     .map(|&input| {
                         let producer = StageKind::ALL.into_iter().find(|k| k.outputs().contains(&input));
                         match producer {
@@ -221,9 +231,14 @@ impl StageGraph {
                 .collect::<Result<Vec<_>, _>>()?;
             let names: BTreeSet<&str> = inputs.iter().map(InputRef::file_name).collect();
             let needed: BTreeSet<&str> = kind.inputs().iter().copied().collect();
-            if names != needed {
+            let allowed = |n: &&str| needed.contains(n) || kind.optional_inputs().contains(n);
+            if !needed.is_subset(&names) || !names.iter().all(allowed) || names.len() != inputs.len() {
+                let optional = match kind.optional_inputs() {
+                    [] => String::new(),
+                    o => format!(" (and may provide {o:?})"),
+                };
                 return Err(format!(
-                    "[stages.{name}]: inputs must provide {:?}",
+                    "[stages.{name}]: inputs must provide {:?}{optional}",
                     kind.inputs()
                 ));
             }

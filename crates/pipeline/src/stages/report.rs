@@ -53,6 +53,7 @@ pub(super) fn report(
         title: "replay: which songs will listeners replay?",
         dataset: &dataset,
         calibration_bins: config.eval.calibration_bins,
+        explain_songs: config.eval.explain_songs,
         config: &config_text,
         cache_keys: run_keys,
     };
@@ -60,6 +61,7 @@ pub(super) fn report(
         metrics: input(inputs, replay_eval::METRICS_FILE)?,
         predictions: input(inputs, PREDICTIONS_FILE)?,
         models: input(inputs, MODELS_DIR)?,
+        test: inputs.get(replay_features::TEST_FILE).map(PathBuf::as_path),
     };
     let charts = replay_eval::stage::report(files, &page, out_dir)?;
     Ok(format!("{} charts, report.html and report.md", charts.len()))
