@@ -1,12 +1,21 @@
 //! Exact per-prediction input contributions (SHAP values).
 //!
-//! For trees: path-dependent TreeSHAP (Lundberg et al., "From local explanations to global
-//! understanding with explainable AI for trees", 2020, Algorithm 2), in polynomial time
-//! (leaves × depth² per tree and row). When many rows are explained and a tree's paths
-//! are short, each leaf's contributions for every subset of its path's inputs are tabled
-//! once ([`tables`]) and a row costs one table lookup per leaf instead. The expectation of a tree when some inputs are
-//! unknown follows the training data down the tree: at a split on an unknown input, each
-//! side is weighted by its share of the split's training cover ([`Tree::cover`]).
+//! For trees: exact path-dependent TreeSHAP values. The expectation of a tree when some
+//! inputs are unknown follows the training data down the tree: at a split on an unknown
+//! input, each side is weighted by its share of the split's training cover
+//! ([`Tree::cover`]). Each tree is explained one of three ways, all giving the same
+//! contributions up to rounding:
+//!
+//! - leaf tables ([`tables`]): when many rows are explained and a tree's paths are short,
+//!   each leaf's contributions for every subset of its path's inputs are tabled once and
+//!   a row costs one table lookup per leaf;
+//! - Linear TreeSHAP (module `linear`): otherwise, `nodes × K` per row with `K` about
+//!   half the most distinct inputs on a path (Gauss–Legendre quadrature of Owen's
+//!   integral);
+//! - the recursive algorithm of Lundberg et al. ("From local explanations to global
+//!   understanding with explainable AI for trees", 2020, Algorithm 2), `leaves × depth²`
+//!   per row: the reference of the tests, and for trees whose paths have more distinct
+//!   inputs than the quadrature takes.
 //!
 //! For logistic regression: coefficient × (value − training mean of the input).
 //!
@@ -23,8 +32,11 @@ use rayon::prelude::*;
 use crate::tree::{PackedNode, Tree};
 use crate::{Model, ModelError};
 
+mod linear;
+mod quadrature;
 mod tables;
 
+use linear::{LinearScratch, LinearTree};
 use tables::LeafTables;
 
 /// What a model's contributions add up to.
@@ -123,7 +135,7 @@ fn trees_contributions(
     let rows = x.nrows();
     let explainers = trees
         .par_iter()
-        .map(|t| TreeExplainer::new(t).map(|e| e.with_tables_for(rows)))
+        .map(|t| TreeExplainer::for_rows(t, rows))
         .collect::<Result<Vec<_>, _>>()?;
     let expected = offset + scale * explainers.iter().map(|e| e.expected).sum::<f64>();
     let mut values = Array2::zeros(x.raw_dim());
@@ -156,7 +168,7 @@ fn trees_contributions(
 }
 
 /// One tree ready to explain rows: its nodes, the share of each node's parent's cover
-/// that reaches it, its depth and expected value.
+/// that reaches it, its depth, expected value and the way it is explained.
 #[derive(Debug)]
 pub struct TreeExplainer<'t> {
     nodes: &'t [PackedNode],
@@ -164,11 +176,20 @@ pub struct TreeExplainer<'t> {
     /// the sum of both children's, so the two shares of a split always add up to 1.
     share: Vec<f64>,
     depth: usize,
-    /// Each leaf's contributions tabled, when [`TreeExplainer::with_tables_for`] found it
-    /// worth it.
-    tables: Option<LeafTables>,
+    method: Method,
     /// The tree's expected value: its leaves weighted by their share of the root's cover.
     pub expected: f64,
+}
+
+/// How a [`TreeExplainer`] explains a row.
+#[derive(Debug)]
+enum Method {
+    /// Each leaf's contributions tabled ([`tables`]).
+    Tables(LeafTables),
+    /// Linear TreeSHAP ([`linear`]).
+    Linear(LinearTree),
+    /// The recursive algorithm (Lundberg et al., Algorithm 2).
+    Recursive,
 }
 
 /// Scratch space of [`TreeExplainer::add`], reused across rows and trees.
@@ -176,6 +197,7 @@ pub struct TreeExplainer<'t> {
 pub struct Scratch {
     path: Vec<PathElement>,
     subsets: Vec<u32>,
+    linear: LinearScratch,
 }
 
 /// One element of the path from the root to the current node, as in the paper: the
@@ -191,8 +213,16 @@ struct PathElement {
 }
 
 impl<'t> TreeExplainer<'t> {
-    /// An explainer of `tree`; an error when it has no cover.
+    /// An explainer of `tree` (by Linear TreeSHAP when its paths allow, else
+    /// recursively); an error when it has no cover.
     pub fn new(tree: &'t Tree) -> Result<Self, ModelError> {
+        Self::for_rows(tree, 0)
+    }
+
+    /// An explainer of `tree` for `rows` rows: by leaf tables when building them costs
+    /// less than explaining the rows without them and they are small enough (see
+    /// [`tables`]), else as [`TreeExplainer::new`]; an error when it has no cover.
+    pub fn for_rows(tree: &'t Tree, rows: usize) -> Result<Self, ModelError> {
         let cover = tree.cover().ok_or_else(|| {
             ModelError::InvalidTree(
                 "the tree has no node covers (a model file of format 2); re-train the model to explain it"
@@ -222,38 +252,63 @@ impl<'t> TreeExplainer<'t> {
             reach[c] = reach[i] * l;
             reach[c + 1] = reach[i] * r;
         }
+        let tables = (rows > 0)
+            .then(|| LeafTables::build(nodes, &share, rows))
+            .flatten();
+        let method = match tables {
+            Some(tables) => Method::Tables(tables),
+            None => LinearTree::build(nodes, &share).map_or(Method::Recursive, Method::Linear),
+        };
         Ok(TreeExplainer {
             nodes,
             share,
             depth: tree.depth(),
-            tables: None,
+            method,
             expected,
         })
     }
 
     /// The explainer with leaf tables when building them costs less than explaining
-    /// `rows` rows without them and they are small enough (see [`tables`]). Both ways give
-    /// the same contributions up to rounding.
+    /// `rows` rows recursively and they are small enough (see [`tables`]), else as
+    /// [`TreeExplainer::new`] made it. All ways give the same contributions up to
+    /// rounding.
     pub fn with_tables_for(mut self, rows: usize) -> Self {
-        self.tables = LeafTables::build(self.nodes, &self.share, rows);
+        if let Some(tables) = LeafTables::build(self.nodes, &self.share, rows) {
+            self.method = Method::Tables(tables);
+        } else if let Method::Tables(_) = self.method {
+            self.method =
+                LinearTree::build(self.nodes, &self.share).map_or(Method::Recursive, Method::Linear);
+        }
         self
     }
 
-    /// Add the contributions of the tree's output for `row` to `phi` (one per input);
-    /// `path` is scratch space.
+    /// The explainer by the recursive algorithm, the reference of the other ways.
+    #[cfg(test)]
+    pub(crate) fn recursive(mut self) -> Self {
+        self.method = Method::Recursive;
+        self
+    }
+
+    /// Add the contributions of the tree's output for `row` to `phi` (one per input).
     pub fn add(&self, row: &[f64], phi: &mut [f64], scratch: &mut Scratch) {
-        if let Some(tables) = &self.tables {
-            tables.add(self.nodes, row, phi, &mut scratch.subsets);
-            return;
+        match &self.method {
+            Method::Tables(tables) => tables.add(self.nodes, row, phi, &mut scratch.subsets),
+            Method::Linear(linear) => linear.add(self.nodes, row, phi, &mut scratch.linear),
+            Method::Recursive => self.add_recursively(row, phi, &mut scratch.path),
         }
+    }
+
+    /// [`TreeExplainer::add`] by the recursive algorithm; `path` is scratch space.
+    fn add_recursively(&self, row: &[f64], phi: &mut [f64], path: &mut Vec<PathElement>) {
         // Each level copies the path of its parent after it: at most 1 + 2 + ... + (d + 2).
         let d = self.depth + 2;
-        let path = &mut scratch.path;
         path.clear();
         path.resize(d * (d + 1) / 2, PathElement::default());
         self.recurse(row, phi, path, 0, 0, 1.0, 1.0, usize::MAX);
     }
 
+    /// The recursion of [`TreeExplainer::add_recursively`] at `node`, reached with the
+    /// path element of the edge into it (`zero`, `one`, `feature`).
     #[allow(clippy::too_many_arguments)]
     fn recurse(
         &self,
@@ -400,17 +455,24 @@ mod tests {
     }
 
     /// A random tree of `m` inputs: splits on random inputs (repeats included) down to a
-    /// random depth, random thresholds, leaf values and leaf covers.
-    fn random_tree(rng: &mut ChaCha8Rng, m: usize) -> Tree {
-        fn grow(rng: &mut ChaCha8Rng, m: usize, depth: usize, nodes: &mut Vec<Node>) -> usize {
+    /// random depth below `max_depth`, random thresholds, leaf values and leaf covers
+    /// (1 to 49, or 0 with probability `zero_cover` for left children).
+    fn random_tree(rng: &mut ChaCha8Rng, m: usize, max_depth: usize, zero_cover: f64) -> Tree {
+        fn grow(
+            rng: &mut ChaCha8Rng,
+            m: usize,
+            depth: usize,
+            max_depth: usize,
+            nodes: &mut Vec<Node>,
+        ) -> usize {
             let i = nodes.len();
             nodes.push(Node::Leaf {
                 value: rng.random::<f64>() * 4.0 - 2.0,
             });
-            if depth < 6 && rng.random::<f64>() < 0.8 {
+            if depth < max_depth && rng.random::<f64>() < 0.8 {
                 let (feature, threshold, missing_left) = (rng.random_range(0..m), rng.random(), rng.random());
-                let left = grow(rng, m, depth + 1, nodes);
-                let right = grow(rng, m, depth + 1, nodes);
+                let left = grow(rng, m, depth + 1, max_depth, nodes);
+                let right = grow(rng, m, depth + 1, max_depth, nodes);
                 nodes[i] = Node::Split {
                     feature,
                     threshold,
@@ -422,8 +484,156 @@ mod tests {
             i
         }
         let mut nodes = Vec::new();
-        grow(rng, m, 0, &mut nodes);
+        grow(rng, m, 0, max_depth, &mut nodes);
         let mut tree = Tree::from_nodes(m, nodes).unwrap();
+        // Only left children may have no cover, so no split is left without.
+        let mut covers: Vec<f64> = (0..tree.n_nodes())
+            .map(|_| f64::from(rng.random_range(1..50u32)))
+            .collect();
+        for n in tree.nodes() {
+            if let Node::Split { left, .. } = n {
+                if rng.random::<f64>() < zero_cover {
+                    covers[left] = 0.0;
+                }
+            }
+        }
+        tree.set_cover(|i| covers[i]).unwrap();
+        tree
+    }
+
+    /// A random row of `m` inputs in `[0, 1)`, a tenth of them missing.
+    fn random_row(rng: &mut ChaCha8Rng, m: usize) -> Vec<f64> {
+        (0..m)
+            .map(|_| {
+                if rng.random::<f64>() < 0.1 {
+                    f64::NAN
+                } else {
+                    rng.random()
+                }
+            })
+            .collect()
+    }
+
+    /// The name of a way to explain.
+    fn name(method: &Method) -> &'static str {
+        match method {
+            Method::Tables(_) => "tables",
+            Method::Linear(_) => "linear",
+            Method::Recursive => "recursive",
+        }
+    }
+
+    /// Check every explainer of `explainers` against the brute-force Shapley values of
+    /// `reference`'s tree (shares included) for `row`, and that they add up to `output`.
+    fn check(
+        reference: &TreeExplainer<'_>,
+        explainers: &[&TreeExplainer<'_>],
+        row: &[f64],
+        output: f64,
+        what: &str,
+    ) {
+        let m = row.len();
+        let want = brute_force(reference, row, m);
+        for explainer in explainers {
+            let mut phi = vec![0.0; m];
+            explainer.add(row, &mut phi, &mut Scratch::default());
+            for (a, b) in phi.iter().zip(&want) {
+                assert!(
+                    (a - b).abs() < 1e-9,
+                    "{what} {}: {phi:?} vs {want:?}",
+                    name(&explainer.method)
+                );
+            }
+            let total = reference.expected + phi.iter().sum::<f64>();
+            assert!((total - output).abs() < 1e-9, "{what}: {total} vs {output}");
+        }
+    }
+
+    #[test]
+    fn tables_are_built_only_when_they_pay_for_themselves() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let tree = random_tree(&mut rng, 8, 6, 0.0);
+        assert!(tree.n_leaves() > 4);
+        let one_row = TreeExplainer::new(&tree).unwrap().with_tables_for(1);
+        assert!(
+            matches!(one_row.method, Method::Linear(_)),
+            "one row is cheaper to explain without tables"
+        );
+        let many = TreeExplainer::new(&tree).unwrap().with_tables_for(100_000);
+        assert!(matches!(many.method, Method::Tables(_)));
+    }
+
+    #[test]
+    fn tree_shap_equals_brute_force_shapley_values_and_adds_up() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        // Shallow trees, then deep ones (inputs repeated down the paths) with leaves
+        // without cover.
+        for trial in 0..120 {
+            let m = 1 + trial % 8;
+            let (max_depth, zero_cover) = if trial < 60 {
+                (6, 0.0)
+            } else {
+                (6 + trial % 7, 0.3)
+            };
+            let tree = random_tree(&mut rng, m, max_depth, zero_cover);
+            let e = TreeExplainer::new(&tree).unwrap().recursive();
+            let linear = TreeExplainer::new(&tree).unwrap();
+            assert!(matches!(linear.method, Method::Linear(_)));
+            let tabled = TreeExplainer::new(&tree).unwrap().with_tables_for(usize::MAX);
+            assert!(
+                trial >= 60 || matches!(tabled.method, Method::Tables(_)),
+                "trial {trial}: a shallow tree is tabled"
+            );
+            assert!((e.expected - expectation(&e, &[], 0, 0)).abs() < 1e-12);
+            for _ in 0..5 {
+                let row = random_row(&mut rng, m);
+                let output = tree.value_of_slice(&row);
+                check(
+                    &e,
+                    &[&e, &linear, &tabled],
+                    &row,
+                    output,
+                    &format!("trial {trial}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn scratch_space_reused_across_trees_and_rows_changes_nothing() {
+        // Paths of up to 16 distinct inputs out of 40: trees of 4 and 8 quadrature nodes.
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        let trees: Vec<Tree> = (0..30)
+            .map(|i| random_tree(&mut rng, 40, 2 + i % 15, 0.2))
+            .collect();
+        let explainers: Vec<_> = trees.iter().map(|t| TreeExplainer::new(t).unwrap()).collect();
+        let mut shared = Scratch::default();
+        for _ in 0..5 {
+            let row = random_row(&mut rng, 40);
+            for e in &explainers {
+                let (mut reused, mut fresh) = (vec![0.0; 40], vec![0.0; 40]);
+                e.add(&row, &mut reused, &mut shared);
+                e.add(&row, &mut fresh, &mut Scratch::default());
+                assert_eq!(reused, fresh);
+            }
+        }
+    }
+
+    /// A chain of `d` splits, each on a new input, with a leaf on one side.
+    fn chain(rng: &mut ChaCha8Rng, d: usize) -> Tree {
+        let mut nodes = Vec::new();
+        for feature in 0..d {
+            nodes.push(Node::Split {
+                feature,
+                threshold: 0.5,
+                missing_left: false,
+                left: 2 * feature + 1,
+                right: 2 * feature + 2,
+            });
+            nodes.push(Node::Leaf { value: rng.random() });
+        }
+        nodes.push(Node::Leaf { value: rng.random() });
+        let mut tree = Tree::from_nodes(d, nodes).unwrap();
         let covers: Vec<f64> = (0..tree.n_nodes())
             .map(|_| f64::from(rng.random_range(1..50u32)))
             .collect();
@@ -431,51 +641,110 @@ mod tests {
         tree
     }
 
-    #[test]
-    fn tables_are_built_only_when_they_pay_for_themselves() {
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let tree = random_tree(&mut rng, 8);
-        assert!(tree.n_leaves() > 4);
-        let one_row = TreeExplainer::new(&tree).unwrap().with_tables_for(1);
-        assert!(
-            one_row.tables.is_none(),
-            "one row is cheaper to explain recursively"
-        );
-        let many = TreeExplainer::new(&tree).unwrap().with_tables_for(100_000);
-        assert!(many.tables.is_some());
+    /// Shapley values leaf by leaf, from Owen's integral of each leaf's product game by
+    /// the 64-node Gauss–Legendre rule (exact for paths of up to 128 inputs), without the
+    /// tree-wide sums of Linear TreeSHAP.
+    fn leaf_by_leaf(e: &TreeExplainer<'_>, row: &[f64]) -> Vec<f64> {
+        let (t, w) = quadrature::gauss_legendre(64).unwrap();
+        let mut parent = vec![0; e.nodes.len()];
+        for (i, n) in e.nodes.iter().enumerate().filter(|(_, n)| !n.is_leaf()) {
+            let c = n.first_child as usize;
+            (parent[c], parent[c + 1]) = (i, i);
+        }
+        let mut phi = vec![0.0; row.len()];
+        for (leaf, n) in e.nodes.iter().enumerate().filter(|(_, n)| n.is_leaf()) {
+            // Per input on the path: z and o.
+            let mut inputs: Vec<(usize, f64, f64)> = Vec::new();
+            let mut i = leaf;
+            while i != 0 {
+                let p = &e.nodes[parent[i]];
+                let took = f64::from(u8::from(p.child_for(row) as usize == i));
+                match inputs.iter_mut().find(|(f, _, _)| *f == p.feature()) {
+                    Some((_, z, o)) => (*z, *o) = (*z * e.share[i], *o * took),
+                    None => inputs.push((p.feature(), e.share[i], took)),
+                }
+                i = parent[i];
+            }
+            for &(f, z, o) in &inputs {
+                let integral: f64 = t
+                    .iter()
+                    .zip(&w)
+                    .map(|(t, w)| {
+                        let others = inputs.iter().filter(|(g, _, _)| *g != f);
+                        w * others.map(|(_, z, o)| z + t * (o - z)).product::<f64>()
+                    })
+                    .sum();
+                phi[f] += n.value * (o - z) * integral;
+            }
+        }
+        phi
     }
 
     #[test]
-    fn tree_shap_equals_brute_force_shapley_values_and_adds_up() {
-        let mut rng = ChaCha8Rng::seed_from_u64(11);
-        for trial in 0..60 {
-            let m = 1 + trial % 8;
-            let tree = random_tree(&mut rng, m);
+    fn paths_beyond_the_quadrature_are_explained_recursively() {
+        let mut rng = ChaCha8Rng::seed_from_u64(29);
+        let tree = chain(&mut rng, 129);
+        assert!(matches!(
+            TreeExplainer::new(&tree).unwrap().method,
+            Method::Recursive
+        ));
+    }
+
+    #[test]
+    fn linear_tree_shap_is_exact_on_paths_of_up_to_128_inputs() {
+        // The recursive algorithm loses digits on paths this long (1e-8 at 80 inputs):
+        // Linear TreeSHAP is checked against it on shorter paths and leaf by leaf on
+        // longer ones.
+        let mut rng = ChaCha8Rng::seed_from_u64(31);
+        for d in [40, 127, 128] {
+            let tree = chain(&mut rng, d);
             let e = TreeExplainer::new(&tree).unwrap();
-            let tabled = TreeExplainer::new(&tree).unwrap().with_tables_for(usize::MAX);
-            assert!(tabled.tables.is_some(), "trial {trial}: a shallow tree is tabled");
-            assert!((e.expected - expectation(&e, &[], 0, 0)).abs() < 1e-12);
+            assert!(matches!(e.method, Method::Linear(_)), "{d} inputs");
+            let reference = TreeExplainer::new(&tree).unwrap().recursive();
             for _ in 0..5 {
-                let row: Vec<f64> = (0..m)
-                    .map(|_| {
-                        if rng.random::<f64>() < 0.1 {
-                            f64::NAN
-                        } else {
-                            rng.random()
-                        }
-                    })
-                    .collect();
-                let want = brute_force(&e, &row, m);
-                let output = tree.value_of_slice(&row);
-                for explainer in [&e, &tabled] {
-                    let mut phi = vec![0.0; m];
-                    explainer.add(&row, &mut phi, &mut Scratch::default());
-                    for (a, b) in phi.iter().zip(&want) {
-                        assert!((a - b).abs() < 1e-9, "trial {trial}: {phi:?} vs {want:?}");
-                    }
-                    let total = e.expected + phi.iter().sum::<f64>();
-                    assert!((total - output).abs() < 1e-9, "{total} vs {output}");
+                let row = random_row(&mut rng, d);
+                let mut got = vec![0.0; d];
+                e.add(&row, &mut got, &mut Scratch::default());
+                let want = if d > 40 {
+                    leaf_by_leaf(&e, &row)
+                } else {
+                    let mut want = vec![0.0; d];
+                    reference.add(&row, &mut want, &mut Scratch::default());
+                    want
+                };
+                for (a, b) in got.iter().zip(&want) {
+                    assert!((a - b).abs() < 1e-9, "{d} inputs: {a} vs {b}");
                 }
+                let total = e.expected + got.iter().sum::<f64>();
+                assert!((total - tree.value_of_slice(&row)).abs() < 1e-9, "{d} inputs");
+            }
+        }
+    }
+
+    #[test]
+    fn linear_tree_shap_takes_splits_without_cover_on_either_side() {
+        // A split's share can round to 0 (a tiny cover beside a huge one) above further
+        // splits: Linear TreeSHAP still matches the brute force. The recursive algorithm
+        // would divide by 0.
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        for trial in 0..40 {
+            let m = 1 + trial % 8;
+            let tree = random_tree(&mut rng, m, 12, 0.0);
+            let mut e = TreeExplainer::new(&tree).unwrap();
+            let nodes = e.nodes;
+            for n in nodes.iter().filter(|n| !n.is_leaf()) {
+                if rng.random::<f64>() < 0.3 {
+                    let c = n.first_child as usize + usize::from(rng.random::<bool>());
+                    let sibling = 2 * n.first_child as usize + 1 - c;
+                    (e.share[c], e.share[sibling]) = (0.0, 1.0);
+                }
+            }
+            e.method = Method::Linear(LinearTree::build(e.nodes, &e.share).unwrap());
+            e.expected = expectation(&e, &[], 0, 0);
+            for _ in 0..5 {
+                let row = random_row(&mut rng, m);
+                let output = tree.value_of_slice(&row);
+                check(&e, &[&e], &row, output, &format!("trial {trial}"));
             }
         }
     }
