@@ -317,8 +317,19 @@ pub fn report(
 #[cfg(feature = "report")]
 pub const EXTREME_SONGS: usize = 5;
 
-/// Every model's contributions on `songs` test songs spread evenly over `test` (all of
-/// them when there are fewer), ranked as `metrics` ranks the models; the best model also
+/// Tree nodes × songs a model's sample may cost: models with more nodes than
+/// `EXPLAIN_BUDGET / songs` explain proportionally fewer songs (at least
+/// [`MIN_EXPLAINED_SONGS`]), so a huge forest does not dominate the report's time.
+#[cfg(feature = "report")]
+pub const EXPLAIN_BUDGET: u64 = 20_000_000;
+
+/// The fewest songs a model's sample holds (when the test rows have them).
+#[cfg(feature = "report")]
+pub const MIN_EXPLAINED_SONGS: usize = 10;
+
+/// Every model's contributions on up to `songs` test songs spread evenly over `test` (all
+/// of them when there are fewer; fewer for models with many tree nodes, see
+/// [`EXPLAIN_BUDGET`]), ranked as `metrics` ranks the models; the best model also
 /// explains its [`EXTREME_SONGS`] highest- and lowest-scored songs (by `predictions`),
 /// listed after the sample.
 #[cfg(feature = "report")]
@@ -330,13 +341,14 @@ pub fn explain_test_songs(
     songs: usize,
 ) -> Result<Vec<crate::report::ModelExplanation>, EvalError> {
     let n = predictions.first().map_or(0, |(_, p)| p.len());
-    let sample: Vec<usize> = if songs >= n {
-        (0..n).collect()
-    } else {
-        (0..songs).map(|k| k * n / songs).collect()
-    };
     let mut explanations = Vec::new();
     for (rank, (name, _)) in metrics.ranked().into_iter().enumerate() {
+        let file = models.join(SavedModel::file_name(name));
+        let saved = SavedModel::load(&file)?;
+        let nodes = saved.summary(0).nodes.max(1);
+        let affordable = usize::try_from(EXPLAIN_BUDGET / nodes).unwrap_or(usize::MAX);
+        let songs = songs.min(affordable.max(MIN_EXPLAINED_SONGS)).min(n);
+        let sample: Vec<usize> = (0..songs).map(|k| k * n / songs).collect();
         let mut rows = sample.clone();
         if rank == 0 {
             if let Some((_, p)) = predictions.iter().find(|(m, _)| m == name) {
@@ -347,8 +359,6 @@ pub fn explain_test_songs(
                 rows.extend(order[order.len() - k..].iter().rev());
             }
         }
-        let file = models.join(SavedModel::file_name(name));
-        let saved = SavedModel::load(&file)?;
         let matrix = FeatureMatrix::read_columns(test, &saved.feature_names, Ids::Read)?;
         let x = matrix.x.select(ndarray::Axis(0), &rows);
         let c = saved.model.contributions(x.view())?;

@@ -478,8 +478,10 @@ fn the_report_inlines_every_chart_and_every_png_is_valid() {
         }
     }
     // ROC, PR, calibration; a confusion matrix and a histogram for each of the four
-    // default models; feature importances of the forest and the boosting.
-    assert_eq!(pngs, 3 + 2 * 4 + 2);
+    // default models; feature importances of the forest and the boosting; the "Why"
+    // section: every model's mean |contribution|, the best model's beeswarm, 4
+    // dependence plots and 10 waterfalls.
+    assert_eq!(pngs, 3 + 2 * 4 + 2 + 4 + 1 + 4 + 10);
     assert_eq!(html.matches("src=\"data:image/png;base64,").count(), pngs);
     for needle in [
         "logistic_regression",
