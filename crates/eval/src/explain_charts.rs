@@ -68,7 +68,7 @@ impl Chart for BeeswarmChart {
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, caption_style())
             .margin(18)
-            .x_label_area_size(55)
+            .x_label_area_size(85)
             .y_label_area_size(label_area)
             .build_cartesian_2d(lo - pad..hi + pad, 0f64..n as f64)
             .map_err(err)?;
@@ -94,10 +94,10 @@ impl Chart for BeeswarmChart {
     }
 }
 
-/// "low … high" colour key in the upper right corner, under the title.
+/// "low … high" colour key in the lower left corner, below the input names.
 fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-    let (w, _) = area.dim_in_pixel();
-    let (x, y) = (w as i32 - 250, 58);
+    let (_, h) = area.dim_in_pixel();
+    let (x, y) = (20, h as i32 - 24);
     let style = TextStyle::from((FONT, 15).into_font());
     area.draw(&Text::new("value: low", (x, y - 7), style.clone()))
         .map_err(err)?;

@@ -645,11 +645,12 @@ fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Resul
         let _ = writeln!(
             h,
             "<h2>Why: contributions</h2>\n<p class=\"lead\">Exact SHAP values (path-dependent TreeSHAP; \
-             coefficient × distance from the training mean for logistic regression) of {} test songs \
-             spread evenly over the test rows, in each model's output space. Each song's contributions \
+             coefficient × distance from the training mean for logistic regression) of up to {} test \
+             songs spread evenly over the test rows (models with many tree nodes explain fewer, as \
+             their charts say), in each model's output space. Each song's contributions \
              add up, with the model's expected output, to its output. Top inputs of <b>{}</b> by mean \
              |contribution| ({}): {}.</p>",
-            best.sampled,
+            input.page.explain_songs,
             escape(&best.model),
             escape(&best.space),
             top.join(", ")
