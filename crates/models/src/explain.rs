@@ -120,7 +120,7 @@ impl Model {
     }
 }
 
-/// Rows explained together, tree after tree.
+/// Most rows explained together, tree after tree.
 const BLOCK_ROWS: usize = 256;
 
 /// `offset + scale · Σ trees`, explained: the trees' contributions summed per row in tree
@@ -141,11 +141,15 @@ fn trees_contributions(
     let mut values = Array2::zeros(x.raw_dim());
     let m = x.ncols().max(1);
     // Blocks of rows, each tree in turn over the whole block so that its nodes and tables
-    // stay in cache; every row still sums its trees in tree order.
+    // stay in cache; every row still sums its trees in tree order, so the blocks (smaller
+    // for few rows, to give every thread some) do not change any result.
+    let block = rows
+        .div_ceil(4 * rayon::current_num_threads())
+        .clamp(1, BLOCK_ROWS);
     values
-        .axis_chunks_iter_mut(Axis(0), BLOCK_ROWS)
+        .axis_chunks_iter_mut(Axis(0), block)
         .into_par_iter()
-        .zip(x.axis_chunks_iter(Axis(0), BLOCK_ROWS).into_par_iter())
+        .zip(x.axis_chunks_iter(Axis(0), block).into_par_iter())
         .for_each_init(
             || (Scratch::default(), Vec::new()),
             |(scratch, rows), (mut phi, x_block)| {
