@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: fit and predict time and test ROC-AUC of the default models
 //! (`PipelineConfig::default().models`: hyperparameters as scikit-learn's and LightGBM's
-//! defaults, e.g. 100 full-depth trees for the forest) on one data file, with a config's
-//! columns and stratified 80/20 split (the seed's features).
+//! defaults, e.g. 100 full-depth trees for the forest; with `--config-models`, the
+//! config's own `[models]`) on one data file, with a config's columns and stratified 80/20
+//! split (the seed's features), and the time to explain every test row of each.
 
 use std::path::Path;
 use std::time::Instant;

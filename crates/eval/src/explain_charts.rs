@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::plots::{caption_style, color, err, fit_labels, Chart, FONT, LABEL_PX};
+use crate::plots::{caption_style, color, configure_rows, err, row_labels, Chart, FONT, LABEL_PX};
 
 /// Colour of a point whose input value is at `position` of its input's range (0: lowest,
 /// 1: highest): blue through purple to red, as the usual SHAP summary plots.
@@ -13,6 +13,19 @@ fn value_color(position: f64) -> RGBColor {
     let t = position.clamp(0.0, 1.0);
     let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
     RGBColor(mix(30.0, 220.0), mix(100.0, 30.0), mix(230.0, 60.0))
+}
+
+/// The range of `values` widened by `share` of its width on each side (at least 1e-6);
+/// `0..1` when there are none.
+fn padded_range(values: impl Iterator<Item = f64>, share: f64) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * share).max(1e-6);
+    (lo - pad, hi + pad)
 }
 
 /// Grey for songs whose input value is missing.
@@ -61,16 +74,15 @@ impl Chart for BeeswarmChart {
         area.fill(&WHITE).map_err(err)?;
         let n = self.rows.len().max(1);
         let all = self.rows.iter().flat_map(|(_, p)| p.iter().map(|(c, _)| *c));
-        let (lo, hi) = all.fold((0.0f64, 0.0f64), |(lo, hi), c| (lo.min(c), hi.max(c)));
-        let pad = ((hi - lo) * 0.05).max(1e-6);
+        let (lo, hi) = padded_range(all.chain([0.0]), 0.05);
         let names: Vec<&str> = self.rows.iter().rev().map(|(name, _)| name.as_str()).collect();
-        let (label_area, names) = labels(area, &names);
+        let (label_area, names) = row_labels(area, &names);
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, caption_style())
             .margin(18)
             .x_label_area_size(85)
             .y_label_area_size(label_area)
-            .build_cartesian_2d(lo - pad..hi + pad, 0f64..n as f64)
+            .build_cartesian_2d(lo..hi, 0f64..n as f64)
             .map_err(err)?;
         configure_rows(&mut chart, &names, &self.x_label)?;
         chart
@@ -113,47 +125,6 @@ fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), Strin
         .map_err(err)
 }
 
-/// Label area and names that fit, as the importance chart does.
-fn labels<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, names: &[&str]) -> (u32, Vec<String>) {
-    let font = TextStyle::from((FONT, LABEL_PX).into_font());
-    let measure = |text: &str| {
-        area.estimate_text_size(text, &font)
-            .map_or(text.chars().count() as u32 * LABEL_PX, |(w, _)| w)
-    };
-    fit_labels(names, measure, area.dim_in_pixel().0 * 45 / 100)
-}
-
-/// The mesh of a chart whose rows are named on the vertical axis (row `i` at `i + 0.5`).
-fn configure_rows<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-    names: &[String],
-    x_label: &str,
-) -> Result<(), String> {
-    let name_at = |v: &f64| {
-        let k = v - 0.5;
-        if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
-            names.get(k.round() as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(2 * names.len().max(1) + 1)
-        .y_label_formatter(&name_at)
-        .x_desc(x_label)
-        .axis_desc_style((FONT, 20))
-        .label_style((FONT, LABEL_PX))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(err)
-}
-
 /// A dependence plot: each song's value of one input against its contribution.
 #[derive(Debug, Clone)]
 pub struct DependenceChart {
@@ -170,19 +141,8 @@ pub struct DependenceChart {
 impl Chart for DependenceChart {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         area.fill(&WHITE).map_err(err)?;
-        let range = |values: &mut dyn Iterator<Item = f64>| {
-            let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
-            if lo.is_finite() {
-                let pad = ((hi - lo) * 0.05).max(1e-6);
-                (lo - pad, hi + pad)
-            } else {
-                (0.0, 1.0)
-            }
-        };
-        let (x0, x1) = range(&mut self.points.iter().map(|p| p.0));
-        let (y0, y1) = range(&mut self.points.iter().map(|p| p.1).chain([0.0]));
+        let (x0, x1) = padded_range(self.points.iter().map(|p| p.0), 0.05);
+        let (y0, y1) = padded_range(self.points.iter().map(|p| p.1).chain([0.0]), 0.05);
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, caption_style())
             .margin(18)
@@ -235,20 +195,15 @@ impl Chart for WaterfallChart {
         for (_, c) in &self.steps {
             ends.push(ends[ends.len() - 1] + c);
         }
-        let (lo, hi) = ends
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
-        let pad = ((hi - lo) * 0.12).max(1e-6);
+        let (lo, hi) = padded_range(ends.iter().copied(), 0.12);
         let names: Vec<&str> = self.steps.iter().rev().map(|(name, _)| name.as_str()).collect();
-        let (label_area, names) = labels(area, &names);
+        let (label_area, names) = row_labels(area, &names);
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, caption_style())
             .margin(18)
             .x_label_area_size(55)
             .y_label_area_size(label_area)
-            .build_cartesian_2d(lo - pad..hi + pad, 0f64..n as f64)
+            .build_cartesian_2d(lo..hi, 0f64..n as f64)
             .map_err(err)?;
         configure_rows(&mut chart, &names, &self.x_label)?;
         let grey = RGBColor(120, 120, 120);

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -315,13 +316,8 @@ impl Chart for ImportanceChart {
         bars.sort_by(|a, b| a.1.total_cmp(&b.1));
         let n = bars.len().max(1);
         let max = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(1e-9) * 1.1;
-        let font = TextStyle::from((FONT, LABEL_PX).into_font());
-        let measure = |text: &str| {
-            area.estimate_text_size(text, &font)
-                .map_or(text.chars().count() as u32 * LABEL_PX, |(w, _)| w)
-        };
         let raw: Vec<&str> = bars.iter().map(|b| b.0.as_str()).collect();
-        let (label_area, names) = fit_labels(&raw, measure, area.dim_in_pixel().0 * 45 / 100);
+        let (label_area, names) = row_labels(area, &raw);
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, caption_style())
             .margin(18)
@@ -329,25 +325,7 @@ impl Chart for ImportanceChart {
             .y_label_area_size(label_area)
             .build_cartesian_2d(0f64..max, 0f64..n as f64)
             .map_err(err)?;
-        let name_at = |v: &f64| {
-            let k = v - 0.5;
-            if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
-                names.get(k.round() as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(2 * n + 1)
-            .y_label_formatter(&name_at)
-            .x_desc(&self.x_label)
-            .axis_desc_style((FONT, 20))
-            .label_style((FONT, LABEL_PX))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
+        configure_rows(&mut chart, &names, &self.x_label)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
                 Rectangle::new([(0.0, i as f64 + 0.15), (*v, i as f64 + 0.85)], color(0).filled())
@@ -355,6 +333,47 @@ impl Chart for ImportanceChart {
             .map_err(err)?;
         Ok(())
     }
+}
+
+/// The width of the label area of a chart whose rows are named on the vertical axis, and
+/// the names to draw, fitted by [`fit_labels`] to at most 45% of the chart's width.
+pub(crate) fn row_labels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    names: &[&str],
+) -> (u32, Vec<String>) {
+    let font = TextStyle::from((FONT, LABEL_PX).into_font());
+    let measure = |text: &str| {
+        area.estimate_text_size(text, &font)
+            .map_or(text.chars().count() as u32 * LABEL_PX, |(w, _)| w)
+    };
+    fit_labels(names, measure, area.dim_in_pixel().0 * 45 / 100)
+}
+
+/// The mesh of a chart whose rows are named on the vertical axis (row `i` at `i + 0.5`).
+pub(crate) fn configure_rows<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    names: &[String],
+    x_label: &str,
+) -> Result<(), String> {
+    let name_at = |v: &f64| {
+        let k = v - 0.5;
+        if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
+            names.get(k.round() as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(2 * names.len().max(1) + 1)
+        .y_label_formatter(&name_at)
+        .x_desc(x_label)
+        .axis_desc_style((FONT, 20))
+        .label_style((FONT, LABEL_PX))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)
 }
 
 /// Pixel size of axis labels.

@@ -341,8 +341,11 @@ pub fn explain_test_songs(
     songs: usize,
 ) -> Result<Vec<crate::report::ModelExplanation>, EvalError> {
     let n = predictions.first().map_or(0, |(_, p)| p.len());
+    // Every model's inputs from one read of the test file.
+    let all = FeatureMatrix::read(test)?;
     let mut explanations = Vec::new();
     for (rank, (name, _)) in metrics.ranked().into_iter().enumerate() {
+        let p = predictions.iter().find(|(m, _)| m == name).map(|(_, p)| p);
         let file = models.join(SavedModel::file_name(name));
         let saved = SavedModel::load(&file)?;
         let nodes = saved.summary(0).nodes.max(1);
@@ -351,7 +354,7 @@ pub fn explain_test_songs(
         let sample: Vec<usize> = (0..songs).map(|k| k * n / songs).collect();
         let mut rows = sample.clone();
         if rank == 0 {
-            if let Some((_, p)) = predictions.iter().find(|(m, _)| m == name) {
+            if let Some(p) = p {
                 let mut order: Vec<usize> = (0..p.len()).collect();
                 order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
                 let k = EXTREME_SONGS.min(order.len() / 2);
@@ -359,8 +362,7 @@ pub fn explain_test_songs(
                 rows.extend(order[order.len() - k..].iter().rev());
             }
         }
-        let matrix = FeatureMatrix::read_columns(test, &saved.feature_names, Ids::Read)?;
-        let x = matrix.x.select(ndarray::Axis(0), &rows);
+        let x = all.select(&saved.feature_names)?.select(ndarray::Axis(0), &rows);
         let c = saved.model.contributions(x.view())?;
         explanations.push(crate::report::ModelExplanation {
             model: name.to_string(),
@@ -369,17 +371,9 @@ pub fn explain_test_songs(
             inputs: saved.feature_names.clone(),
             ids: rows
                 .iter()
-                .map(|&r| matrix.ids.get(r).cloned().unwrap_or_default())
+                .map(|&r| all.ids.get(r).cloned().unwrap_or_default())
                 .collect(),
-            probabilities: rows
-                .iter()
-                .map(|&r| {
-                    predictions
-                        .iter()
-                        .find(|(m, _)| m == name)
-                        .map_or(f64::NAN, |(_, p)| p[r])
-                })
-                .collect(),
+            probabilities: rows.iter().map(|&r| p.map_or(f64::NAN, |p| p[r])).collect(),
             sampled: sample.len(),
             values: x.rows().into_iter().map(|r| r.to_vec()).collect(),
             contributions: c.values.rows().into_iter().map(|r| r.to_vec()).collect(),

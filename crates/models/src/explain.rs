@@ -272,20 +272,6 @@ impl<'t> TreeExplainer<'t> {
         })
     }
 
-    /// The explainer with leaf tables when building them costs less than explaining
-    /// `rows` rows recursively and they are small enough (see [`tables`]), else as
-    /// [`TreeExplainer::new`] made it. All ways give the same contributions up to
-    /// rounding.
-    pub fn with_tables_for(mut self, rows: usize) -> Self {
-        if let Some(tables) = LeafTables::build(self.nodes, &self.share, rows) {
-            self.method = Method::Tables(tables);
-        } else if let Method::Tables(_) = self.method {
-            self.method =
-                LinearTree::build(self.nodes, &self.share).map_or(Method::Recursive, Method::Linear);
-        }
-        self
-    }
-
     /// The explainer by the recursive algorithm, the reference of the other ways.
     #[cfg(test)]
     pub(crate) fn recursive(mut self) -> Self {
@@ -558,12 +544,12 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let tree = random_tree(&mut rng, 8, 6, 0.0);
         assert!(tree.n_leaves() > 4);
-        let one_row = TreeExplainer::new(&tree).unwrap().with_tables_for(1);
+        let one_row = TreeExplainer::for_rows(&tree, 1).unwrap();
         assert!(
             matches!(one_row.method, Method::Linear(_)),
             "one row is cheaper to explain without tables"
         );
-        let many = TreeExplainer::new(&tree).unwrap().with_tables_for(100_000);
+        let many = TreeExplainer::for_rows(&tree, 100_000).unwrap();
         assert!(matches!(many.method, Method::Tables(_)));
     }
 
@@ -583,7 +569,7 @@ mod tests {
             let e = TreeExplainer::new(&tree).unwrap().recursive();
             let linear = TreeExplainer::new(&tree).unwrap();
             assert!(matches!(linear.method, Method::Linear(_)));
-            let tabled = TreeExplainer::new(&tree).unwrap().with_tables_for(usize::MAX);
+            let tabled = TreeExplainer::for_rows(&tree, usize::MAX).unwrap();
             assert!(
                 trial >= 60 || matches!(tabled.method, Method::Tables(_)),
                 "trial {trial}: a shallow tree is tabled"
