@@ -16,24 +16,12 @@ time and the best of three `predict(..., pred_contrib=True)` timings on the test
 
 import argparse
 import os
-import subprocess
 import time
 
 import lightgbm as lgb
 import pandas as pd
 
-
-def model_inputs(replay, model):
-    """The input names of a saved model, from `replay model inspect`."""
-    text = subprocess.run([replay, "model", "inspect", model], check=True, capture_output=True, text=True).stdout
-    lines = text.split("\n")
-    start = next(i for i, line in enumerate(lines) if line.startswith("features ("))
-    names = []
-    for line in lines[start + 1:]:
-        if not line.startswith("  "):
-            break
-        names.append(line.split()[0])
-    return names
+from replay_inputs import model_inputs
 
 
 def main():

@@ -13,7 +13,6 @@ probabilities, and after isotonic regression fitted on 5-fold out-of-fold probab
 
 import argparse
 import os
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -21,18 +20,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold
 
-
-def model_inputs(replay, model):
-    """The input names of a saved model, from `replay model inspect`."""
-    text = subprocess.run([replay, "model", "inspect", model], check=True, capture_output=True, text=True).stdout
-    lines = text.split("\n")
-    start = next(i for i, line in enumerate(lines) if line.startswith("features ("))
-    names = []
-    for line in lines[start + 1:]:
-        if not line.startswith("  "):
-            break
-        names.append(line.split()[0])
-    return names
+from replay_inputs import model_inputs
 
 
 def ece(p, y, bins=10):
