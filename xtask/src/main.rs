@@ -83,6 +83,10 @@ enum Command {
         /// Fit the config's `[models]` (its tuned hyperparameters) instead of the defaults.
         #[arg(long)]
         config_models: bool,
+        /// Explain at most this many test rows (the first ones) for the `bench explain_<model>`
+        /// lines: a deep forest costs milliseconds a row; 0 skips them.
+        #[arg(long, default_value_t = 10_000)]
+        explain_rows: usize,
     },
     /// Write a commented pipeline config for a data file (as `replay init`): its format,
     /// delimiter, encoding, number format and each column's role, each guess with why.
@@ -232,6 +236,7 @@ fn run_full(command: Command) -> Result<()> {
             repeats,
             models,
             config_models,
+            explain_rows,
         } => {
             // The seed's features, as `peers.py --features seed`: the TidyTuesday seed config,
             // or the built-in Kaggle mapping (12 audio features, year, explicit).
@@ -242,7 +247,7 @@ fn run_full(command: Command) -> Result<()> {
                 }
                 None => PipelineConfig::default(),
             };
-            bench::run(&config, &input, repeats, &models, config_models)?;
+            bench::run(&config, &input, repeats, &models, config_models, explain_rows)?;
         }
         Command::Init { input, out, force } => {
             print!("{}", replay_pipeline::init::run(&input, &out, force)?);
