@@ -130,8 +130,8 @@ pub struct Fitted {
 
 /// The train stage: fit `models` on `train` into `<out_dir>/models/`, or
 /// take them from `store`. On small data ([`CONCURRENT_FIT_CELLS`]) the random forests
-/// fit on every core beside the other models, which run one after another on a thread of
-/// their own; on larger data one model fits at a time. Returns the models sorted by name.
+/// fit on every core beside the other models, which run one after another on one rayon
+/// worker without helper threads; on larger data one model fits at a time. Returns the models sorted by name.
 pub fn run<S: ModelStore>(
     models: &[ModelJob<'_>],
     train: &Path,
@@ -171,14 +171,11 @@ pub fn run<S: ModelStore>(
         .partition(|job| matches!(job.config, ModelConfig::RandomForest(_)));
     let concurrent = cells <= CONCURRENT_FIT_CELLS && !forests.is_empty() && !others.is_empty();
     let results: Vec<Result<Fitted, S::Error>> = if concurrent {
-        // The other models run one after the other on a thread of their own (boosting
-        // then has no helper threads), the forests' trees on every core.
-        let single = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+        // The other models run one after the other on this worker (boosting without
+        // helper threads), while the forests' trees run on the other workers, and on this
+        // one too once the others are done: as many busy threads as cores.
         let (mut done, forests_done) = rayon::join(
-            || match &single {
-                Ok(pool) => pool.install(|| others.iter().copied().map(&fit).collect::<Vec<_>>()),
-                Err(_) => others.iter().copied().map(&fit).collect(),
-            },
+            || crate::team::without_helpers(|| others.iter().copied().map(&fit).collect::<Vec<_>>()),
             || forests.iter().copied().map(&fit).collect::<Vec<_>>(),
         );
         done.extend(forests_done);

@@ -11,6 +11,7 @@
 //! A team is scoped to one call ([`with_team`]); its helpers run one fixed work function
 //! on owned jobs, so no borrowed data crosses threads beyond what outlives the scope.
 
+use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -40,14 +41,36 @@ pub(crate) struct Team<'a, J, R> {
     threads: Vec<Thread>,
 }
 
+thread_local! {
+    /// Whether teams started on this thread get no helpers ([`without_helpers`]).
+    static NO_HELPERS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` with every team it starts on this thread given no helpers, so that what it
+/// fits keeps to this one thread (while other work fills the other cores). Results do not
+/// depend on the number of helpers.
+pub fn without_helpers<T>(f: impl FnOnce() -> T) -> T {
+    /// Restores the flag however `f` ends.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NO_HELPERS.set(self.0);
+        }
+    }
+    let _restore = Restore(NO_HELPERS.replace(true));
+    f()
+}
+
 /// Run `body` with a team of up to `helpers` threads that each run `work` on the jobs
-/// handed to them (fewer if the system refuses to start more threads). With no helpers,
-/// [`Team::run`] runs everything on the calling thread.
+/// handed to them (fewer if the system refuses to start more threads, none inside
+/// [`without_helpers`]). With no helpers, [`Team::run`] runs everything on the calling
+/// thread.
 pub(crate) fn with_team<J: Send, R: Send, T>(
     helpers: usize,
     work: impl Fn(J) -> R + Sync,
     body: impl FnOnce(&Team<'_, J, R>) -> T,
 ) -> T {
+    let helpers = if NO_HELPERS.get() { 0 } else { helpers };
     let slots: Vec<Slot<J, R>> = (0..helpers)
         .map(|_| Slot {
             state: AtomicU8::new(IDLE),
