@@ -609,6 +609,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn linear_tree_shap_gives_the_same_bits_with_and_without_avx2() {
+        // On a CPU with AVX2, `add` runs the four-lane code; `add_portable` the baseline.
+        let mut rng = ChaCha8Rng::seed_from_u64(31);
+        for i in 0..40 {
+            let tree = random_tree(&mut rng, 30, 4 + i % 20, 0.1);
+            let e = TreeExplainer::new(&tree).unwrap();
+            let Method::Linear(linear) = &e.method else {
+                panic!("tree {i} is not explained by Linear TreeSHAP");
+            };
+            for _ in 0..3 {
+                let row = random_row(&mut rng, 30);
+                let (mut wide, mut portable) = (vec![0.0; 30], vec![0.0; 30]);
+                linear.add(e.nodes, &row, &mut wide, &mut LinearScratch::default());
+                linear.add_portable(e.nodes, &row, &mut portable, &mut LinearScratch::default());
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&wide), bits(&portable), "tree {i}");
+            }
+        }
+    }
+
     /// A chain of `d` splits, each on a new input, with a leaf on one side.
     fn chain(rng: &mut ChaCha8Rng, d: usize) -> Tree {
         let mut nodes = Vec::new();

@@ -145,11 +145,36 @@ impl LinearTree {
         phi: &mut [f64],
         scratch: &mut LinearScratch,
     ) {
+        self.add_with(nodes, row, phi, scratch, has_avx2());
+    }
+
+    /// [`LinearTree::add`] compiled for the baseline x86-64 whatever the CPU has: the
+    /// reference the AVX2 code is tested against.
+    #[cfg(test)]
+    pub(super) fn add_portable(
+        &self,
+        nodes: &[PackedNode],
+        row: &[f64],
+        phi: &mut [f64],
+        scratch: &mut LinearScratch,
+    ) {
+        self.add_with(nodes, row, phi, scratch, false);
+    }
+
+    /// [`LinearTree::add`], by the AVX2 code when `avx2` (which the CPU must have).
+    fn add_with(
+        &self,
+        nodes: &[PackedNode],
+        row: &[f64],
+        phi: &mut [f64],
+        scratch: &mut LinearScratch,
+        avx2: bool,
+    ) {
         // `K` known at compile time: its loops unrolled and vectorised.
         macro_rules! by_k {
             ($($k:literal)*) => {
                 match self.t.len() {
-                    $($k => self.add_k::<$k>(nodes, row, phi, scratch),)*
+                    $($k => self.add_k::<$k>(nodes, row, phi, scratch, avx2),)*
                     k => unreachable!("{k} quadrature nodes: at most {} in multiples of {LANES}", quadrature::MAX_NODES),
                 }
             };
@@ -157,8 +182,47 @@ impl LinearTree {
         by_k!(4 8 12 16 20 24 28 32 36 40 44 48 52 56 60 64)
     }
 
-    /// [`LinearTree::add`] with `K` quadrature nodes.
+    /// [`LinearTree::add`] with `K` quadrature nodes: compiled twice, for the baseline
+    /// x86-64 (two-lane SSE2) and for AVX2 (four lanes), the latter when `avx2`. Both run
+    /// the same operations in the same order (no fused multiply-adds), so they give the
+    /// same bits.
     fn add_k<const K: usize>(
+        &self,
+        nodes: &[PackedNode],
+        row: &[f64],
+        phi: &mut [f64],
+        scratch: &mut LinearScratch,
+        avx2: bool,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is only true when the CPU supports AVX2 (`has_avx2`).
+            unsafe { self.add_k_avx2::<K>(nodes, row, phi, scratch) };
+            return;
+        }
+        let _ = avx2;
+        self.add_k_any::<K>(nodes, row, phi, scratch);
+    }
+
+    /// [`LinearTree::add_k`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_k_avx2<const K: usize>(
+        &self,
+        nodes: &[PackedNode],
+        row: &[f64],
+        phi: &mut [f64],
+        scratch: &mut LinearScratch,
+    ) {
+        self.add_k_any::<K>(nodes, row, phi, scratch);
+    }
+
+    /// [`LinearTree::add_k`] for whatever the caller is compiled for (inlined into it).
+    #[inline(always)]
+    fn add_k_any<const K: usize>(
         &self,
         nodes: &[PackedNode],
         row: &[f64],
@@ -193,6 +257,7 @@ impl LinearTree {
     }
 
     /// Step 1: `o` and `G(t_k)` of every node, parents first.
+    #[inline(always)]
     fn down<const K: usize>(
         &self,
         tables: &Tables<'_, K>,
@@ -221,6 +286,7 @@ impl LinearTree {
 
     /// Steps 2 and 3: `S(t_k)` of every node, children first (leaves have theirs from step
     /// 1), and the contribution of the edge into it.
+    #[inline(always)]
     fn up<const K: usize>(
         &self,
         tables: &Tables<'_, K>,
@@ -351,6 +417,18 @@ fn earlier_edge(edges: &[Edge], parent: &[usize], mut i: usize, feature: u32) ->
         i = parent[i];
     }
     0
+}
+
+/// Whether the CPU runs AVX2 (checked once, then cached by the standard library).
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Make `v` at least `len` long (allocating only when it grows).
