@@ -321,7 +321,7 @@ pub const EXTREME_SONGS: usize = 5;
 /// `EXPLAIN_BUDGET / songs` explain proportionally fewer songs (at least
 /// [`MIN_EXPLAINED_SONGS`]), so a huge forest does not dominate the report's time.
 #[cfg(feature = "report")]
-pub const EXPLAIN_BUDGET: u64 = 20_000_000;
+pub const EXPLAIN_BUDGET: u64 = 10_000_000;
 
 /// The fewest songs a model's sample holds (when the test rows have them).
 #[cfg(feature = "report")]
