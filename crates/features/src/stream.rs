@@ -683,36 +683,82 @@ fn write(tracks: &Tracks, rows: &Assignment, fitted: &Fitted, out_dir: &Path) ->
     let mut train_sink = replay_parquet::Sink::create(&out_dir.join(TRAIN_FILE), Arc::clone(&schema))?;
     let mut test_sink = replay_parquet::Sink::create(&out_dir.join(TEST_FILE), schema)?;
     let names: Vec<&str> = tracks.schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let mut written = 0;
-    tracks.scan(&names, |first, batch| {
-        let role = &rows.role[first..first + batch.num_rows()];
-        let train = rows_with_role(batch, role, TRAIN)?;
-        if train.num_rows() > 0 {
-            let range = written..written + train.num_rows();
-            let train = match &rows.train_popularity {
-                Some(popularity) => with_popularity(&train, &popularity[range.clone()])?,
-                None => train,
-            };
-            let folds = fitted.folds.get(range).unwrap_or(&[]);
-            let out = fitted.spec.apply_training(&train, &|column| {
-                let counts = fitted.keys.get(column).ok_or_else(|| FeatureError::Encoding {
-                    column: column.to_string(),
-                    message: "the feature spec has no key statistics for it".into(),
+    // This thread reads and transforms the batches while a second one encodes and writes
+    // them: a few batches in flight, the files written in the same order.
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Written>(2);
+        let writer = scope.spawn(move || -> Result<(), FeatureError> {
+            for message in receive {
+                match message {
+                    Written::Batches(train, test) => {
+                        if let Some(train) = train {
+                            train_sink.write(&train)?;
+                        }
+                        if let Some(test) = test {
+                            test_sink.write(&test)?;
+                        }
+                    }
+                    Written::End => {
+                        train_sink.finish()?;
+                        test_sink.finish()?;
+                        return Ok(());
+                    }
+                }
+            }
+            // Without `End` (a read or transform failed), the sinks are dropped unfinished
+            // and remove their temporary files.
+            Ok(())
+        });
+        let mut written = 0;
+        let transformed = tracks.scan(&names, |first, batch| {
+            let role = &rows.role[first..first + batch.num_rows()];
+            let train = rows_with_role(batch, role, TRAIN)?;
+            let train_out = if train.num_rows() > 0 {
+                let range = written..written + train.num_rows();
+                let train = match &rows.train_popularity {
+                    Some(popularity) => with_popularity(&train, &popularity[range.clone()])?,
+                    None => train,
+                };
+                let folds = fitted.folds.get(range).unwrap_or(&[]);
+                let out = fitted.spec.apply_training(&train, &|column| {
+                    let counts = fitted.keys.get(column).ok_or_else(|| FeatureError::Encoding {
+                        column: column.to_string(),
+                        message: "the feature spec has no key statistics for it".into(),
+                    })?;
+                    Ok(counts.out_of_fold_cells(&spec::strings(&train, column)?, folds))
                 })?;
-                Ok(counts.out_of_fold_cells(&spec::strings(&train, column)?, folds))
-            })?;
-            train_sink.write(&out)?;
-            written += train.num_rows();
+                written += train.num_rows();
+                Some(out)
+            } else {
+                None
+            };
+            let test = rows_with_role(batch, role, TEST)?;
+            let test_out = match test.num_rows() {
+                0 => None,
+                _ => Some(fitted.spec.apply(&test)?),
+            };
+            // A closed channel means the writer failed: its error is reported below.
+            let _ = send.send(Written::Batches(train_out, test_out));
+            Ok(())
+        });
+        if transformed.is_ok() {
+            let _ = send.send(Written::End);
         }
-        let test = rows_with_role(batch, role, TEST)?;
-        if test.num_rows() > 0 {
-            test_sink.write(&fitted.spec.apply(&test)?)?;
-        }
-        Ok(())
-    })?;
-    train_sink.finish()?;
-    test_sink.finish()?;
-    Ok(())
+        drop(send);
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A read or transform error first: the writer then merely stopped early.
+        transformed.and(wrote)
+    })
+}
+
+/// What [`write`]'s reading thread hands its writing thread.
+enum Written {
+    /// The transformed training and test rows of one batch of tracks.
+    Batches(Option<RecordBatch>, Option<RecordBatch>),
+    /// Every batch was sent: finish both files.
+    End,
 }
 
 /// The rows of `batch` whose role is `wanted`.
