@@ -49,6 +49,7 @@ thread_local! {
 /// Run `f` with every team it starts on this thread given no helpers, so that what it
 /// fits keeps to this one thread (while other work fills the other cores). Results do not
 /// depend on the number of helpers.
+#[cfg(feature = "stage")]
 pub fn without_helpers<T>(f: impl FnOnce() -> T) -> T {
     /// Restores the flag however `f` ends.
     struct Restore(bool);
