@@ -2,8 +2,8 @@
 //! (`PipelineConfig::default().models`: hyperparameters as scikit-learn's and LightGBM's
 //! defaults, e.g. 100 full-depth trees for the forest; with `--config-models`, the
 //! config's own `[models]`) on one data file, with a config's columns and stratified 80/20
-//! split (the seed's features), and the time to explain the first test rows (at most
-//! `--explain-rows`) with each.
+//! split (the seed's features), and the time to explain the first test rows with each (at
+//! most `--explain-rows`, and fewer for models of many tree nodes).
 
 use std::path::Path;
 use std::time::Instant;
@@ -12,6 +12,13 @@ use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 use replay_features::{build, FeatureMatrix};
 use replay_pipeline::PipelineConfig;
+
+/// Tree nodes × rows a `bench explain_<model>` line may cost (about 20 s of one core at
+/// 40 ns a node and row): models with more nodes explain fewer of the first test rows.
+const EXPLAIN_NODE_ROWS: usize = 500_000_000;
+
+/// The fewest rows a `bench explain_<model>` line explains (when `--explain-rows` allows).
+const MIN_EXPLAINED_ROWS: usize = 10;
 
 /// One model's figures.
 struct Figures {
@@ -81,18 +88,23 @@ pub fn run(
     {
         let names = train.names_for(model_config.family());
         let (x_train, x_test) = (train.select(&names)?, test.select(&names)?);
-        let explained = x_test.slice(ndarray::s![..explain_rows.min(x_test.nrows()), ..]);
         let (mut fits, mut predicts, mut explains, mut auc) = (Vec::new(), Vec::new(), Vec::new(), f64::NAN);
+        let mut explained_rows = 0;
         for _ in 0..repeats {
             let t = Instant::now();
             let model = replay_models::fit(model_config, x_train.view(), train.y.view())
                 .with_context(|| format!("fitting {name}"))?;
             fits.push(t.elapsed().as_secs_f64());
+            let nodes = model.tree_nodes().max(1);
+            explained_rows = explain_rows
+                .min(x_test.nrows())
+                .min((EXPLAIN_NODE_ROWS / nodes).max(MIN_EXPLAINED_ROWS));
+            let explained = x_test.slice(ndarray::s![..explained_rows, ..]);
             let t = Instant::now();
             let p = model.predict_proba(x_test.view())?;
             predicts.push(t.elapsed().as_secs_f64());
             auc = replay_eval::metrics::roc_auc(&y_test, p.as_slice().unwrap_or(&p.to_vec()))?;
-            if explained.nrows() > 0 {
+            if explained_rows > 0 {
                 let t = Instant::now();
                 model.contributions(explained)?;
                 explains.push(t.elapsed().as_secs_f64());
@@ -115,7 +127,7 @@ pub fn run(
             println!(
                 "bench explain_{} seconds={explain_s:.3} rows={} fit_share={:.3}",
                 figures.name,
-                explained.nrows(),
+                explained_rows,
                 explain_s / figures.fit_s
             );
         }

@@ -196,6 +196,12 @@ impl Model {
         }
     }
 
+    /// Nodes of the model's trees (0 for logistic regression): what explaining or
+    /// predicting a row costs.
+    pub fn tree_nodes(&self) -> usize {
+        saved::trees_of(self).iter().map(tree::Tree::n_nodes).sum()
+    }
+
     /// Importance of every input, summing to 1, for the tree ensembles (impurity decrease
     /// for the forest, split gain for boosting); `None` for the other models.
     pub fn feature_importances(&self) -> Option<Vec<f64>> {

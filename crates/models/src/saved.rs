@@ -186,7 +186,7 @@ struct Header {
 }
 
 /// The trees of a model, in order.
-fn trees_of(model: &Model) -> &[Tree] {
+pub(crate) fn trees_of(model: &Model) -> &[Tree] {
     match model {
         Model::LogisticRegression(_) => &[],
         Model::DecisionTree(t) => std::slice::from_ref(t),
