@@ -418,6 +418,12 @@ fn describe(file: &Path, s: &replay_models::ModelSummary) -> Result<String> {
         };
         line("explain:", explainable.to_string());
     }
+    if let Some(auc) = s.oob_roc_auc {
+        line(
+            "oob:",
+            format!("ROC-AUC {auc:.4} on the out-of-bag training rows"),
+        );
+    }
     if let Some(method) = s.calibration {
         let text = format!("{} (fitted on out-of-fold training outputs)", method.name());
         line("calibrated:", text);

@@ -70,7 +70,7 @@ fn inspect_prints_kind_totals_features_and_config() {
         "{text}"
     );
     assert!(
-        !text.contains("calibrated:") && !text.contains("threshold:"),
+        !text.contains("calibrated:") && !text.contains("threshold:") && !text.contains("oob:"),
         "{text}"
     );
 
@@ -105,4 +105,38 @@ fn inspect_prints_kind_totals_features_and_config() {
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("small_forest.model.bin"), "{err}");
+}
+
+#[test]
+fn inspect_prints_a_forests_out_of_bag_roc_auc() {
+    // 300 rows whose label follows the first input, with noise from the second.
+    let x = ndarray::Array2::from_shape_fn((300, 2), |(i, j)| ((i * (7 + 5 * j)) % 97) as f64);
+    let y: Array1<bool> = (0..300).map(|i| x[[i, 0]] + 0.3 * x[[i, 1]] > 60.0).collect();
+    let config = ModelConfig::RandomForest(ForestParams {
+        n_trees: 20,
+        oob_score: true,
+        ..Default::default()
+    });
+    let model = fit(&config, x.view(), y.view()).unwrap();
+    let saved = SavedModel::new("oob_forest", config, vec!["tempo".into(), "energy".into()], model);
+    let expected = saved.summary(0).oob_roc_auc.expect("an out-of-bag ROC-AUC");
+    assert!(expected > 0.5 && expected <= 1.0, "{expected}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(SavedModel::file_name("oob_forest"));
+    saved.save(&path).unwrap();
+    assert_eq!(
+        SavedModel::read_summary(&path).unwrap().oob_roc_auc,
+        Some(expected)
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_replay"))
+        .args(["model", "inspect"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("oob:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(&format!("ROC-AUC {expected:.4}")), "{line}");
 }

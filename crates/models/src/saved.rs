@@ -122,6 +122,8 @@ pub struct ModelSummary {
     pub calibration: Option<CalibrationMethod>,
     /// The decision threshold chosen in training, if one was.
     pub operating_point: Option<OperatingPoint>,
+    /// A random forest's out-of-bag ROC-AUC, when it was asked for (`oob_score`).
+    pub oob_roc_auc: Option<f64>,
 }
 
 /// Totals over the trees of a model, stored in the header.
@@ -587,6 +589,10 @@ impl SavedModel {
             } => Some(feature_importances.clone()),
             Fitted::LogisticRegression(_) | Fitted::DecisionTree {} => None,
         };
+        let oob_roc_auc = match &header.model {
+            Fitted::RandomForest { oob_score, .. } => *oob_score,
+            _ => None,
+        };
         Ok(ModelSummary {
             format_version: version,
             name: header.name,
@@ -602,6 +608,7 @@ impl SavedModel {
             bytes,
             calibration: header.calibrator.as_ref().map(Calibrator::method),
             operating_point: header.operating_point,
+            oob_roc_auc,
         })
     }
 
@@ -623,6 +630,10 @@ impl SavedModel {
             bytes,
             calibration: self.calibrator.as_ref().map(Calibrator::method),
             operating_point: self.operating_point,
+            oob_roc_auc: match &self.model {
+                Model::RandomForest(f) => f.oob_score,
+                _ => None,
+            },
         }
     }
 
