@@ -15,7 +15,7 @@ use replay_pipeline::PipelineConfig;
 
 /// Tree nodes × rows a `bench explain_<model>` line may cost (about 20 s of one core at
 /// 40 ns a node and row): models with more nodes explain fewer of the first test rows.
-const EXPLAIN_NODE_ROWS: usize = 500_000_000;
+const EXPLAIN_NODE_ROWS: u64 = 500_000_000;
 
 /// The fewest rows a `bench explain_<model>` line explains (when `--explain-rows` allows).
 const MIN_EXPLAINED_ROWS: usize = 10;
@@ -95,10 +95,11 @@ pub fn run(
             let model = replay_models::fit(model_config, x_train.view(), train.y.view())
                 .with_context(|| format!("fitting {name}"))?;
             fits.push(t.elapsed().as_secs_f64());
-            let nodes = model.tree_nodes().max(1);
-            explained_rows = explain_rows
-                .min(x_test.nrows())
-                .min((EXPLAIN_NODE_ROWS / nodes).max(MIN_EXPLAINED_ROWS));
+            explained_rows = model.affordable_rows(
+                explain_rows.min(x_test.nrows()),
+                EXPLAIN_NODE_ROWS,
+                MIN_EXPLAINED_ROWS,
+            );
             let explained = x_test.slice(ndarray::s![..explained_rows, ..]);
             let t = Instant::now();
             let p = model.predict_proba(x_test.view())?;

@@ -1,10 +1,20 @@
 //! `replay model inspect` on a small saved model.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use ndarray::{array, Array1};
 use replay_models::refine::{Calibrator, OperatingPoint, Refined, ThresholdRule};
 use replay_models::{fit, ForestParams, ModelConfig, SavedModel};
+
+/// `replay model inspect PATH`.
+fn inspect(path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_replay"))
+        .args(["model", "inspect"])
+        .arg(path)
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn inspect_prints_kind_totals_features_and_config() {
@@ -33,11 +43,7 @@ fn inspect_prints_kind_totals_features_and_config() {
     saved.save(&path).unwrap();
     let summary = SavedModel::read_summary(&path).unwrap();
 
-    let output = Command::new(env!("CARGO_BIN_EXE_replay"))
-        .args(["model", "inspect"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = inspect(&path);
     assert!(
         output.status.success(),
         "{}",
@@ -83,11 +89,7 @@ fn inspect_prints_kind_totals_features_and_config() {
         }),
     });
     refined.save(&path).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_replay"))
-        .args(["model", "inspect"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = inspect(&path);
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("calibrated: sigmoid"), "{text}");
     assert!(
@@ -97,11 +99,7 @@ fn inspect_prints_kind_totals_features_and_config() {
 
     // A damaged file is an error naming it.
     std::fs::write(&path, b"not a model").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_replay"))
-        .args(["model", "inspect"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = inspect(&path);
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("small_forest.model.bin"), "{err}");
@@ -128,11 +126,7 @@ fn inspect_prints_a_forests_out_of_bag_roc_auc() {
         SavedModel::read_summary(&path).unwrap().oob_roc_auc,
         Some(expected)
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_replay"))
-        .args(["model", "inspect"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = inspect(&path);
     let text = String::from_utf8(output.stdout).unwrap();
     let line = text
         .lines()

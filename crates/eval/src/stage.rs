@@ -348,9 +348,10 @@ pub fn explain_test_songs(
         let p = predictions.iter().find(|(m, _)| m == name).map(|(_, p)| p);
         let file = models.join(SavedModel::file_name(name));
         let saved = SavedModel::load(&file)?;
-        let nodes = u64::try_from(saved.model.tree_nodes()).unwrap_or(u64::MAX).max(1);
-        let affordable = usize::try_from(EXPLAIN_BUDGET / nodes).unwrap_or(usize::MAX);
-        let songs = songs.min(affordable.max(MIN_EXPLAINED_SONGS)).min(n);
+        let songs = saved
+            .model
+            .affordable_rows(songs, EXPLAIN_BUDGET, MIN_EXPLAINED_SONGS)
+            .min(n);
         let sample: Vec<usize> = (0..songs).map(|k| k * n / songs).collect();
         let mut rows = sample.clone();
         if rank == 0 {

@@ -202,6 +202,15 @@ impl Model {
         saved::trees_of(self).iter().map(tree::Tree::n_nodes).sum()
     }
 
+    /// How many of `wanted` rows to explain within a budget of `node_rows` tree nodes ×
+    /// rows: models with many tree nodes explain fewer, but at least `at_least` (and never
+    /// more than `wanted`).
+    pub fn affordable_rows(&self, wanted: usize, node_rows: u64, at_least: usize) -> usize {
+        let nodes = u64::try_from(self.tree_nodes()).unwrap_or(u64::MAX).max(1);
+        let affordable = usize::try_from(node_rows / nodes).unwrap_or(usize::MAX);
+        wanted.min(affordable.max(at_least))
+    }
+
     /// Importance of every input, summing to 1, for the tree ensembles (impurity decrease
     /// for the forest, split gain for boosting); `None` for the other models.
     pub fn feature_importances(&self) -> Option<Vec<f64>> {

@@ -131,7 +131,8 @@ pub struct Fitted {
 /// The train stage: fit `models` on `train` into `<out_dir>/models/`, or
 /// take them from `store`. On small data ([`CONCURRENT_FIT_CELLS`]) the random forests
 /// fit on every core beside the other models, which run one after another on one rayon
-/// worker without helper threads; on larger data one model fits at a time. Returns the models sorted by name.
+/// worker without helper threads; on larger data one model fits at a time. Returns the
+/// models sorted by name.
 pub fn run<S: ModelStore>(
     models: &[ModelJob<'_>],
     train: &Path,
