@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::binning::{BinMapper, BinnedMatrix};
-use crate::hist::{Bin, GradHess, SplitRule};
+use crate::hist::{Bin, GradHess, Packed, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
 use crate::numeric::{stream_seed, ClassWeight};
 use crate::params::{self, check, invalid, rule, valid_params, MaxFeatures};
@@ -289,6 +289,29 @@ impl OobSums {
     }
 }
 
+/// The rows' statistics (weight `w`, and `w` again as `g` for positive rows) packed for
+/// faster histograms when every weight is a whole number and their total fits the
+/// packed fields: always for bootstrap counts without class weights, unless a tree draws
+/// more than two million rows. Trees grown from either form are identical.
+fn packed_stats(w: &[f32], y: ArrayView1<'_, bool>) -> Option<Vec<Packed>> {
+    let mut total = 0u64;
+    for &x in w {
+        if x.fract() != 0.0 || !(0.0..Packed::LIMIT as f32).contains(&x) {
+            return None;
+        }
+        total += x as u64;
+    }
+    Packed::fits(total).then(|| {
+        w.iter()
+            .zip(y)
+            .map(|(&x, &positive)| {
+                let h = x as u32;
+                Packed::new(if positive { h } else { 0 }, h)
+            })
+            .collect()
+    })
+}
+
 /// Grow tree `t`; returns it with its per-feature gains, and adds its predictions for
 /// its out-of-bag rows to `oob`.
 #[allow(clippy::too_many_arguments)]
@@ -310,25 +333,37 @@ fn grow_tree(
             counts[rng.random_range(0..n)] += 1;
         }
     }
-    let gh: Vec<GradHess> = (0..n)
-        .map(|r| {
-            let w = (f64::from(counts[r]) * weights[r]) as f32;
-            GradHess {
-                g: if y[r] { w } else { 0.0 },
-                h: w,
-            }
-        })
+    let w: Vec<f32> = (0..n)
+        .map(|r| (f64::from(counts[r]) * weights[r]) as f32)
         .collect();
     let mut rows: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] > 0).collect();
-    let grown = learner::grow(
-        data,
-        &gh,
-        &mut rows,
-        grow,
-        &mut rng,
-        &mut Workspace::default(),
-        None,
-    );
+    let grown = if let Some(packed) = packed_stats(&w, y) {
+        learner::grow(
+            data,
+            &packed,
+            &mut rows,
+            grow,
+            &mut rng,
+            &mut Workspace::default(),
+            None,
+        )
+    } else {
+        let gh: Vec<GradHess> = (0..n)
+            .map(|r| GradHess {
+                g: if y[r] { w[r] } else { 0.0 },
+                h: w[r],
+            })
+            .collect();
+        learner::grow(
+            data,
+            &gh,
+            &mut rows,
+            grow,
+            &mut rng,
+            &mut Workspace::default(),
+            None,
+        )
+    };
     let mut gains = vec![0.0; data.n_bins.len()];
     grown.add_gains(&mut gains);
     let share = |s: Bin| {

@@ -55,6 +55,118 @@ pub(crate) struct GradHess {
     pub h: f32,
 }
 
+/// A row's statistics as histograms accumulate them: [`GradHess`] into [`Bin`]s of `f64`
+/// sums, or [`Packed`] counts into one `u64` per bin. Every accumulation order gives the
+/// sums [`RowStat::sums`] reads back, exactly for [`Packed`].
+pub(crate) trait RowStat: Copy + Default + Send + Sync + 'static {
+    /// A histogram bin: the sums of the rows added to it.
+    type Acc: Copy + Default + PartialEq + Send + Sync + std::fmt::Debug + 'static;
+    /// Add the row's statistics to `acc`.
+    fn add(acc: &mut Self::Acc, s: Self);
+    /// `a + b`.
+    fn merge(a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    /// `a - b`, for `b` the sums of a subset of `a`'s rows.
+    fn minus(a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    /// The sums held by `acc`.
+    fn sums(acc: Self::Acc) -> Bin;
+    /// Whether no row was added to `acc`.
+    fn is_empty(acc: Self::Acc) -> bool;
+}
+
+impl RowStat for GradHess {
+    type Acc = Bin;
+
+    #[inline(always)]
+    fn add(acc: &mut Bin, s: GradHess) {
+        acc.g += f64::from(s.g);
+        acc.h += f64::from(s.h);
+        acc.n += 1;
+    }
+
+    #[inline(always)]
+    fn merge(a: Bin, b: Bin) -> Bin {
+        a.plus(b)
+    }
+
+    #[inline(always)]
+    fn minus(a: Bin, b: Bin) -> Bin {
+        a.minus(b)
+    }
+
+    #[inline(always)]
+    fn sums(acc: Bin) -> Bin {
+        acc
+    }
+
+    #[inline(always)]
+    fn is_empty(acc: Bin) -> bool {
+        acc.n == 0
+    }
+}
+
+/// The statistics of a row whose `g` and `h` are small whole numbers (the forest's
+/// bootstrap counts without class weights), packed with the row count into one `u64`:
+/// `g` in bits 42..63, `h` in bits 21..42 and the count of rows in bits 0..21. Adding two
+/// packed values adds the three fields at once, one integer addition per row instead of
+/// three, with no carry between fields as long as every field of a sum stays below
+/// [`Packed::LIMIT`] (which [`Packed::fits`] checks for the whole training set). The sums
+/// are whole numbers, exact in `f64` too, so they equal the [`GradHess`] path's bit for
+/// bit (LightGBM packs quantized gradients the same way).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Packed(pub u64);
+
+impl Packed {
+    /// Bits of each field.
+    const BITS: u32 = 21;
+    /// Fields must stay below this.
+    pub const LIMIT: u64 = 1 << Self::BITS;
+    const MASK: u64 = Self::LIMIT - 1;
+
+    /// One row of weight `h`, of which `g` counts positives (`g <= h`).
+    pub fn new(g: u32, h: u32) -> Packed {
+        Packed((u64::from(g) << (2 * Self::BITS)) | (u64::from(h) << Self::BITS) | 1)
+    }
+
+    /// Whether sums over rows with total weight `total_h` (and so total `g` and row count
+    /// no larger) fit in the fields.
+    pub fn fits(total_h: u64) -> bool {
+        total_h < Self::LIMIT
+    }
+}
+
+impl RowStat for Packed {
+    type Acc = u64;
+
+    #[inline(always)]
+    fn add(acc: &mut u64, s: Packed) {
+        *acc += s.0;
+    }
+
+    #[inline(always)]
+    fn merge(a: u64, b: u64) -> u64 {
+        a + b
+    }
+
+    #[inline(always)]
+    fn minus(a: u64, b: u64) -> u64 {
+        a - b
+    }
+
+    #[inline(always)]
+    fn sums(acc: u64) -> Bin {
+        Bin {
+            g: (acc >> (2 * Self::BITS)) as f64,
+            h: ((acc >> Self::BITS) & Self::MASK) as f64,
+            n: (acc & Self::MASK) as u32,
+        }
+    }
+
+    #[inline(always)]
+    fn is_empty(acc: u64) -> bool {
+        acc & Self::MASK == 0
+    }
+}
+
 /// Fill `hist` (one entry per bin of the column, at most 256) with the sums of `rows`,
 /// whose statistics are `gh` in the same order (`gh[i]` belongs to `rows[i]`).
 ///
@@ -64,38 +176,29 @@ pub(crate) struct GradHess {
 /// floating-point additions. The order of every sum is fixed, so results are
 /// deterministic. Small sets of rows use one histogram, where the lanes would cost more to
 /// clear than they save.
-pub(crate) fn build(hist: &mut [Bin], col: &[u8], rows: &[u32], gh: &[GradHess]) {
-    hist.fill(Bin::default());
+pub(crate) fn build<S: RowStat>(hist: &mut [S::Acc], col: &[u8], rows: &[u32], gh: &[S]) {
+    hist.fill(S::Acc::default());
     let nb = hist.len();
     if rows.len() < LANED_ROWS {
-        for (&r, s) in rows.iter().zip(gh) {
-            let b = &mut hist[usize::from(col[r as usize])];
-            b.g += f64::from(s.g);
-            b.h += f64::from(s.h);
-            b.n += 1;
+        for (&r, &s) in rows.iter().zip(gh) {
+            S::add(&mut hist[usize::from(col[r as usize])], s);
         }
         return;
     }
-    let mut lanes = [[Bin::default(); 256]; LANES];
+    let mut lanes = [[S::Acc::default(); 256]; LANES];
     let mut row_chunks = rows.chunks_exact(LANES);
     let mut gh_chunks = gh.chunks_exact(LANES);
     for (rs, ss) in (&mut row_chunks).zip(&mut gh_chunks) {
-        for (lane, (&r, s)) in lanes.iter_mut().zip(rs.iter().zip(ss)) {
-            let b = &mut lane[usize::from(col[r as usize])];
-            b.g += f64::from(s.g);
-            b.h += f64::from(s.h);
-            b.n += 1;
+        for (lane, (&r, &s)) in lanes.iter_mut().zip(rs.iter().zip(ss)) {
+            S::add(&mut lane[usize::from(col[r as usize])], s);
         }
     }
-    for (&r, s) in row_chunks.remainder().iter().zip(gh_chunks.remainder()) {
-        let b = &mut lanes[0][usize::from(col[r as usize])];
-        b.g += f64::from(s.g);
-        b.h += f64::from(s.h);
-        b.n += 1;
+    for (&r, &s) in row_chunks.remainder().iter().zip(gh_chunks.remainder()) {
+        S::add(&mut lanes[0][usize::from(col[r as usize])], s);
     }
     for (bin, total) in hist.iter_mut().enumerate().take(nb) {
         for lane in &lanes {
-            *total = total.plus(lane[bin]);
+            *total = S::merge(*total, lane[bin]);
         }
     }
 }
@@ -106,9 +209,9 @@ const LANES: usize = 4;
 pub(crate) const LANED_ROWS: usize = 1024;
 
 /// `parent -= child`, bin by bin: the histogram of the sibling of `child`.
-pub(crate) fn subtract(parent: &mut [Bin], child: &[Bin]) {
+pub(crate) fn subtract<S: RowStat>(parent: &mut [S::Acc], child: &[S::Acc]) {
     for (p, c) in parent.iter_mut().zip(child) {
-        *p = p.minus(*c);
+        *p = S::minus(*p, *c);
     }
 }
 
@@ -223,19 +326,21 @@ fn try_split(
 }
 
 /// [`scan`] over a full histogram of one feature (missing-value bin last).
-pub(crate) fn scan_histogram(
+pub(crate) fn scan_histogram<S: RowStat>(
     rule: &SplitRule,
     feature: usize,
-    hist: &[Bin],
+    hist: &[S::Acc],
     node: NodeSums,
     best: &mut Option<Candidate>,
 ) -> bool {
-    let (missing, values) = hist.split_last().map_or((Bin::default(), hist), |(m, v)| (*m, v));
+    let (missing, values) = hist
+        .split_last()
+        .map_or((Bin::default(), hist), |(m, v)| (S::sums(*m), v));
     let bins = values
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.n > 0)
-        .map(|(b, s)| (b as u8, *s));
+        .filter(|(_, s)| !S::is_empty(**s))
+        .map(|(b, s)| (b as u8, S::sums(*s)));
     scan(rule, feature, bins, missing, node, best)
 }
 
@@ -245,31 +350,28 @@ pub(crate) fn scan_histogram(
 /// every size, most of them small. Sums are taken in row order, as [`build`] does below
 /// [`LANED_ROWS`], so both give the same bits.
 #[derive(Debug)]
-pub(crate) struct SparseHist {
-    bins: Box<[Bin; 256]>,
+pub(crate) struct SparseHist<S: RowStat> {
+    bins: Box<[S::Acc; 256]>,
     occupied: [u64; 4],
 }
 
-impl Default for SparseHist {
+impl<S: RowStat> Default for SparseHist<S> {
     fn default() -> Self {
         SparseHist {
-            bins: Box::new([Bin::default(); 256]),
+            bins: Box::new([S::Acc::default(); 256]),
             occupied: [0; 4],
         }
     }
 }
 
-impl SparseHist {
+impl<S: RowStat> SparseHist<S> {
     /// Add `rows` (statistics `gh`, aligned as in [`build`]) by their bin in `col`.
     /// Expects an empty histogram (as [`SparseHist::scan_and_clear`] leaves it).
-    pub fn add(&mut self, col: &[u8], rows: &[u32], gh: &[GradHess]) {
-        for (&r, s) in rows.iter().zip(gh) {
+    pub fn add(&mut self, col: &[u8], rows: &[u32], gh: &[S]) {
+        for (&r, &s) in rows.iter().zip(gh) {
             let b = col[r as usize];
             self.occupied[usize::from(b >> 6)] |= 1 << (b & 63);
-            let bin = &mut self.bins[usize::from(b)];
-            bin.g += f64::from(s.g);
-            bin.h += f64::from(s.h);
-            bin.n += 1;
+            S::add(&mut self.bins[usize::from(b)], s);
         }
     }
 
@@ -283,7 +385,7 @@ impl SparseHist {
         node: NodeSums,
         best: &mut Option<Candidate>,
     ) -> bool {
-        let missing = std::mem::take(&mut self.bins[usize::from(missing_bin)]);
+        let missing = S::sums(std::mem::take(&mut self.bins[usize::from(missing_bin)]));
         let occupied = std::mem::take(&mut self.occupied);
         let bins = &mut self.bins;
         let values = occupied
@@ -291,7 +393,7 @@ impl SparseHist {
             .enumerate()
             .flat_map(|(word, bits)| set_bits(bits).map(move |b| (word * 64 + b) as u8))
             .filter(|&b| b != missing_bin)
-            .map(|b| (b, std::mem::take(&mut bins[usize::from(b)])));
+            .map(|b| (b, S::sums(std::mem::take(&mut bins[usize::from(b)]))));
         scan(rule, feature, values, missing, node, best)
     }
 }
@@ -362,7 +464,7 @@ mod tests {
             score: rule.score(total),
         };
         let mut best = None;
-        assert!(scan_histogram(&rule, 7, &hist, node, &mut best));
+        assert!(scan_histogram::<GradHess>(&rule, 7, &hist, node, &mut best));
         let c = best.unwrap();
         // The pure split: bins <= 1 left, missing right.
         assert_eq!((c.feature, c.bin, c.missing_left), (7, 1, false));
@@ -393,7 +495,7 @@ mod tests {
         let rule = gini_rule();
         let total = Bin { g: 2.0, h: 6.0, n: 6 };
         let mut best = None;
-        scan_histogram(
+        scan_histogram::<GradHess>(
             &rule,
             0,
             &hist,
@@ -413,7 +515,7 @@ mod tests {
         let total = Bin { g: 1.0, h: 2.0, n: 2 };
         let hist = [Bin::default(), total, Bin::default()];
         let mut best = None;
-        assert!(!scan_histogram(
+        assert!(!scan_histogram::<GradHess>(
             &rule,
             0,
             &hist,
@@ -424,5 +526,34 @@ mod tests {
             &mut best
         ));
         assert!(best.is_none());
+    }
+
+    #[test]
+    fn packed_fields_add_and_subtract_without_carrying_into_each_other() {
+        let max = (Packed::LIMIT - 1) as u32;
+        // Rows (g, h): sums reach every field's largest value, the edge of a carry.
+        let rows = [(0, 3), (3, 3), (max - 3 - 2, max - 6 - 2), (2, 2)];
+        let mut acc = 0;
+        let mut gh = Bin::default();
+        for &(g, h) in &rows {
+            Packed::add(&mut acc, Packed::new(g, h));
+            GradHess::add(
+                &mut gh,
+                GradHess {
+                    g: g as f32,
+                    h: h as f32,
+                },
+            );
+        }
+        assert_eq!(Packed::sums(acc), gh);
+        assert_eq!(Packed::sums(acc).g, f64::from(max));
+        assert_eq!(Packed::sums(acc).h, f64::from(max));
+        let first = Packed::new(rows[0].0, rows[0].1).0;
+        assert_eq!(
+            Packed::sums(Packed::minus(acc, first)),
+            gh.minus(Bin { g: 0.0, h: 3.0, n: 1 })
+        );
+        assert!(Packed::is_empty(0) && !Packed::is_empty(Packed::new(0, 0).0));
+        assert!(Packed::fits(Packed::LIMIT - 1) && !Packed::fits(Packed::LIMIT));
     }
 }

@@ -20,6 +20,11 @@
 //! histogram, and nodes below [`hist::LANED_ROWS`] rows use a [`SparseHist`], which reads
 //! and clears only the bins their rows fall into).
 //!
+//! Statistics come in two forms ([`RowStat`]): `f32` pairs summed in `f64` ([`GradHess`],
+//! both ensembles), or whole-number counts packed into one `u64` ([`hist::Packed`], the
+//! forest without class weights), where one integer addition per row adds a whole bin.
+//! The sums are the same, so is the tree.
+//!
 //! Everything is deterministic: sums run in row order, features in a fixed order, ties
 //! keep the first, and the only parallelism (building the histograms of different
 //! features at once, on a [`Team`]'s helpers) gives every feature's sums to exactly one
@@ -33,7 +38,7 @@ use std::sync::Arc;
 use rand::Rng;
 
 use crate::binning::{BinMapper, BinnedMatrix};
-use crate::hist::{self, Bin, Candidate, GradHess, NodeSums, SparseHist, SplitRule};
+use crate::hist::{self, Bin, Candidate, GradHess, NodeSums, RowStat, SparseHist, SplitRule};
 use crate::team::Team;
 use crate::tree::Tree;
 
@@ -66,20 +71,20 @@ pub(crate) struct GrowParams {
 }
 
 /// Helpers that build shares of a node's histograms ([`FeatureSampling::PerTree`] only).
-pub(crate) type HistTeam<'a> = Team<'a, HistJob, HistJob>;
+pub(crate) type HistTeam<'a, S = GradHess> = Team<'a, HistJob<S>, HistJob<S>>;
 
 /// A share of a node's histograms, built on a helper: the histograms of `features`, laid
 /// out one after the other in `hist`.
-pub(crate) struct HistJob {
+pub(crate) struct HistJob<S: RowStat = GradHess> {
     rows: Arc<Vec<u32>>,
-    gh: Arc<Vec<GradHess>>,
+    gh: Arc<Vec<S>>,
     features: Vec<usize>,
-    hist: Vec<Bin>,
+    hist: Vec<S::Acc>,
 }
 
-impl HistJob {
+impl<S: RowStat> HistJob<S> {
     /// Build the job's histograms from `data` (the work function of a [`HistTeam`]).
-    pub fn run(mut self, data: &BinnedMatrix) -> HistJob {
+    pub fn run(mut self, data: &BinnedMatrix) -> HistJob<S> {
         let mut at = 0;
         for &f in &self.features {
             let nb = data.n_bins[f];
@@ -232,50 +237,65 @@ fn goes_left(b: u8, bin: u8, missing_left: bool, missing_bin: u8) -> bool {
 }
 
 /// Buffers reused from tree to tree.
-#[derive(Debug, Default)]
-pub(crate) struct Workspace {
-    ordered: Arc<Vec<GradHess>>,
+#[derive(Debug)]
+pub(crate) struct Workspace<S: RowStat = GradHess> {
+    ordered: Arc<Vec<S>>,
     shared_rows: Arc<Vec<u32>>,
-    job_hists: Vec<Vec<Bin>>,
+    job_hists: Vec<Vec<S::Acc>>,
     scratch_rows: Vec<u32>,
-    sparse: SparseHist,
+    sparse: SparseHist<S>,
     feature_order: Vec<usize>,
-    one_feature: Vec<Bin>,
-    pool: Vec<Vec<Bin>>,
+    one_feature: Vec<S::Acc>,
+    pool: Vec<Vec<S::Acc>>,
+}
+
+impl<S: RowStat> Default for Workspace<S> {
+    fn default() -> Self {
+        Workspace {
+            ordered: Arc::default(),
+            shared_rows: Arc::default(),
+            job_hists: Vec::new(),
+            scratch_rows: Vec::new(),
+            sparse: SparseHist::default(),
+            feature_order: Vec::new(),
+            one_feature: Vec::new(),
+            pool: Vec::new(),
+        }
+    }
 }
 
 /// A leaf that may still be split.
-struct Pending {
+struct Pending<S: RowStat> {
     node: usize,
     start: usize,
     end: usize,
     depth: usize,
     sums: Bin,
     split: Option<Candidate>,
-    hist: Option<Vec<Bin>>,
+    hist: Option<Vec<S::Acc>>,
 }
 
 /// Pending leaves ordered by gain (ties: the older node first).
-struct ByGain(Pending);
+struct ByGain<S: RowStat>(Pending<S>);
 
-impl ByGain {
+impl<S: RowStat> ByGain<S> {
     fn gain(&self) -> f64 {
         self.0.split.map_or(f64::NEG_INFINITY, |c| c.gain)
     }
 }
 
-impl PartialEq for ByGain {
+impl<S: RowStat> PartialEq for ByGain<S> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for ByGain {}
-impl PartialOrd for ByGain {
+impl<S: RowStat> Eq for ByGain<S> {}
+impl<S: RowStat> PartialOrd for ByGain<S> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for ByGain {
+impl<S: RowStat> Ord for ByGain<S> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.gain()
             .total_cmp(&other.gain())
@@ -284,20 +304,20 @@ impl Ord for ByGain {
 }
 
 /// Leaves waiting to be split: a stack (depth-first) or a max-heap by gain.
-enum Frontier {
-    Stack(Vec<Pending>),
-    Heap(BinaryHeap<ByGain>),
+enum Frontier<S: RowStat> {
+    Stack(Vec<Pending<S>>),
+    Heap(BinaryHeap<ByGain<S>>),
 }
 
-impl Frontier {
-    fn push(&mut self, p: Pending) {
+impl<S: RowStat> Frontier<S> {
+    fn push(&mut self, p: Pending<S>) {
         match self {
             Frontier::Stack(s) => s.push(p),
             Frontier::Heap(h) => h.push(ByGain(p)),
         }
     }
 
-    fn pop(&mut self) -> Option<Pending> {
+    fn pop(&mut self) -> Option<Pending<S>> {
         match self {
             Frontier::Stack(s) => s.pop(),
             Frontier::Heap(h) => h.pop().map(|e| e.0),
@@ -309,14 +329,14 @@ impl Frontier {
 /// `rows` is reordered in place and each leaf's rows end up in its range). `team`, whose
 /// helpers must run [`HistJob::run`] on this `data`, shares out the histograms of large
 /// nodes.
-pub(crate) fn grow<R: Rng>(
+pub(crate) fn grow<R: Rng, S: RowStat>(
     data: &BinnedMatrix,
-    gh: &[GradHess],
+    gh: &[S],
     rows: &mut [u32],
     params: &GrowParams,
     rng: &mut R,
-    ws: &mut Workspace,
-    team: Option<&HistTeam<'_>>,
+    ws: &mut Workspace<S>,
+    team: Option<&HistTeam<'_, S>>,
 ) -> GrownTree {
     let mut offsets = Vec::with_capacity(data.n_bins.len() + 1);
     offsets.push(0);
@@ -337,28 +357,25 @@ pub(crate) fn grow<R: Rng>(
     grower.run(rows)
 }
 
-struct Grower<'a, R> {
+struct Grower<'a, R, S: RowStat> {
     data: &'a BinnedMatrix,
     /// Statistics by row index.
-    gh: &'a [GradHess],
-    team: Option<&'a HistTeam<'a>>,
+    gh: &'a [S],
+    team: Option<&'a HistTeam<'a, S>>,
     params: &'a GrowParams,
     offsets: Vec<usize>,
     rng: &'a mut R,
-    ws: &'a mut Workspace,
+    ws: &'a mut Workspace<S>,
 }
 
-impl<R: Rng> Grower<'_, R> {
+impl<R: Rng, S: RowStat> Grower<'_, R, S> {
     fn run(&mut self, rows: &mut [u32]) -> GrownTree {
         let gh = self.gh;
-        let sums = rows
-            .iter()
-            .map(|&r| gh[r as usize])
-            .fold(Bin::default(), |acc, s| Bin {
-                g: acc.g + f64::from(s.g),
-                h: acc.h + f64::from(s.h),
-                n: acc.n + 1,
-            });
+        let mut total = S::Acc::default();
+        for &r in rows.iter() {
+            S::add(&mut total, gh[r as usize]);
+        }
+        let sums = S::sums(total);
         let mut nodes = vec![GrownNode::Leaf {
             sums,
             start: 0,
@@ -464,7 +481,7 @@ impl<R: Rng> Grower<'_, R> {
     }
 
     /// Find the best split of `p` and queue it if it gains enough.
-    fn consider(&mut self, mut p: Pending, rows: &[u32], frontier: &mut Frontier) {
+    fn consider(&mut self, mut p: Pending<S>, rows: &[u32], frontier: &mut Frontier<S>) {
         p.split = self.best_split(&p, &rows[p.start..p.end]);
         if p.split.is_some_and(|c| c.gain > self.params.min_gain) {
             frontier.push(p);
@@ -473,7 +490,7 @@ impl<R: Rng> Grower<'_, R> {
         }
     }
 
-    fn splittable(&self, p: &Pending) -> bool {
+    fn splittable(&self, p: &Pending<S>) -> bool {
         let n = p.end - p.start;
         let rule = &self.params.rule;
         let pure = p.sums.g <= 1e-9 * p.sums.h || p.sums.g >= (1.0 - 1e-9) * p.sums.h;
@@ -485,7 +502,7 @@ impl<R: Rng> Grower<'_, R> {
     }
 
     /// The best split of node `p`, whose rows are `rows`.
-    fn best_split(&mut self, p: &Pending, rows: &[u32]) -> Option<Candidate> {
+    fn best_split(&mut self, p: &Pending<S>, rows: &[u32]) -> Option<Candidate> {
         let rule = &self.params.rule;
         let node = NodeSums {
             total: p.sums,
@@ -497,7 +514,7 @@ impl<R: Rng> Grower<'_, R> {
                 let hist = p.hist.as_deref().unwrap_or(&[]);
                 for &f in features {
                     let h = &hist[self.offsets[f]..self.offsets[f + 1]];
-                    hist::scan_histogram(rule, f, h, node, &mut best);
+                    hist::scan_histogram::<S>(rule, f, h, node, &mut best);
                 }
             }
             &FeatureSampling::PerSplit(k) => {
@@ -519,9 +536,9 @@ impl<R: Rng> Grower<'_, R> {
                     } else {
                         let nb = self.data.n_bins[f];
                         let h = &mut self.ws.one_feature;
-                        h.resize(nb, Bin::default());
+                        h.resize(nb, S::Acc::default());
                         hist::build(&mut h[..nb], col, rows, gh);
-                        hist::scan_histogram(rule, f, &h[..nb], node, &mut best)
+                        hist::scan_histogram::<S>(rule, f, &h[..nb], node, &mut best)
                     };
                     if varies {
                         visited += 1;
@@ -537,28 +554,28 @@ impl<R: Rng> Grower<'_, R> {
     }
 
     /// Fill `ordered` with the statistics of `rows`, in their order.
-    fn gather(&self, rows: &[u32], ordered: &mut Arc<Vec<GradHess>>) {
+    fn gather(&self, rows: &[u32], ordered: &mut Arc<Vec<S>>) {
         // The buffer is shared only while helpers build from it, so this does not copy.
         let ordered = Arc::make_mut(ordered);
         ordered.clear();
         ordered.extend(rows.iter().map(|&r| self.gh[r as usize]));
     }
 
-    fn take_hist(&mut self) -> Vec<Bin> {
+    fn take_hist(&mut self) -> Vec<S::Acc> {
         let total = self.offsets[self.offsets.len() - 1];
         let mut h = self.ws.pool.pop().unwrap_or_default();
-        h.resize(total, Bin::default());
+        h.resize(total, S::Acc::default());
         h
     }
 
-    fn release(&mut self, hist: Option<Vec<Bin>>) {
+    fn release(&mut self, hist: Option<Vec<S::Acc>>) {
         if let Some(h) = hist {
             self.ws.pool.push(h);
         }
     }
 
     /// Per-feature slices of a full histogram, for the tree's features.
-    fn feature_slices<'h>(&self, hist: &'h mut [Bin]) -> Vec<(usize, &'h mut [Bin])> {
+    fn feature_slices<'h>(&self, hist: &'h mut [S::Acc]) -> Vec<(usize, &'h mut [S::Acc])> {
         let FeatureSampling::PerTree(features) = &self.params.sampling else {
             return Vec::new();
         };
@@ -578,7 +595,7 @@ impl<R: Rng> Grower<'_, R> {
     /// Fill `hist` with the histograms of the tree's features over `rows`. With a team
     /// and enough rows, the features are split into one group per thread: the helpers
     /// build theirs into buffers of their own, copied into `hist` once done.
-    fn build_all(&mut self, rows: &[u32], hist: &mut [Bin]) {
+    fn build_all(&mut self, rows: &[u32], hist: &mut [S::Acc]) {
         let mut ordered = std::mem::take(&mut self.ws.ordered);
         self.gather(rows, &mut ordered);
         let mut slices = self.feature_slices(hist);
@@ -610,7 +627,7 @@ impl<R: Rng> Grower<'_, R> {
             let features: Vec<usize> = group.iter().map(|(f, _)| *f).collect();
             let len = group.iter().map(|(_, h)| h.len()).sum();
             let mut buf = self.ws.job_hists.pop().unwrap_or_default();
-            buf.resize(len, Bin::default());
+            buf.resize(len, S::Acc::default());
             let job = HistJob {
                 rows: Arc::clone(&shared_rows),
                 gh: Arc::clone(&ordered),
@@ -619,7 +636,7 @@ impl<R: Rng> Grower<'_, R> {
             };
             theirs.push((job, group));
         }
-        let (jobs, destinations): (Vec<HistJob>, Vec<_>) = theirs.into_iter().rev().unzip();
+        let (jobs, destinations): (Vec<HistJob<S>>, Vec<_>) = theirs.into_iter().rev().unzip();
         let ((), done) = team.run(jobs, || {
             for (f, h) in slices {
                 hist::build(h, &data.columns[f], rows, &ordered);
@@ -637,9 +654,9 @@ impl<R: Rng> Grower<'_, R> {
         self.ws.ordered = ordered;
     }
 
-    fn subtract_all(&self, parent: &mut [Bin], child: &[Bin]) {
+    fn subtract_all(&self, parent: &mut [S::Acc], child: &[S::Acc]) {
         for (f, h) in self.feature_slices(parent) {
-            hist::subtract(h, &child[self.offsets[f]..self.offsets[f + 1]]);
+            hist::subtract::<S>(h, &child[self.offsets[f]..self.offsets[f + 1]]);
         }
     }
 }
@@ -763,5 +780,70 @@ mod tests {
             }
         });
         assert!(seen.iter().all(|&s| s), "every row reaches a leaf");
+    }
+
+    #[test]
+    fn packed_counts_grow_the_same_trees_as_float_statistics() {
+        // Whole-number weights (bootstrap counts 0..=3) on enough rows for laned
+        // histograms at the top and sparse ones below; missing values in one column.
+        let n = 5000;
+        let x = Array2::from_shape_fn((n, 5), |(i, j)| match j {
+            0 => ((i * 7919) % 251) as f64,
+            1 => (i % 3) as f64,
+            2 if i % 11 == 0 => f64::NAN,
+            _ => ((i * (j + 13) * 104_729) % 97) as f64,
+        });
+        let mapper = BinMapper::fit(x.view(), 255).unwrap();
+        let data = mapper.transform(x.view());
+        let weight = |i: usize| ((i * 2_654_435_761) >> 7) as u32 % 4;
+        let label = |i: usize| (i * 31 + i / 7) % 5 < 2;
+        let gh: Vec<GradHess> = (0..n)
+            .map(|i| GradHess {
+                g: if label(i) { weight(i) as f32 } else { 0.0 },
+                h: weight(i) as f32,
+            })
+            .collect();
+        let packed: Vec<crate::hist::Packed> = (0..n)
+            .map(|i| crate::hist::Packed::new(if label(i) { weight(i) } else { 0 }, weight(i)))
+            .collect();
+        for sampling in [
+            FeatureSampling::PerSplit(2),
+            FeatureSampling::PerTree(vec![0, 2, 3]),
+        ] {
+            let params = GrowParams {
+                rule: SplitRule {
+                    min_samples_leaf: 3,
+                    min_child_weight: 0.0,
+                    lambda: 0.0,
+                    criterion: Criterion::Gini,
+                },
+                max_depth: None,
+                max_leaves: None,
+                min_samples_split: 2,
+                min_gain: f64::NEG_INFINITY,
+                stop_when_pure: true,
+                sampling,
+            };
+            let grown = |stats: &dyn Fn(&mut [u32], &mut ChaCha8Rng) -> GrownTree| {
+                let mut rows: Vec<u32> = (0..n as u32).filter(|&r| weight(r as usize) > 0).collect();
+                let tree = stats(&mut rows, &mut ChaCha8Rng::seed_from_u64(3));
+                (tree, rows)
+            };
+            let float =
+                grown(&|rows, rng| grow(&data, &gh, rows, &params, rng, &mut Workspace::default(), None));
+            let whole = grown(&|rows, rng| {
+                grow(
+                    &data,
+                    &packed,
+                    rows,
+                    &params,
+                    rng,
+                    &mut Workspace::default(),
+                    None,
+                )
+            });
+            assert!(float.0.nodes.len() > 100, "{} nodes", float.0.nodes.len());
+            assert_eq!(float, whole);
+        }
     }
 }
