@@ -105,6 +105,53 @@ impl BinMapper {
     }
 }
 
+/// A training matrix binned once: what every histogram model fitted on that matrix with
+/// the same `max_bins` reads from it (the forest, gradient boosting and the histogram
+/// decision tree need nothing else of the raw values), so models fitted together bin
+/// their common inputs once ([`crate::fit_binned`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binned {
+    /// The bin edges.
+    pub mapper: BinMapper,
+    /// Every row's bins.
+    pub data: BinnedMatrix,
+    /// The most value bins per feature the edges were fitted with.
+    pub max_bins: usize,
+}
+
+impl Binned {
+    /// Fit at most `max_bins` value bins per column of `x` and bin every row.
+    pub fn fit(x: ArrayView2<'_, f64>, max_bins: usize) -> Result<Self, ModelError> {
+        let mapper = BinMapper::fit(x, max_bins)?;
+        let data = mapper.transform(x);
+        Ok(Binned {
+            mapper,
+            data,
+            max_bins,
+        })
+    }
+
+    /// `given` when it bins a matrix of the shape of `x` with `max_bins` (it must then
+    /// be `x` binned, as the caller of [`crate::fit_binned`] promises), else `x` binned
+    /// anew.
+    pub(crate) fn reuse_or_fit<'a>(
+        given: Option<&'a Binned>,
+        x: ArrayView2<'_, f64>,
+        max_bins: usize,
+    ) -> Result<std::borrow::Cow<'a, Binned>, ModelError> {
+        match given {
+            Some(b)
+                if b.max_bins == max_bins
+                    && b.data.n_rows == x.nrows()
+                    && b.mapper.n_features() == x.ncols() =>
+            {
+                Ok(std::borrow::Cow::Borrowed(b))
+            }
+            _ => Ok(std::borrow::Cow::Owned(Binned::fit(x, max_bins)?)),
+        }
+    }
+}
+
 /// Rows whose values place the bin edges, as LightGBM's `bin_construct_sample_cnt`: all
 /// rows up to this many, else a fixed random sample of this many.
 pub const BIN_SAMPLE_ROWS: usize = 200_000;

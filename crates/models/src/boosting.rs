@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::binning::{BinMapper, BinnedMatrix};
+use crate::binning::{Binned, BinnedMatrix};
 use crate::hist::{Bin, GradHess, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, HistJob, Workspace};
 use crate::numeric::{sigmoid, softplus, stream_seed};
@@ -174,20 +174,32 @@ pub fn fit(
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<GradientBoosting, ModelError> {
+    fit_binned(params, x, y, None)
+}
+
+/// [`fit`], with `binned` (when given, `x` binned with `params.max_bins`) instead of
+/// binning `x` again; with early stopping, the rows left for training are binned anew.
+pub fn fit_binned(
+    params: &ValidBoostingParams,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, bool>,
+    binned: Option<&Binned>,
+) -> Result<GradientBoosting, ModelError> {
     params.check()?;
     crate::check_training_data(x, y)?;
     // Fit on one of rayon's threads: the parallel steps of every iteration (gradients)
     // then hand work to the other workers directly instead of blocking this thread.
-    rayon::scope(|_| fit_checked(params, x, y))
+    rayon::scope(|_| fit_checked(params, x, y, binned))
 }
 
 fn fit_checked(
     params: &BoostingParams,
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
+    binned: Option<&Binned>,
 ) -> Result<GradientBoosting, ModelError> {
     match &params.early_stopping {
-        None => fit_on(params, x, y, None),
+        None => fit_on(params, x, y, None, binned),
         Some(es) => {
             let (train, valid) = stratified_split(y, es.validation_fraction, params.seed);
             let (xt, yt) = (x.select(Axis(0), &train), y.select(Axis(0), &train));
@@ -198,6 +210,7 @@ fn fit_checked(
                 xt.view(),
                 yt.view(),
                 Some((xv.view(), yv.view(), es.patience)),
+                None,
             )
         }
     }
@@ -226,10 +239,11 @@ fn fit_on(
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
     valid: Option<Validation<'_>>,
+    binned: Option<&Binned>,
 ) -> Result<GradientBoosting, ModelError> {
     let (n, p) = x.dim();
-    let mapper = BinMapper::fit(x, params.max_bins)?;
-    let data = mapper.transform(x);
+    let binned = Binned::reuse_or_fit(binned, x, params.max_bins)?;
+    let Binned { mapper, data, .. } = &*binned;
     let labels: Vec<f64> = y.iter().map(|&v| f64::from(u8::from(v))).collect();
     let n_pos = y.iter().filter(|&&v| v).count() as f64;
     let init_score = (n_pos / (n as f64 - n_pos)).ln();
@@ -261,7 +275,7 @@ fn fit_on(
     };
     team::with_team(
         helpers,
-        |job: HistJob| job.run(&data),
+        |job: HistJob| job.run(data),
         |team| {
             for it in 0..params.n_iter {
                 let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(params.seed, it as u64));
@@ -271,16 +285,16 @@ fn fit_on(
                     sampling: FeatureSampling::PerTree(features),
                     ..base.clone()
                 };
-                let grown = learner::grow(&data, &gh, &mut rows, &grow, &mut rng, &mut ws, Some(team));
+                let grown = learner::grow(data, &gh, &mut rows, &grow, &mut rng, &mut ws, Some(team));
                 if grown.nodes.len() == 1 {
                     // No split gains anything any more: further trees would be the same stump.
                     break;
                 }
-                add_leaf_values(&mut raw, &grown, &rows, &data, leaf_value);
+                add_leaf_values(&mut raw, &grown, &rows, data, leaf_value);
                 let mut gains = vec![0.0; p];
                 grown.add_gains(&mut gains);
                 gains_per_tree.push(gains);
-                let tree = grown.to_tree(&mapper, leaf_value, |s| f64::from(s.n));
+                let tree = grown.to_tree(mapper, leaf_value, |s| f64::from(s.n));
                 if let (Some((xv, yv, patience)), Some(vr)) = (valid, valid_raw.as_mut()) {
                     let values = predict::par_sum_trees(xv, std::slice::from_ref(&tree), 0.0);
                     vr.iter_mut().zip(values).for_each(|(z, v)| *z += v);

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::binning::{BinMapper, BinnedMatrix};
+use crate::binning::{BinMapper, Binned, BinnedMatrix};
 use crate::hist::{Bin, GradHess, Packed, SplitRule};
 use crate::learner::{self, FeatureSampling, GrowParams, Workspace};
 use crate::numeric::{stream_seed, ClassWeight};
@@ -146,6 +146,17 @@ pub fn fit(
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<RandomForest, ModelError> {
+    fit_binned(params, x, y, None)
+}
+
+/// [`fit`], with `binned` (when given, `x` binned with `params.max_bins`) instead of
+/// binning `x` again; a forest on a subsample (`sample_rows`) bins the subsample.
+pub fn fit_binned(
+    params: &ValidForestParams,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, bool>,
+    binned: Option<&Binned>,
+) -> Result<RandomForest, ModelError> {
     crate::check_training_data(x, y)?;
     let n_all = x.nrows();
     // A subsample is a new matrix; otherwise the caller's matrix is used as it is.
@@ -157,8 +168,8 @@ pub fn fit(
         _ => (x.into(), y.into()),
     };
     crate::check_training_data(x.view(), y.view())?;
-    let mapper = BinMapper::fit(x.view(), params.max_bins)?;
-    let data = mapper.transform(x.view());
+    let binned = Binned::reuse_or_fit(binned, x.view(), params.max_bins)?;
+    let Binned { mapper, data, .. } = &*binned;
     let weights = params.class_weight.weights(y.view());
     let grow = GrowParams {
         rule: SplitRule {
@@ -181,8 +192,8 @@ pub fn fit(
             grow_tree(
                 params,
                 &grow,
-                &data,
-                &mapper,
+                data,
+                mapper,
                 y.view(),
                 weights.view(),
                 oob.as_ref(),

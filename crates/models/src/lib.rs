@@ -60,6 +60,7 @@ mod team;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+pub use binning::Binned;
 pub use boosting::{BoostingParams, EarlyStopping, GradientBoosting, ValidBoostingParams};
 pub use error::ModelError;
 pub use explain::OutputSpace;
@@ -92,6 +93,21 @@ impl ModelConfig {
             ModelConfig::DecisionTree(_) => "decision_tree",
             ModelConfig::RandomForest(_) => "random_forest",
             ModelConfig::GradientBoosting(_) => "gradient_boosting",
+        }
+    }
+
+    /// The `max_bins` with which fitting bins the whole training matrix as it is (what
+    /// a [`Binned`] given to [`fit_binned`] must have been fitted with to serve), or
+    /// `None` for models that read raw values or bin other rows (a forest's
+    /// `sample_rows`, boosting's early stopping).
+    pub fn bins_inputs(&self) -> Option<usize> {
+        match self {
+            ModelConfig::LogisticRegression(_) => None,
+            ModelConfig::DecisionTree(p) => {
+                (p.engine == tree::TreeEngine::Histogram).then_some(tree::HISTOGRAM_BINS)
+            }
+            ModelConfig::RandomForest(p) => p.sample_rows.is_none().then_some(p.max_bins),
+            ModelConfig::GradientBoosting(p) => p.early_stopping.is_none().then_some(p.max_bins),
         }
     }
 
@@ -228,14 +244,37 @@ pub fn fit(
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<Model, ModelError> {
+    fit_binned(config, x, y, None)
+}
+
+/// [`fit`], reusing `binned` where the model would bin `x` itself with the same number of
+/// bins ([`ModelConfig::bins_inputs`]): several histogram models fitted on one matrix
+/// then bin it once. `binned` must be [`Binned::fit`] of this `x`; the model is the same
+/// as [`fit`]'s.
+pub fn fit_binned(
+    config: &ModelConfig,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, bool>,
+    binned: Option<&Binned>,
+) -> Result<Model, ModelError> {
     check_training_data(x, y)?;
     match config {
         ModelConfig::LogisticRegression(p) => {
             Ok(Model::LogisticRegression(logistic::fit(&p.check()?, x, y)?))
         }
-        ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit(&p.check()?, x, y)?)),
-        ModelConfig::RandomForest(p) => Ok(Model::RandomForest(forest::fit(&p.check()?, x, y)?)),
-        ModelConfig::GradientBoosting(p) => Ok(Model::GradientBoosting(boosting::fit(&p.check()?, x, y)?)),
+        ModelConfig::DecisionTree(p) => Ok(Model::DecisionTree(tree::fit_binned(&p.check()?, x, y, binned)?)),
+        ModelConfig::RandomForest(p) => Ok(Model::RandomForest(forest::fit_binned(
+            &p.check()?,
+            x,
+            y,
+            binned,
+        )?)),
+        ModelConfig::GradientBoosting(p) => Ok(Model::GradientBoosting(boosting::fit_binned(
+            &p.check()?,
+            x,
+            y,
+            binned,
+        )?)),
     }
 }
 

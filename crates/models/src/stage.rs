@@ -25,7 +25,7 @@ use replay_features::encode::fold_of_rows;
 use replay_features::{FeatureError, FeatureMatrix, Ids, InputColumns};
 
 use crate::refine::{refine, Refinement};
-use crate::{ModelConfig, ModelError, SavedModel};
+use crate::{Binned, ModelConfig, ModelError, ModelFamily, SavedModel};
 
 /// One model of the train stage: its name, its hyperparameters, and what out-of-fold
 /// predictions refine in it ([`crate::refine`]).
@@ -86,6 +86,13 @@ pub trait ModelStore: Sync {
         target: &Path,
         fit: &(dyn Fn(&Path) -> Result<(), TrainError> + Sync),
     ) -> Result<bool, Self::Error>;
+
+    /// Whether [`ModelStore::provide`] would serve `job` without fitting it. A hint only
+    /// (false by default): [`run`] prepares inputs shared by several fits for the jobs
+    /// that are not stored.
+    fn is_stored(&self, _job: &ModelJob<'_>) -> bool {
+        false
+    }
 }
 
 /// No store: every model is fitted, straight into its target directory.
@@ -142,12 +149,28 @@ pub fn run<S: ModelStore>(
 ) -> Result<Vec<Fitted>, S::Error> {
     let inputs = InputColumns::read(train).map_err(TrainError::from)?;
     let models_dir = out_dir.join(MODELS_DIR);
+    let rows = replay_parquet::rows(train).map_err(|e| TrainError::Data(e.into()))?;
+    let cells = rows.saturating_mul(inputs.names.len());
+    let (forests, others): (Vec<_>, Vec<_>) = models
+        .iter()
+        .partition(|job| matches!(job.config, ModelConfig::RandomForest(_)));
+    let concurrent = cells <= CONCURRENT_FIT_CELLS && !forests.is_empty() && !others.is_empty();
+    // Small data fits its models together, so they can share one read of their inputs.
+    let shared = match cells <= CONCURRENT_FIT_CELLS {
+        true => {
+            let to_fit: Vec<&ModelJob<'_>> = models.iter().filter(|j| !store.is_stored(j)).collect();
+            SharedInputs::prepare(&to_fit, train, &inputs)?
+        }
+        false => None,
+    };
     let fit = |job: &ModelJob<'_>| -> Result<Fitted, S::Error> {
         let ModelJob { name, config, .. } = *job;
         progress(TrainEvent::Started(name));
         let started = Instant::now();
         let target = models_dir.join(SavedModel::file_name(name));
-        let reused = store.provide(job, &target, &|dir| fit_file(job, train, &inputs, dir).map(drop))?;
+        let reused = store.provide(job, &target, &|dir| {
+            fit_file(job, train, &inputs, shared.as_ref(), dir).map(drop)
+        })?;
         // Only a logistic regression has a fit warning, and its file is small to load.
         let warning = match config {
             ModelConfig::LogisticRegression(_) => SavedModel::load(&target)
@@ -165,12 +188,6 @@ pub fn run<S: ModelStore>(
             warning,
         })
     };
-    let rows = replay_parquet::rows(train).map_err(|e| TrainError::Data(e.into()))?;
-    let cells = rows.saturating_mul(inputs.names.len());
-    let (forests, others): (Vec<_>, Vec<_>) = models
-        .iter()
-        .partition(|job| matches!(job.config, ModelConfig::RandomForest(_)));
-    let concurrent = cells <= CONCURRENT_FIT_CELLS && !forests.is_empty() && !others.is_empty();
     let results: Vec<Result<Fitted, S::Error>> = if concurrent {
         // The other models run one after the other on this worker (boosting without
         // helper threads), while the forests' trees run on the other workers, and on this
@@ -189,14 +206,66 @@ pub fn run<S: ModelStore>(
     Ok(fitted)
 }
 
+/// The inputs of one model family read once, and binned once, for the several models
+/// [`run`] fits on small data (on larger data each model reads its own, so that one dense
+/// copy is in memory at a time).
+#[derive(Debug)]
+pub struct SharedInputs {
+    /// The columns read.
+    names: Vec<String>,
+    /// Their values and the labels.
+    data: FeatureMatrix,
+    /// The values binned, when two of the models bin them alike.
+    binned: Option<Binned>,
+}
+
+impl SharedInputs {
+    /// The inputs of the family most of `jobs` read, when at least two of them read it
+    /// (binned when at least two of those bin it with the same `max_bins`).
+    pub fn prepare(
+        jobs: &[&ModelJob<'_>],
+        train: &Path,
+        inputs: &InputColumns,
+    ) -> Result<Option<Self>, TrainError> {
+        let families: Vec<_> = jobs.iter().map(|j| j.config.family()).collect();
+        let most = families.iter().max_by_key(|&f| {
+            (
+                families.iter().filter(|&g| g == f).count(),
+                *f == ModelFamily::Trees,
+            )
+        });
+        let Some(&family) = most.filter(|&f| families.iter().filter(|&g| g == f).count() >= 2) else {
+            return Ok(None);
+        };
+        let bins: Vec<usize> = jobs
+            .iter()
+            .filter(|j| j.config.family() == family)
+            .filter_map(|j| j.config.bins_inputs())
+            .collect();
+        let shared_bins = bins
+            .iter()
+            .copied()
+            .find(|b| bins.iter().filter(|&c| c == b).count() >= 2);
+        let names = inputs.names_for(family);
+        let data = FeatureMatrix::read_columns(train, &names, Ids::Skip)?;
+        let binned = match shared_bins {
+            Some(max_bins) => Some(Binned::fit(data.x.view(), max_bins)?),
+            None => None,
+        };
+        Ok(Some(SharedInputs { names, data, binned }))
+    }
+}
+
 /// Fit model `job` on the training file `train` (whose inputs are `inputs`, from
 /// [`InputColumns::read`]), then its refinement on out-of-fold predictions, and save it
-/// into `dir`. Only the columns the model's family reads are loaded, so one dense copy of
-/// its inputs is in memory. Returns the model file's path.
+/// into `dir`. The model's family's columns come from `shared` when it holds them, else
+/// only they are loaded, so one dense copy of its inputs is in memory. Returns the model
+/// file's path.
 pub fn fit_file(
     job: &ModelJob<'_>,
     train: &Path,
     inputs: &InputColumns,
+    shared: Option<&SharedInputs>,
     dir: &Path,
 ) -> Result<PathBuf, TrainError> {
     let ModelJob {
@@ -205,8 +274,16 @@ pub fn fit_file(
         refinement,
     } = *job;
     let names = inputs.names_for(config.family());
-    let data = FeatureMatrix::read_columns(train, &names, Ids::Skip)?;
-    let model = crate::fit(config, data.x.view(), data.y.view())?;
+    let shared = shared.filter(|s| s.names == names);
+    let mut own = None;
+    let (data, binned) = match shared {
+        Some(s) => (&s.data, s.binned.as_ref()),
+        None => (
+            &*own.insert(FeatureMatrix::read_columns(train, &names, Ids::Skip)?),
+            None,
+        ),
+    };
+    let model = crate::fit_binned(config, data.x.view(), data.y.view(), binned)?;
     // The target encoding's folds (when the refinement's folds and seed are its own),
     // so that held-out rows are encoded from the rows their model is fitted on.
     let fold = match refinement.is_needed() {
@@ -214,7 +291,7 @@ pub fn fit_file(
         false => Vec::new(),
     };
     let refined = refine(config, data.x.view(), data.y.view(), &refinement, &fold)?;
-    drop(data);
+    drop(own);
     let path = dir.join(SavedModel::file_name(name));
     SavedModel::new(name, config.clone(), names, model)
         .refined(refined)

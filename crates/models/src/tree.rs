@@ -611,6 +611,9 @@ impl DecisionTreeParams {
     }
 }
 
+/// Most value bins per input of the histogram engine.
+pub const HISTOGRAM_BINS: usize = crate::binning::MAX_VALUE_BINS;
+
 /// Grow a decision tree with the engine of `params`; leaves hold the training share of
 /// positives (a probability).
 pub fn fit(
@@ -618,10 +621,21 @@ pub fn fit(
     x: ArrayView2<'_, f64>,
     y: ArrayView1<'_, bool>,
 ) -> Result<Tree, ModelError> {
+    fit_binned(params, x, y, None)
+}
+
+/// [`fit`], with `binned` (when given, `x` binned with [`HISTOGRAM_BINS`]) instead of
+/// binning `x` again on the histogram engine.
+pub fn fit_binned(
+    params: &ValidDecisionTreeParams,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, bool>,
+    binned: Option<&crate::binning::Binned>,
+) -> Result<Tree, ModelError> {
     match params.engine {
         TreeEngine::Linfa => fit_linfa(params, x, y),
         TreeEngine::Histogram => {
-            let forest = crate::forest::fit(
+            let forest = crate::forest::fit_binned(
                 &crate::ForestParams {
                     n_trees: 1,
                     max_depth: Some(params.max_depth),
@@ -630,11 +644,13 @@ pub fn fit(
                     max_features: crate::MaxFeatures::All,
                     criterion: params.criterion,
                     bootstrap: false,
+                    max_bins: HISTOGRAM_BINS,
                     ..Default::default()
                 }
                 .check()?,
                 x,
                 y,
+                binned,
             )?;
             // One tree was asked for, so there is one.
             forest.trees.into_iter().next().ok_or(ModelError::SingleClass)

@@ -471,3 +471,41 @@ fn every_model_refuses_inputs_with_the_wrong_number_of_columns() {
     ));
     assert!(tree.value_of(x.row(0)).unwrap().is_finite());
 }
+
+#[test]
+fn models_fitted_on_shared_bins_equal_those_that_bin_their_own_inputs() {
+    let (x, y) = synthetic(2000, 5);
+    let binned = replay_models::Binned::fit(x.view(), 255).unwrap();
+    let coarse = replay_models::Binned::fit(x.view(), 16).unwrap();
+    let configs = [
+        ModelConfig::RandomForest(small_forest()),
+        ModelConfig::GradientBoosting(BoostingParams {
+            n_iter: 20,
+            ..Default::default()
+        }),
+        ModelConfig::DecisionTree(DecisionTreeParams::default()),
+        // Boosting with early stopping bins only its training share: the bins are ignored.
+        ModelConfig::GradientBoosting(BoostingParams {
+            n_iter: 20,
+            early_stopping: Some(EarlyStopping::default()),
+            ..Default::default()
+        }),
+    ];
+    for config in &configs {
+        let own = fit(config, x.view(), y.view()).unwrap();
+        // Bins of another size, or of another matrix's shape, are not used either.
+        let (xs, ys) = (x.slice(ndarray::s![..1500, ..]), y.slice(ndarray::s![..1500]));
+        for given in [&binned, &coarse] {
+            let shared = replay_models::fit_binned(config, x.view(), y.view(), Some(given)).unwrap();
+            assert_eq!(shared, own, "{}", config.kind());
+        }
+        let fewer = replay_models::fit_binned(config, xs, ys, Some(&binned)).unwrap();
+        assert_eq!(fewer, fit(config, xs, ys).unwrap(), "{}", config.kind());
+        // The bins are really what the model reads: those of other values change it.
+        let other = replay_models::Binned::fit(x.mapv(|v| -v).view(), 255).unwrap();
+        let misled = replay_models::fit_binned(config, x.view(), y.view(), Some(&other)).unwrap();
+        assert_eq!(misled != own, config.bins_inputs().is_some(), "{}", config.kind());
+    }
+    assert_eq!(configs[0].bins_inputs(), Some(255));
+    assert_eq!(configs[3].bins_inputs(), None);
+}

@@ -63,16 +63,9 @@ struct CachedModels<'a> {
     reuse: &'a ModelReuse<'a>,
 }
 
-impl ModelStore for CachedModels<'_> {
-    type Error = PipelineError;
-
-    fn provide(
-        &self,
-        job: &ModelJob<'_>,
-        target: &Path,
-        fit: &(dyn Fn(&Path) -> Result<(), TrainError> + Sync),
-    ) -> Result<bool, PipelineError> {
-        let r = self.reuse;
+impl CachedModels<'_> {
+    /// The cache key of `job`'s entry.
+    fn key(&self, job: &ModelJob<'_>) -> String {
         let ModelJob {
             name,
             config,
@@ -83,12 +76,27 @@ impl ModelStore for CachedModels<'_> {
             true => serde_json::json!({ "name": name, "model": config, "refinement": refinement }),
             false => serde_json::json!({ "name": name, "model": config }),
         };
-        let key = cache_key(
+        cache_key(
             MODEL_ENTRIES,
             &StageKind::Train.code_version(),
             &settings,
-            &r.input_hashes(&["features/train.parquet"]),
-        );
+            &self.reuse.input_hashes(&["features/train.parquet"]),
+        )
+    }
+}
+
+impl ModelStore for CachedModels<'_> {
+    type Error = PipelineError;
+
+    fn provide(
+        &self,
+        job: &ModelJob<'_>,
+        target: &Path,
+        fit: &(dyn Fn(&Path) -> Result<(), TrainError> + Sync),
+    ) -> Result<bool, PipelineError> {
+        let r = self.reuse;
+        let key = self.key(job);
+        let name = job.name;
         let (dir, hit) = match r.reusable(MODEL_ENTRIES, &key) {
             Some(dir) => (dir, true),
             None => {
@@ -98,5 +106,10 @@ impl ModelStore for CachedModels<'_> {
         };
         link_or_copy(&dir.join(SavedModel::file_name(name)), target)?;
         Ok(hit)
+    }
+
+    /// An entry exists (`provide` still verifies it before use).
+    fn is_stored(&self, job: &ModelJob<'_>) -> bool {
+        !self.reuse.recompute && self.reuse.cache.entry_dir(MODEL_ENTRIES, &self.key(job)).exists()
     }
 }
