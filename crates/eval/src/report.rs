@@ -142,7 +142,24 @@ pub struct ChartRef {
 
 /// Draw every chart into `<out_dir>/plots/` and write both reports into `out_dir`.
 pub fn write_report(input: &ReportInput<'_>, out_dir: &Path) -> Result<Vec<ChartRef>, PlotError> {
-    let charts = draw_charts(input, &out_dir.join(PLOTS_DIR))?;
+    let results = draw_results(input, out_dir)?;
+    finish_report(input, results, out_dir)
+}
+
+/// The first half of [`write_report`]: the charts of the results, which do not read
+/// `input.explanations` (so they can be drawn while the explanations are computed).
+pub fn draw_results(input: &ReportInput<'_>, out_dir: &Path) -> Result<Vec<ChartRef>, PlotError> {
+    draw_charts(input, &out_dir.join(PLOTS_DIR))
+}
+
+/// The second half of [`write_report`]: the explanation charts after the `results`
+/// charts of [`draw_results`], then both reports.
+pub fn finish_report(
+    input: &ReportInput<'_>,
+    mut charts: Vec<ChartRef>,
+    out_dir: &Path,
+) -> Result<Vec<ChartRef>, PlotError> {
+    charts.extend(explanation_charts(input.explanations, &out_dir.join(PLOTS_DIR))?);
     let html = html(input, &charts, &out_dir.join(PLOTS_DIR))?;
     write(&out_dir.join(HTML_FILE), &html)?;
     write(&out_dir.join(MARKDOWN_FILE), &markdown(input, &charts))?;
@@ -331,7 +348,6 @@ fn draw_charts(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<ChartRef>, Plo
             push(stem, format!("{name}: feature importances"));
         }
     }
-    charts.extend(explanation_charts(input.explanations, dir)?);
     Ok(charts)
 }
 

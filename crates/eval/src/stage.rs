@@ -296,21 +296,30 @@ pub fn report(
             ));
         }
     }
-    let explanations = match files.test {
-        Some(test) if page.explain_songs > 0 => {
-            explain_test_songs(&metrics, &predictions, files.models, test, page.explain_songs)?
-        }
-        _ => Vec::new(),
-    };
     let input = crate::report::ReportInput {
         page,
         metrics: &metrics,
         labels: &labels,
         predictions: &predictions,
         importances: &importances,
-        explanations: &explanations,
+        explanations: &[],
     };
-    Ok(crate::report::write_report(&input, out_dir)?)
+    // The results' charts are drawn while the models explain their songs.
+    let (explanations, results) = rayon::join(
+        || match files.test {
+            Some(test) if page.explain_songs > 0 => {
+                explain_test_songs(&metrics, &predictions, files.models, test, page.explain_songs)
+            }
+            _ => Ok(Vec::new()),
+        },
+        || crate::report::draw_results(&input, out_dir),
+    );
+    let explanations = explanations?;
+    let input = crate::report::ReportInput {
+        explanations: &explanations,
+        ..input
+    };
+    Ok(crate::report::finish_report(&input, results?, out_dir)?)
 }
 
 /// How many of the best model's highest- and lowest-scored test songs get a waterfall.
