@@ -176,14 +176,17 @@ impl GrownTree {
     }
 
     /// Send `rows` (indices into `data`) down the tree and call `visit(leaf, sums,
-    /// leaf_rows)` with every leaf's index, its training sums and the rows that reach it.
-    /// Partitions `rows` in place, node by node, as growing did: every step reads one
-    /// feature of rows in increasing order, which beats walking the rows one by one
-    /// through the tree.
+    /// leaf_rows)` with the index, training sums and rows of every leaf that rows reach
+    /// (subtrees no row reaches are skipped). Partitions `rows` in place, node by node, as
+    /// growing did: every step reads one feature of rows in increasing order, which beats
+    /// walking the rows one by one through the tree.
     pub fn route(&self, data: &BinnedMatrix, rows: &mut [u32], mut visit: impl FnMut(usize, Bin, &[u32])) {
         let mut scratch = Vec::new();
         let mut pending = vec![(0, 0, rows.len())];
         while let Some((i, start, end)) = pending.pop() {
+            if start == end {
+                continue;
+            }
             match self.nodes[i] {
                 GrownNode::Leaf { sums, .. } => visit(i, sums, &rows[start..end]),
                 GrownNode::Split {
