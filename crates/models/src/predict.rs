@@ -55,12 +55,14 @@ fn for_each_leaf(nodes: &[PackedNode], rows: &[f64], n: usize, p: usize, mut f: 
         let mut at = [0u32; LANES];
         loop {
             let mut moved = false;
+            // Branch-free: a lane at its leaf computes a step too and stays (a leaf
+            // tests feature 0, which every row has), so no lane's turn is mispredicted.
             for (a, row) in at.iter_mut().zip(lane_rows) {
                 let node = &nodes[*a as usize];
-                if !node.is_leaf() {
-                    *a = node.child_for(row);
-                    moved = true;
-                }
+                let leaf = node.is_leaf();
+                let child = node.child_for(row);
+                *a = if leaf { *a } else { child };
+                moved |= !leaf;
             }
             if !moved {
                 break;
