@@ -86,7 +86,8 @@ impl<'a> Tracks<'a> {
         })
     }
 
-    /// Call `f(first_row, batch)` on every batch of the columns `columns`.
+    /// Call `f(first_row, batch)` on every batch of the columns `columns`. A second
+    /// thread reads and decodes the next batches meanwhile (a few in flight).
     fn scan(
         &self,
         columns: &[&str],
@@ -96,13 +97,25 @@ impl<'a> Tracks<'a> {
             return Err(FeatureError::MissingColumn(name.to_string()));
         }
         let (_, batches) = replay_parquet::batches(self.path, Some(columns), self.batch_rows)?;
-        let mut first = 0;
-        for batch in batches {
-            let batch = batch?;
-            f(first, &batch)?;
-            first += batch.num_rows();
-        }
-        Ok(())
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || {
+                for batch in batches {
+                    let failed = batch.is_err();
+                    // A closed channel: `f` failed and nothing more is wanted.
+                    if send.send(batch).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let mut first = 0;
+            for batch in receive {
+                let batch = batch?;
+                f(first, &batch)?;
+                first += batch.num_rows();
+            }
+            Ok(())
+        })
     }
 
     /// Call `f(train_row, cell)` on the Utf8 cell of `column` of every training row, in order.
