@@ -56,8 +56,9 @@ pub const MODELS_DIR: &str = "models";
 /// Training matrices up to this many cells (rows x inputs) fit their random forests
 /// beside the other models: on small data a single model cannot keep every core busy
 /// (boosting's short parallel steps, the tree's single thread), and a forest's trees fill
-/// the gaps. Larger data fits one model at a time, so that only one model's matrix is in
-/// memory.
+/// the gaps; the models of one family also share one read of their inputs
+/// ([`SharedInputs`]). Larger data fits one model at a time, each reading its own inputs,
+/// so that only one model's matrix is in memory.
 pub const CONCURRENT_FIT_CELLS: usize = 8_000_000;
 
 /// Why a model could not be fitted from a file.
@@ -154,9 +155,10 @@ pub fn run<S: ModelStore>(
     let (forests, others): (Vec<_>, Vec<_>) = models
         .iter()
         .partition(|job| matches!(job.config, ModelConfig::RandomForest(_)));
-    let concurrent = cells <= CONCURRENT_FIT_CELLS && !forests.is_empty() && !others.is_empty();
+    let small = cells <= CONCURRENT_FIT_CELLS;
+    let concurrent = small && !forests.is_empty() && !others.is_empty();
     // Small data fits its models together, so they can share one read of their inputs.
-    let shared = match cells <= CONCURRENT_FIT_CELLS {
+    let shared = match small {
         true => {
             let to_fit: Vec<&ModelJob<'_>> = models.iter().filter(|j| !store.is_stored(j)).collect();
             SharedInputs::prepare(&to_fit, train, &inputs)?
@@ -228,13 +230,10 @@ impl SharedInputs {
         inputs: &InputColumns,
     ) -> Result<Option<Self>, TrainError> {
         let families: Vec<_> = jobs.iter().map(|j| j.config.family()).collect();
-        let most = families.iter().max_by_key(|&f| {
-            (
-                families.iter().filter(|&g| g == f).count(),
-                *f == ModelFamily::Trees,
-            )
-        });
-        let Some(&family) = most.filter(|&f| families.iter().filter(|&g| g == f).count() >= 2) else {
+        let most = families
+            .iter()
+            .max_by_key(|&f| (occurrences(&families, f), *f == ModelFamily::Trees));
+        let Some(&family) = most.filter(|&f| occurrences(&families, f) >= 2) else {
             return Ok(None);
         };
         let bins: Vec<usize> = jobs
@@ -242,10 +241,7 @@ impl SharedInputs {
             .filter(|j| j.config.family() == family)
             .filter_map(|j| j.config.bins_inputs())
             .collect();
-        let shared_bins = bins
-            .iter()
-            .copied()
-            .find(|b| bins.iter().filter(|&c| c == b).count() >= 2);
+        let shared_bins = bins.iter().copied().find(|b| occurrences(&bins, b) >= 2);
         let names = inputs.names_for(family);
         let data = FeatureMatrix::read_columns(train, &names, Ids::Skip)?;
         let binned = match shared_bins {
@@ -254,6 +250,11 @@ impl SharedInputs {
         };
         Ok(Some(SharedInputs { names, data, binned }))
     }
+}
+
+/// How many of `items` equal `item`.
+fn occurrences<T: PartialEq>(items: &[T], item: &T) -> usize {
+    items.iter().filter(|&i| i == item).count()
 }
 
 /// Fit model `job` on the training file `train` (whose inputs are `inputs`, from
