@@ -6,9 +6,9 @@
 //! ([`Tree::cover`]). Each tree is explained one of three ways, all giving the same
 //! contributions up to rounding:
 //!
-//! - leaf tables ([`tables`]): when many rows are explained and a tree's paths are short,
-//!   each leaf's contributions for every subset of its path's inputs are tabled once and
-//!   a row costs one table lookup per leaf;
+//! - leaf tables (module `tables`): when many rows are explained and a tree's paths are
+//!   short, each leaf's contributions for every subset of its path's inputs are tabled
+//!   once and a row costs one table lookup per leaf;
 //! - Linear TreeSHAP (module `linear`): otherwise, `nodes × K` per row with `K` about
 //!   half the most distinct inputs on a path (Gauss–Legendre quadrature of Owen's
 //!   integral);
@@ -224,8 +224,8 @@ impl<'t> TreeExplainer<'t> {
     }
 
     /// An explainer of `tree` for `rows` rows: by leaf tables when building them costs
-    /// less than explaining the rows without them and they are small enough (see
-    /// [`tables`]), else as [`TreeExplainer::new`]; an error when it has no cover.
+    /// less than explaining the rows without them and they are small enough (see module
+    /// `tables`), else as [`TreeExplainer::new`]; an error when it has no cover.
     pub fn for_rows(tree: &'t Tree, rows: usize) -> Result<Self, ModelError> {
         let cover = tree.cover().ok_or_else(|| {
             ModelError::InvalidTree(
