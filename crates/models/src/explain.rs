@@ -17,6 +17,11 @@
 //!   per row: the reference of the tests, and for trees whose paths have more distinct
 //!   inputs than the quadrature takes.
 //!
+//! Whichever way, a tree's contributions for a row depend only on the way the row goes at
+//! each split. When many rows go the same ways through a small tree (boosted trees of a
+//! few leaves), the tree explains each distinct way once (module `grid`) and every row
+//! looks its own up.
+//!
 //! For logistic regression: coefficient × (value − training mean of the input).
 //!
 //! Every model's contributions are in its output space ([`OutputSpace`]): probability
@@ -26,16 +31,18 @@
 //! equals the model's output (up to rounding). Rows are explained in parallel and each
 //! row's sums run in a fixed order, so results do not depend on the number of threads.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::tree::{PackedNode, Tree};
 use crate::{Model, ModelError};
 
+mod grid;
 mod linear;
 mod quadrature;
 mod tables;
 
+use grid::{Cuts, Grid, ReachScratch, Reached};
 use linear::{LinearScratch, LinearTree};
 use tables::LeafTables;
 
@@ -123,8 +130,9 @@ impl Model {
 /// Most rows explained together, tree after tree.
 const BLOCK_ROWS: usize = 256;
 
-/// `offset + scale · Σ trees`, explained: the trees' contributions summed per row in tree
-/// order and scaled.
+/// `offset + scale · Σ trees`, explained: the trees' contributions summed per row and
+/// scaled. Trees whose rows reach few cells of their grid (module `grid`) are explained
+/// once per reached cell, [`grid::MAX_ROWS`] rows at a time.
 fn trees_contributions(
     trees: &[Tree],
     x: ArrayView2<'_, f64>,
@@ -132,14 +140,54 @@ fn trees_contributions(
     scale: f64,
     space: OutputSpace,
 ) -> Result<Contributions, ModelError> {
-    let rows = x.nrows();
+    let (rows, m) = (x.nrows(), x.ncols());
+    let cuts = Cuts::new(trees.iter().map(Tree::packed), m);
+    let grids: Vec<Option<Grid>> = trees.par_iter().map(|t| Grid::build(t.packed(), &cuts)).collect();
     let explainers = trees
         .par_iter()
         .map(|t| TreeExplainer::for_rows(t, rows))
         .collect::<Result<Vec<_>, _>>()?;
     let expected = offset + scale * explainers.iter().map(|e| e.expected).sum::<f64>();
     let mut values = Array2::zeros(x.raw_dim());
-    let m = x.ncols().max(1);
+    let any_grid = grids.iter().any(Option::is_some);
+    for (mut values, x) in values
+        .axis_chunks_iter_mut(Axis(0), grid::MAX_ROWS)
+        .zip(x.axis_chunks_iter(Axis(0), grid::MAX_ROWS))
+    {
+        let reached: Vec<Option<Reached>> = if any_grid {
+            let cells = cuts.cells(x);
+            grids
+                .par_iter()
+                .zip(&explainers)
+                .map_init(ReachScratch::default, |scratch, (g, e)| {
+                    g.as_ref()
+                        .and_then(|g| g.reach(&cuts, (&cells, x.nrows(), m), e, scratch))
+                })
+                .collect()
+        } else {
+            grids.iter().map(|_| None).collect()
+        };
+        explain_rows(&explainers, &grids, &reached, x, values.view_mut(), scale);
+    }
+    Ok(Contributions {
+        space,
+        expected,
+        values,
+    })
+}
+
+/// Write the scaled contributions of rows `x` to `values`. Each row sums the trees
+/// explained directly in tree order, the trees explained through their `reached` grid
+/// cells apart (also in tree order), then adds the two sums.
+fn explain_rows(
+    explainers: &[TreeExplainer<'_>],
+    grids: &[Option<Grid>],
+    reached: &[Option<Reached>],
+    x: ArrayView2<'_, f64>,
+    mut values: ArrayViewMut2<'_, f64>,
+    scale: f64,
+) {
+    let (rows, m) = (x.nrows(), x.ncols().max(1));
     // Blocks of rows, each tree in turn over the whole block so that its nodes and tables
     // stay in cache; every row still sums its trees in tree order, so the blocks (smaller
     // for few rows, to give every thread some) do not change any result.
@@ -150,25 +198,34 @@ fn trees_contributions(
         .axis_chunks_iter_mut(Axis(0), block)
         .into_par_iter()
         .zip(x.axis_chunks_iter(Axis(0), block).into_par_iter())
+        .enumerate()
         .for_each_init(
-            || (Scratch::default(), Vec::new()),
-            |(scratch, rows), (mut phi, x_block)| {
+            || (Scratch::default(), Vec::new(), Vec::new()),
+            |(scratch, rows, sums), (b, (mut phi, x_block))| {
+                let n = x_block.nrows();
                 rows.clear();
                 rows.extend(x_block.iter().copied());
+                // The sums of the trees explained through grids, input after input.
+                sums.clear();
+                sums.resize(n * m, 0.0);
                 let phi = phi.as_slice_mut().expect("rows of a standard-layout array");
-                for e in &explainers {
-                    for (row, phi) in rows.chunks_exact(m).zip(phi.chunks_exact_mut(m)) {
-                        e.add(row, phi, scratch);
+                for ((e, grid), reached) in explainers.iter().zip(grids).zip(reached) {
+                    match (grid, reached) {
+                        (Some(grid), Some(reached)) => grid.add(reached, b * block..b * block + n, sums),
+                        _ => {
+                            for (row, phi) in rows.chunks_exact(m).zip(phi.chunks_exact_mut(m)) {
+                                e.add(row, phi, scratch);
+                            }
+                        }
                     }
                 }
-                phi.iter_mut().for_each(|v| *v *= scale);
+                for (i, phi) in phi.chunks_exact_mut(m).enumerate() {
+                    for (j, v) in phi.iter_mut().enumerate() {
+                        *v = (*v + sums[j * n + i]) * scale;
+                    }
+                }
             },
         );
-    Ok(Contributions {
-        space,
-        expected,
-        values,
-    })
 }
 
 /// One tree ready to explain rows: its nodes, the share of each node's parent's cover
@@ -585,6 +642,91 @@ mod tests {
                     output,
                     &format!("trial {trial}"),
                 );
+            }
+        }
+    }
+
+    /// `n` rows of `m` inputs whose values come from a few per input: thresholds of
+    /// `trees` (so rows land exactly on them), values between and beyond them, infinities
+    /// and missing values. Many rows share their way through each tree.
+    fn rows_on_thresholds(rng: &mut ChaCha8Rng, trees: &[Tree], m: usize, n: usize) -> Array2<f64> {
+        let mut choices: Vec<Vec<f64>> =
+            vec![vec![-0.5, 0.5, 1.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]; m];
+        for t in trees {
+            for node in t.nodes() {
+                if let Node::Split {
+                    feature, threshold, ..
+                } = node
+                {
+                    choices[feature].push(threshold);
+                }
+            }
+        }
+        Array2::from_shape_fn((n, m), |(_, j)| choices[j][rng.random_range(0..choices[j].len())])
+    }
+
+    #[test]
+    fn grids_give_the_contributions_of_each_row_explained_alone() {
+        let mut rng = ChaCha8Rng::seed_from_u64(31);
+        let m = 6;
+        for (trial, (offset, scale)) in [(0.0, 0.25), (-1.5, 1.0), (0.3, 1.0)].into_iter().enumerate() {
+            let trees: Vec<Tree> = (0..4)
+                .map(|i| random_tree(&mut rng, m, 2 + (i + trial) % 3, 0.2))
+                .collect();
+            let x = rows_on_thresholds(&mut rng, &trees, m, 3000);
+            let c = trees_contributions(&trees, x.view(), offset, scale, OutputSpace::LogOdds).unwrap();
+            // Most trees did go through their grids.
+            let cuts = Cuts::new(trees.iter().map(Tree::packed), m);
+            let cells = cuts.cells(x.view());
+            let through_grids = trees
+                .iter()
+                .filter(|t| {
+                    let e = TreeExplainer::new(t).unwrap();
+                    Grid::build(t.packed(), &cuts)
+                        .and_then(|g| {
+                            g.reach(&cuts, (&cells, x.nrows(), m), &e, &mut ReachScratch::default())
+                        })
+                        .is_some()
+                })
+                .count();
+            assert!(
+                through_grids >= 3,
+                "trial {trial}: {through_grids} trees through grids"
+            );
+            let explainers: Vec<_> = trees.iter().map(|t| TreeExplainer::new(t).unwrap()).collect();
+            for (i, row) in x.rows().into_iter().enumerate() {
+                let row = row.to_vec();
+                let mut alone = vec![0.0; m];
+                for e in &explainers {
+                    e.add(&row, &mut alone, &mut Scratch::default());
+                }
+                for (j, a) in alone.iter().enumerate() {
+                    let got = c.values[(i, j)];
+                    assert!(
+                        (got - a * scale).abs() < 1e-12,
+                        "trial {trial} row {i} input {j}: {got} vs {}",
+                        a * scale
+                    );
+                }
+                // Local accuracy.
+                let output = offset + scale * trees.iter().map(|t| t.value_of_slice(&row)).sum::<f64>();
+                let total = c.expected + c.values.row(i).sum();
+                assert!(
+                    (total - output).abs() < 1e-9,
+                    "trial {trial} row {i}: {total} vs {output}"
+                );
+                // And the Shapley values themselves, for a few rows.
+                if i < 20 {
+                    let want: Vec<f64> = (0..m)
+                        .map(|j| explainers.iter().map(|e| brute_force(e, &row, m)[j]).sum::<f64>() * scale)
+                        .collect();
+                    for (j, w) in want.iter().enumerate() {
+                        assert!(
+                            (c.values[(i, j)] - w).abs() < 1e-9,
+                            "trial {trial} row {i} input {j}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Contributions of every model kind: local accuracy, equality with Shapley values computed
 //! by enumerating every subset of the inputs (for whole ensembles), the same bits with one
-//! and two threads, and a clear error for trees without covers.
+//! and two threads (also when many rows share their way through the trees), and a clear
+//! error for trees without covers.
 
 mod common;
 use common::synthetic;
@@ -167,6 +168,54 @@ fn contributions_are_the_same_bits_with_one_and_two_threads() {
         let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&one.values), bits(&two.values), "{}", config.kind());
         assert_eq!(one.expected.to_bits(), two.expected.to_bits());
+    }
+}
+
+#[test]
+fn many_rows_that_share_their_way_through_the_trees_keep_every_property() {
+    // Test rows from three values per input: each boosted tree sees few distinct ways
+    // through it, so its contributions come from its grid of cells.
+    let (x, y) = synthetic(800, 7);
+    let (mut test, _) = synthetic(4000, 8);
+    test.mapv_inplace(|v| {
+        if v.is_nan() {
+            v
+        } else {
+            (v * 3.0).floor() / 3.0 + 0.1
+        }
+    });
+    let config = ModelConfig::GradientBoosting(BoostingParams {
+        n_iter: 30,
+        ..Default::default()
+    });
+    let model = fitted(&config, &x, &y);
+    let with = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| model.contributions(test.view()).unwrap())
+    };
+    let (one, two) = (with(1), with(2));
+    let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&one.values), bits(&two.values));
+    for (a, b) in one.outputs().iter().zip(output(&model, test.view()).iter()) {
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+    // The same values as rows explained a few at a time, and the Shapley values.
+    let Model::GradientBoosting(b) = &model else {
+        unreachable!()
+    };
+    let few = model.contributions(test.slice(ndarray::s![..12, ..])).unwrap();
+    for (i, row) in test.rows().into_iter().take(12).enumerate() {
+        let want = brute_force(&b.trees, b.init_score, 1.0, &row.to_vec(), 6);
+        for (j, w) in want.iter().enumerate() {
+            assert!((one.values[(i, j)] - w).abs() < 1e-9, "row {i} input {j}");
+            assert!(
+                (one.values[(i, j)] - few.values[(i, j)]).abs() < 1e-12,
+                "row {i} input {j}"
+            );
+        }
     }
 }
 

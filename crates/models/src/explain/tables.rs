@@ -53,10 +53,23 @@ struct Leaf {
 
 /// The distinct inputs on the path to a node and their zero fractions (the product of
 /// the shares of the path's edges on each input), in order of first appearance.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Path {
-    features: Vec<u32>,
-    zero: Vec<f64>,
+    len: usize,
+    inputs: [u32; MAX_INPUTS],
+    zeros: [f64; MAX_INPUTS],
+}
+
+impl Path {
+    /// The distinct inputs.
+    fn features(&self) -> &[u32] {
+        &self.inputs[..self.len]
+    }
+
+    /// Their zero fractions.
+    fn zero(&self) -> &[f64] {
+        &self.zeros[..self.len]
+    }
 }
 
 impl LeafTables {
@@ -66,9 +79,11 @@ impl LeafTables {
     pub(super) fn build(nodes: &[PackedNode], share: &[f64], rows: usize) -> Option<Self> {
         let paths = paths(nodes, share)?;
         let (mut entries, mut recursive_cost) = (0usize, 0usize);
+        let mut leaves = 0;
         for (n, p) in nodes.iter().zip(&paths) {
             if n.is_leaf() {
-                let d = p.features.len();
+                let d = p.len;
+                leaves += 1;
                 entries += d << d;
                 recursive_cost += (d + 1) * (d + 1);
             }
@@ -77,27 +92,31 @@ impl LeafTables {
             return None;
         }
         let mut tables = LeafTables {
-            splits: Vec::new(),
-            leaves: Vec::new(),
-            features: Vec::new(),
+            splits: Vec::with_capacity(nodes.len() - leaves),
+            leaves: Vec::with_capacity(leaves),
+            features: Vec::with_capacity(entries),
             values: Vec::with_capacity(entries),
         };
+        let mut scratch = TableScratch::default();
         for (i, n) in nodes.iter().enumerate() {
             if !n.is_leaf() {
                 let c = n.first_child as usize;
-                let bit = paths[c].features.iter().position(|&f| f as usize == n.feature());
+                let bit = paths[c]
+                    .features()
+                    .iter()
+                    .position(|&f| f as usize == n.feature());
                 tables.splits.push((i as u32, bit.unwrap_or(0) as u32));
                 continue;
             }
             let p = &paths[i];
             tables.leaves.push(Leaf {
                 node: i,
-                inputs: p.features.len(),
+                inputs: p.len,
                 features: tables.features.len(),
                 values: tables.values.len(),
             });
-            tables.features.extend_from_slice(&p.features);
-            leaf_table(&p.zero, n.value, &mut tables.values);
+            tables.features.extend_from_slice(p.features());
+            leaf_table(p.zero(), n.value, &mut scratch, &mut tables.values);
         }
         Some(tables)
     }
@@ -139,15 +158,16 @@ fn paths(nodes: &[PackedNode], share: &[f64]) -> Option<Vec<Path>> {
         let feature = n.feature() as u32;
         let c = n.first_child as usize;
         for child in [c, c + 1] {
-            let mut p = paths[i].clone();
-            match p.features.iter().position(|&f| f == feature) {
-                Some(k) => p.zero[k] *= share[child],
+            let mut p = paths[i];
+            match p.features().iter().position(|&f| f == feature) {
+                Some(k) => p.zeros[k] *= share[child],
                 None => {
-                    if p.features.len() == MAX_INPUTS {
+                    if p.len == MAX_INPUTS {
                         return None;
                     }
-                    p.features.push(feature);
-                    p.zero.push(share[child]);
+                    p.inputs[p.len] = feature;
+                    p.zeros[p.len] = share[child];
+                    p.len += 1;
                 }
             }
             paths[child] = p;
@@ -159,13 +179,20 @@ fn paths(nodes: &[PackedNode], share: &[f64]) -> Option<Vec<Path>> {
 /// Append a leaf's table to `out`: for every subset `M` of its `d = zero.len()` path
 /// inputs (bit `j` set when the row meets input `j`'s conditions), the contribution to
 /// each input, as in the module's formulas.
-fn leaf_table(zero: &[f64], value: f64, out: &mut Vec<f64>) {
+fn leaf_table(zero: &[f64], value: f64, scratch: &mut TableScratch, out: &mut Vec<f64>) {
     let d = zero.len();
     let full = 1usize << d;
+    let TableScratch {
+        symmetric,
+        weight,
+        k,
+        outside,
+    } = scratch;
     // e_0..e_d of the zero fractions of each subset, built from the subset without its
     // highest member.
     let width = d + 1;
-    let mut symmetric = vec![0.0; full * width];
+    symmetric.clear();
+    symmetric.resize(full * width, 0.0);
     symmetric[0] = 1.0;
     for m in 1..full {
         let top = (usize::BITS - 1 - m.leading_zeros()) as usize;
@@ -177,28 +204,51 @@ fn leaf_table(zero: &[f64], value: f64, out: &mut Vec<f64>) {
             to[k] = from[k] + zero[top] * from[k - 1];
         }
     }
-    // Shapley weights w(s) = s! (d-s-1)! / d! for s < d.
-    let factorial = |n: usize| (1..=n).map(|v| v as f64).product::<f64>();
-    let weight: Vec<f64> = (0..d)
-        .map(|s| factorial(s) * factorial(d - s - 1) / factorial(d))
-        .collect();
-    let k: Vec<f64> = (0..full)
-        .map(|m| {
-            // Only used for subsets that leave an input out (q < d).
-            let q = m.count_ones() as usize;
-            let e = &symmetric[m * width..][..width];
-            (0..=q).filter(|&s| s < d).map(|s| weight[s] * e[q - s]).sum()
-        })
-        .collect();
+    // Shapley weights w(s) = s! (d-s-1)! / d! for s < d: w(0) = 1/d, w(s) = w(s-1) s / (d-s).
+    weight.clear();
+    if d > 0 {
+        weight.push(1.0 / d as f64);
+        for s in 1..d {
+            weight.push(weight[s - 1] * s as f64 / (d - s) as f64);
+        }
+    }
+    k.clear();
+    k.extend((0..full).map(|m| {
+        // Only used for subsets that leave an input out (q < d).
+        let q = m.count_ones() as usize;
+        let e = &symmetric[m * width..][..width];
+        (0..=q)
+            .take_while(|&s| s < d)
+            .map(|s| weight[s] * e[q - s])
+            .sum::<f64>()
+    }));
+    // The product of the zero fractions outside each subset, from the subset with one
+    // more member.
+    outside.clear();
+    outside.resize(full, 1.0);
+    for m in (0..full - 1).rev() {
+        let j = (!m).trailing_zeros() as usize;
+        outside[m] = outside[m | 1 << j] * zero[j];
+    }
+    out.reserve(full * d);
     for m in 0..full {
-        let outside: f64 = (0..d).filter(|&j| m & (1 << j) == 0).map(|j| zero[j]).product();
+        let (outside, k_m) = (outside[m], k[m]);
         for (j, z) in zero.iter().enumerate() {
             let bit = 1 << j;
             out.push(if m & bit != 0 {
                 value * (1.0 - z) * outside * k[m ^ bit]
             } else {
-                -value * outside * k[m]
+                -value * outside * k_m
             });
         }
     }
+}
+
+/// Scratch space of [`leaf_table`], reused across leaves.
+#[derive(Debug, Default)]
+struct TableScratch {
+    symmetric: Vec<f64>,
+    weight: Vec<f64>,
+    k: Vec<f64>,
+    outside: Vec<f64>,
 }
