@@ -26,8 +26,8 @@ use crate::tree::PackedNode;
 /// `u16`).
 pub(super) const MAX_ROWS: usize = 1 << 14;
 
-/// Most cells of a grid (cells and their slots share a `u64` in [`CellSet`]).
-const MAX_CELLS: u64 = 1 << 48;
+/// Most cells of a grid (a cell's index is a `u32`).
+const MAX_CELLS: u64 = 1 << 32;
 
 /// Most entries of a grid's lookups from [`Cuts`] cells to its own (256 KB).
 const MAX_OFFSETS: usize = 1 << 16;
@@ -104,7 +104,7 @@ pub(super) struct Grid {
     thresholds: Vec<Vec<f64>>,
     /// Per input, the offset in the grid (the tree's cell times the input's stride) of
     /// each of the input's cells among the [`Cuts`].
-    offsets: Vec<Vec<u64>>,
+    offsets: Vec<Vec<u32>>,
 }
 
 /// The grid cells a set of rows reaches in one tree and their contributions.
@@ -119,7 +119,7 @@ pub(super) struct Reached {
 /// Scratch space of [`Grid::reach`], reused across trees.
 #[derive(Debug, Default)]
 pub(super) struct ReachScratch {
-    flat: Vec<u64>,
+    flat: Vec<u32>,
     seen: CellSet,
     explain: Scratch,
 }
@@ -159,7 +159,7 @@ impl Grid {
             let all = cuts.thresholds.get(j as usize)?;
             grid.offsets.push(
                 (0..all.len() + 2)
-                    .map(|c| cell_of(&own, representative(all, c)) as u64 * stride)
+                    .map(|c| (cell_of(&own, representative(all, c)) as u64 * stride) as u32)
                     .collect(),
             );
             stride = stride
@@ -187,9 +187,17 @@ impl Grid {
         let flat = &mut scratch.flat;
         flat.clear();
         flat.resize(rows, 0);
-        for (&j, offsets) in self.inputs.iter().zip(&self.offsets) {
-            let offsets = offsets.as_slice();
-            for (f, &c) in flat.iter_mut().zip(&cells[j as usize * rows..][..rows]) {
+        let column = |j: u32| &cells[j as usize * rows..][..rows];
+        let inputs = self.inputs.chunks_exact(2);
+        let last = inputs.remainder().first().zip(self.offsets.last());
+        for (pair, offsets) in inputs.zip(self.offsets.chunks_exact(2)) {
+            let (a, b) = (offsets[0].as_slice(), offsets[1].as_slice());
+            for ((f, &ca), &cb) in flat.iter_mut().zip(column(pair[0])).zip(column(pair[1])) {
+                *f += a[ca as usize] + b[cb as usize];
+            }
+        }
+        if let Some((&j, offsets)) = last {
+            for (f, &c) in flat.iter_mut().zip(column(j)) {
                 *f += offsets[c as usize];
             }
         }
@@ -233,9 +241,22 @@ impl Grid {
     pub(super) fn add(&self, reached: &Reached, rows: Range<usize>, sums: &mut [f64]) {
         let (d, n) = (self.inputs.len(), rows.len());
         let cells = &reached.cell_of_row[rows];
-        for (k, &j) in self.inputs.iter().enumerate() {
+        // Two inputs at a time: a cell's values for both share a cache line.
+        let mut k = 0;
+        while k + 1 < d {
+            let (a, b) = (self.inputs[k] as usize * n, self.inputs[k + 1] as usize * n);
+            let (head, tail) = sums.split_at_mut(b);
             let values = &reached.values[k..];
-            for (s, &cell) in sums[j as usize * n..][..n].iter_mut().zip(cells) {
+            for ((sa, sb), &cell) in head[a..][..n].iter_mut().zip(&mut tail[..n]).zip(cells) {
+                let v = &values[usize::from(cell) * d..][..2];
+                *sa += v[0];
+                *sb += v[1];
+            }
+            k += 2;
+        }
+        if k < d {
+            let values = &reached.values[k..];
+            for (s, &cell) in sums[self.inputs[k] as usize * n..][..n].iter_mut().zip(cells) {
                 *s += values[usize::from(cell) * d];
             }
         }
@@ -243,7 +264,7 @@ impl Grid {
 }
 
 /// The reached cells' slots: an open-addressing hash table (linear probing), at most half
-/// full, each entry a cell (below 2^48) and its slot in one `u64`.
+/// full, each entry a cell and its slot in one `u64`.
 #[derive(Debug, Default)]
 struct CellSet {
     entries: Vec<u64>,
@@ -262,8 +283,9 @@ impl CellSet {
         self.shift = 64 - size.trailing_zeros();
     }
 
-    /// The slot of `cell` (below 2^48), which gets `next` (below `u16::MAX`) when it is new.
-    fn slot(&mut self, cell: u64, next: u16) -> u16 {
+    /// The slot of `cell`, which gets `next` when it is new.
+    fn slot(&mut self, cell: u32, next: u16) -> u16 {
+        let cell = u64::from(cell);
         let mask = self.entries.len() - 1;
         let mut i = (cell.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
         loop {
@@ -319,7 +341,7 @@ mod tests {
     fn the_cell_set_gives_each_cell_one_slot() {
         let mut set = CellSet::default();
         set.clear(64);
-        let cells: Vec<u64> = (0..32).map(|i| (i * 7919) % 1000 + (1 << 47)).collect();
+        let cells: Vec<u32> = (0..32).map(|i| (i * 7919) % 1000 + u32::MAX - 1000).collect();
         for (i, &c) in cells.iter().enumerate() {
             assert_eq!(set.slot(c, i as u16), i as u16);
         }
