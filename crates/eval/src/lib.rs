@@ -158,7 +158,20 @@ pub struct CalibrationEffect {
     pub before: ProbabilityQuality,
     /// The calibrated probabilities.
     pub after: ProbabilityQuality,
+    /// The ECE that perfectly calibrated probabilities show on these test rows through
+    /// sampling noise alone: the mean ECE of the calibrated probabilities against
+    /// [`ECE_NOISE_DRAWS`] sets of labels drawn from them. ECEs near it cannot be told
+    /// apart.
+    #[serde(default)]
+    pub ece_noise: f64,
+    /// The bootstrap interval (the metrics' resamples and level) of `after.ece −
+    /// before.ece`: a change whose interval holds 0 is within the test rows' noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ece_change_interval: Option<[f64; 2]>,
 }
+
+/// Label sets drawn for [`CalibrationEffect::ece_noise`].
+pub const ECE_NOISE_DRAWS: usize = 200;
 
 /// How well probabilities match outcomes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -265,11 +278,7 @@ pub fn evaluate_scores(
             threshold: s.operating_point.map_or(config.threshold, |(_, t)| t),
         })
         .collect();
-    let resampling = Resampling {
-        samples: config.bootstrap_samples,
-        seed: config.seed,
-        level: 0.95,
-    };
+    let resampling = resampling(config);
     let intervals = bootstrap::intervals(&scored, &resampling)?;
     // Models are independent: in parallel, collected in order (the first error wins).
     predictions
@@ -284,6 +293,15 @@ pub fn evaluate_scores(
         .collect::<Vec<_>>()
         .into_iter()
         .collect()
+}
+
+/// The bootstrap resampling of `config`: its samples and seed, 95% intervals.
+fn resampling(config: &EvalConfig) -> Resampling {
+    Resampling {
+        samples: config.bootstrap_samples,
+        seed: config.seed,
+        level: 0.95,
+    }
 }
 
 /// The intervals of the report: both metrics or none.
@@ -315,6 +333,14 @@ fn point_metrics(
             method,
             before: ProbabilityQuality::of(y, raw, config.calibration_bins)?,
             after: quality.clone(),
+            ece_noise: metrics::ece_of_calibrated(p, config.calibration_bins, ECE_NOISE_DRAWS, config.seed),
+            ece_change_interval: bootstrap::ece_change_interval(
+                y,
+                raw,
+                p,
+                config.calibration_bins,
+                &resampling(config),
+            ),
         }),
     };
     let at_threshold = ThresholdMetrics::at(y, p, threshold);

@@ -528,6 +528,26 @@ fn with_before(value: f64, before: Option<(CalibrationMethod, f64)>) -> String {
     }
 }
 
+/// The ECE cell: for a calibrated model, also the ECE before, the interval of the change
+/// and the ECE of perfectly calibrated probabilities on these rows (sampling noise).
+fn ece_cell(m: &ModelMetrics) -> String {
+    match &m.calibration {
+        Some(c) => {
+            let change = c.ece_change_interval.map_or(String::new(), |[lo, hi]| {
+                format!("; change 95% CI [{lo:+.4}, {hi:+.4}]")
+            });
+            format!(
+                "{:.4} ({:.4} before {}{change}; perfectly calibrated: ~{:.4})",
+                m.ece,
+                c.before.ece,
+                c.method.name(),
+                c.ece_noise
+            )
+        }
+        None => format!("{:.4}", m.ece),
+    }
+}
+
 /// Rows of the model comparison table, best ROC-AUC first: cells as text.
 fn comparison_rows(metrics: &MetricsReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let header = vec![
@@ -572,7 +592,7 @@ fn comparison_rows(metrics: &MetricsReport) -> (Vec<&'static str>, Vec<Vec<Strin
                     m.brier,
                     m.calibration.as_ref().map(|c| (c.method, c.before.brier)),
                 ),
-                with_before(m.ece, m.calibration.as_ref().map(|c| (c.method, c.before.ece))),
+                ece_cell(m),
                 format!(
                     "threshold {:.3}: recall {:.3}, precision {:.3}",
                     t.threshold, t.replayed.recall, t.replayed.precision

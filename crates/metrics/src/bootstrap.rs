@@ -84,6 +84,56 @@ pub fn intervals(models: &[Scored<'_>], resampling: &Resampling) -> Result<Vec<I
         .collect())
 }
 
+/// The percentile interval of `ECE(after) − ECE(before)` (`bins` equal-width bins, as
+/// [`crate::expected_calibration_error`]) over the resamples of the rows (the same
+/// resamples as [`intervals`]): whether a calibration map changed the ECE by more than
+/// the rows' sampling noise. `None` without rows or resamples; the probabilities must be
+/// checked ([`crate::check`]).
+pub fn ece_change_interval(
+    y: &[bool],
+    before: &[f64],
+    after: &[f64],
+    bins: usize,
+    resampling: &Resampling,
+) -> Option<[f64; 2]> {
+    let n = y.len();
+    if n == 0 || resampling.samples == 0 || before.len() != n || after.len() != n {
+        return None;
+    }
+    let bins = bins.max(1);
+    // Each row's bin and outcome minus probability, before then after: a bin's ECE term
+    // is the absolute sum of its rows' differences over all rows.
+    let term = |t: bool, q: f64| {
+        (
+            ((q * bins as f64) as usize).min(bins - 1),
+            f64::from(u8::from(t)) - q,
+        )
+    };
+    let rows: Vec<[(usize, f64); 2]> = y
+        .iter()
+        .zip(before.iter().zip(after))
+        .map(|(&t, (&b, &a))| [term(t, b), term(t, a)])
+        .collect();
+    let changes: Vec<f64> = (0..resampling.samples)
+        .into_par_iter()
+        .map_init(
+            || (vec![0u32; n], vec![[0.0f64; 2]; bins]),
+            |(counts, sums), b| {
+                resample_counts(resampling.seed, b, counts);
+                sums.fill([0.0; 2]);
+                for (row, &c) in rows.iter().zip(counts.iter()) {
+                    for (side, &(bin, difference)) in row.iter().enumerate() {
+                        sums[bin][side] += f64::from(c) * difference;
+                    }
+                }
+                let ece = |side: usize| sums.iter().map(|s| s[side].abs()).sum::<f64>() / n as f64;
+                ece(1) - ece(0)
+            },
+        )
+        .collect();
+    percentile_interval(changes.into_iter(), resampling.level)
+}
+
 /// The multiplicities of one resample: in bytes when every one fits (nearly always, as a
 /// row is drawn about once), a quarter of the memory for the model walks to gather from;
 /// in `u32` otherwise.
@@ -511,5 +561,50 @@ mod tests {
         let none = intervals(&models[..1], &resampling(0, 1)).unwrap();
         assert_eq!(none[0].roc_auc, None);
         assert_eq!(none[0].accuracy, None);
+    }
+
+    #[test]
+    fn the_ece_change_is_the_percentiles_of_the_change_on_copied_resamples() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let n = 700;
+        let before: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
+        let y: Vec<bool> = before
+            .iter()
+            .map(|&q| rng.random::<f64>() < q * 0.8 + 0.1)
+            .collect();
+        // A monotone map, and the probability 1 (last bin) on a few rows.
+        let mut after: Vec<f64> = before.iter().map(|&q| q * q).collect();
+        after[..5].fill(1.0);
+        // The change on each copied resample: the same rows drawn for both.
+        let pairs: Vec<f64> = before.iter().zip(&after).flat_map(|(&b, &a)| [b, a]).collect();
+        let changes = reference_values(
+            &y,
+            &(0..n).map(|i| i as f64).collect::<Vec<_>>(),
+            300,
+            5,
+            |ys, rows| {
+                let (b, a): (Vec<f64>, Vec<f64>) = rows
+                    .iter()
+                    .map(|&r| (pairs[2 * r as usize], pairs[2 * r as usize + 1]))
+                    .unzip();
+                Some(
+                    metrics::expected_calibration_error(ys, &a, 10)
+                        - metrics::expected_calibration_error(ys, &b, 10),
+                )
+            },
+        );
+        let want = percentile_interval(changes.into_iter().flatten(), 0.95).unwrap();
+        let got = ece_change_interval(&y, &before, &after, 10, &resampling(300, 5)).unwrap();
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{got:?} vs {want:?}");
+        }
+        assert_eq!(
+            ece_change_interval(&y, &before, &before, 10, &resampling(50, 5)),
+            Some([0.0, 0.0])
+        );
+        assert_eq!(
+            ece_change_interval(&y, &before, &after, 10, &resampling(0, 5)),
+            None
+        );
     }
 }

@@ -134,6 +134,27 @@ pub fn expected_calibration_error(y: &[bool], p: &[f64], bins: usize) -> f64 {
     calibration_error_of_bins(&crate::curves::calibration(y, p, bins), y.len())
 }
 
+/// The mean [`expected_calibration_error`] of probabilities `p` against `draws` sets of
+/// labels drawn from them (row `i` replayed with probability `p[i]`, ChaCha8 seeded by
+/// `seed`, stream per draw): the ECE that perfectly calibrated probabilities show on this
+/// many rows through sampling noise alone. The same value whatever the thread count.
+pub fn ece_of_calibrated(p: &[f64], bins: usize, draws: usize, seed: u64) -> f64 {
+    use rand::{Rng, SeedableRng};
+    use rayon::prelude::*;
+    let total: f64 = (0..draws)
+        .into_par_iter()
+        .map(|d| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(d as u64);
+            let y: Vec<bool> = p.iter().map(|&q| rng.random::<f64>() < q).collect();
+            expected_calibration_error(&y, p, bins)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .sum();
+    total / draws.max(1) as f64
+}
+
 /// [`expected_calibration_error`] of the bins of `rows` rows already computed by
 /// [`crate::curves::calibration`].
 pub fn calibration_error_of_bins(bins: &[crate::curves::CalibrationBin], rows: usize) -> f64 {
@@ -232,6 +253,20 @@ impl ThresholdMetrics {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn perfectly_calibrated_probabilities_show_the_ece_of_sampling_noise() {
+        // One bin at 0.5: the ECE is |Binomial(n, 1/2) / n - 1/2|, whose mean is about
+        // sqrt(2 / pi) / (2 sqrt(n)).
+        let n = 10_000;
+        let p = vec![0.5; n];
+        let want = (2.0 / std::f64::consts::PI).sqrt() / (2.0 * (n as f64).sqrt());
+        let got = ece_of_calibrated(&p, 10, 400, 3);
+        assert!((got / want - 1.0).abs() < 0.1, "{got} vs {want}");
+        // Fewer rows, more noise; the same seed, the same value.
+        assert!(ece_of_calibrated(&p[..1000], 10, 400, 3) > 2.5 * got);
+        assert_eq!(got.to_bits(), ece_of_calibrated(&p, 10, 400, 3).to_bits());
+    }
+
     use super::*;
 
     // scikit-learn 1.x on y = [1,0,1,1,0,0,1,0,1,0], p = [.9,.1,.4,.4,.4,.2,.8,.7,.35,.05]:

@@ -62,6 +62,10 @@ fn calibrated_models_report_before_and_after_and_decide_at_their_saved_threshold
             assert_ne!(c.before.brier, c.after.brier);
             let rows: u64 = c.before.curve.iter().map(|b| b.count).sum();
             assert_eq!(rows, metrics.test_set.rows as u64);
+            // Sampling noise: what perfectly calibrated probabilities show on these rows.
+            assert!(c.ece_noise > 0.0 && c.ece_noise < 0.2, "{name}: {c:?}");
+            let [low, high] = c.ece_change_interval.unwrap();
+            assert!(low <= high, "{name}: {c:?}");
         }
     }
     // The balanced logistic regression is far from calibrated; the map fixes most of it.
@@ -70,6 +74,8 @@ fn calibrated_models_report_before_and_after_and_decide_at_their_saved_threshold
         .as_ref()
         .unwrap();
     assert!(logistic.after.ece < logistic.before.ece, "{logistic:?}");
+    // By more than the test rows' noise: the whole interval of the change is below zero.
+    assert!(logistic.ece_change_interval.unwrap()[1] < 0.0, "{logistic:?}");
     // The report states each model's threshold and its figures before calibration.
     let report = std::fs::read_to_string(latest.join("report.md")).unwrap();
     let boosting = report
