@@ -529,15 +529,15 @@ fn with_before(value: f64, before: Option<(CalibrationMethod, f64)>) -> String {
 }
 
 /// The ECE cell: for a calibrated model, also the ECE before, the interval of the change
-/// and the ECE of perfectly calibrated probabilities on these rows (sampling noise).
+/// and the ECE of perfectly calibrated probabilities on these rows (see [`ECE_NOTE`]).
 fn ece_cell(m: &ModelMetrics) -> String {
     match &m.calibration {
         Some(c) => {
-            let change = c.ece_change_interval.map_or(String::new(), |[lo, hi]| {
-                format!("; change 95% CI [{lo:+.4}, {hi:+.4}]")
-            });
+            let change = c
+                .ece_change_interval
+                .map_or(String::new(), |[lo, hi]| format!(", Δ [{lo:+.4}, {hi:+.4}]"));
             format!(
-                "{:.4} ({:.4} before {}{change}; perfectly calibrated: ~{:.4})",
+                "{:.4} ({:.4} before {}{change}, noise {:.4})",
                 m.ece,
                 c.before.ece,
                 c.method.name(),
@@ -546,6 +546,17 @@ fn ece_cell(m: &ModelMetrics) -> String {
         }
         None => format!("{:.4}", m.ece),
     }
+}
+
+/// Below the model table when a model is calibrated: what its ECE cell says.
+const ECE_NOTE: &str = "ECE of a calibrated model: Δ is the 95% bootstrap interval of the \
+change calibration made, noise the ECE that perfectly calibrated probabilities show on \
+these test rows by chance alone; a change whose interval holds 0, or an ECE near the \
+noise, is not a real difference.";
+
+/// Whether any model of `metrics` is calibrated.
+fn any_calibrated(metrics: &MetricsReport) -> bool {
+    metrics.models.values().any(|m| m.calibration.is_some())
 }
 
 /// Rows of the model comparison table, best ROC-AUC first: cells as text.
@@ -636,7 +647,7 @@ table{border-collapse:collapse;margin:.8rem 0;font-size:.92rem}th,td{border:1px 
 th{background:#f0f4f8}tr:first-child td{font-weight:600}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}\
 figure{margin:0;background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:.5rem}figure img{width:100%;height:auto}\
 figcaption{font-size:.85rem;color:#555;text-align:center}pre{background:#f6f8fa;padding:1rem;overflow:auto;font-size:.85rem}\
-.lead{color:#555}code{background:#f6f8fa;padding:0 .25rem}";
+.lead{color:#555}.note{color:#555;font-size:.85rem}code{background:#f6f8fa;padding:0 .25rem}";
 
 fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Result<String, PlotError> {
     let mut h = String::new();
@@ -669,7 +680,11 @@ fn html(input: &ReportInput<'_>, charts: &[ChartRef], plots_dir: &Path) -> Resul
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n<h2>Charts</h2>\n");
+    h.push_str("</table>\n");
+    if any_calibrated(input.metrics) {
+        let _ = writeln!(h, "<p class=\"note\">{}</p>", escape(ECE_NOTE));
+    }
+    h.push_str("<h2>Charts</h2>\n");
     figures(&mut h, charts.iter().filter(|c| !c.explanation), plots_dir)?;
     if let Some(best) = input.explanations.first() {
         let top: Vec<String> = best
@@ -745,6 +760,9 @@ fn markdown(input: &ReportInput<'_>, charts: &[ChartRef]) -> String {
     let _ = writeln!(md, "|{}", " --- |".repeat(header.len()));
     for row in rows {
         let _ = writeln!(md, "| {} |", row.join(" | "));
+    }
+    if any_calibrated(input.metrics) {
+        let _ = write!(md, "\n{ECE_NOTE}\n");
     }
     md.push_str("\n## Data\n\n| | |\n| --- | --- |\n");
     for (key, value) in dataset_rows(input.page.dataset) {
