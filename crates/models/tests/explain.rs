@@ -8,7 +8,7 @@ use common::synthetic;
 
 use ndarray::{Array1, Array2, ArrayView2};
 
-use replay_models::explain::OutputSpace;
+use replay_models::explain::{Contributions, OutputSpace};
 use replay_models::logistic::LogisticParams;
 use replay_models::tree::{DecisionTreeParams, Node, Tree};
 use replay_models::{fit, BoostingParams, ForestParams, Model, ModelConfig};
@@ -151,21 +151,27 @@ fn ensemble_contributions_equal_brute_force_shapley_values() {
     }
 }
 
+/// The contributions of `model` for `x` on a pool of `threads` threads.
+fn with_threads(model: &Model, x: &Array2<f64>, threads: usize) -> Contributions {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| model.contributions(x.view()).unwrap())
+}
+
+/// The bits of every value.
+fn bits(a: &Array2<f64>) -> Vec<u64> {
+    a.iter().map(|v| v.to_bits()).collect()
+}
+
 #[test]
 fn contributions_are_the_same_bits_with_one_and_two_threads() {
     let (x, y) = synthetic(800, 5);
     let (test, _) = synthetic(300, 6);
     for config in &configs()[1..] {
         let model = fitted(config, &x, &y);
-        let with = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| model.contributions(test.view()).unwrap())
-        };
-        let (one, two) = (with(1), with(2));
-        let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let (one, two) = (with_threads(&model, &test, 1), with_threads(&model, &test, 2));
         assert_eq!(bits(&one.values), bits(&two.values), "{}", config.kind());
         assert_eq!(one.expected.to_bits(), two.expected.to_bits());
     }
@@ -189,15 +195,7 @@ fn many_rows_that_share_their_way_through_the_trees_keep_every_property() {
         ..Default::default()
     });
     let model = fitted(&config, &x, &y);
-    let with = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| model.contributions(test.view()).unwrap())
-    };
-    let (one, two) = (with(1), with(2));
-    let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let (one, two) = (with_threads(&model, &test, 1), with_threads(&model, &test, 2));
     assert_eq!(bits(&one.values), bits(&two.values));
     for (a, b) in one.outputs().iter().zip(output(&model, test.view()).iter()) {
         assert!((a - b).abs() < 1e-9, "{a} vs {b}");
