@@ -158,12 +158,12 @@ pub struct CalibrationEffect {
     pub before: ProbabilityQuality,
     /// The calibrated probabilities.
     pub after: ProbabilityQuality,
-    /// The ECE that perfectly calibrated probabilities show on these test rows through
-    /// sampling noise alone: the mean ECE of the calibrated probabilities against
-    /// [`ECE_NOISE_DRAWS`] sets of labels drawn from them. ECEs near it cannot be told
-    /// apart.
-    #[serde(default)]
-    pub ece_noise: f64,
+    /// The ECE that perfectly calibrated probabilities like these show on these test
+    /// rows through sampling noise alone: the mean ECE of the calibrated probabilities
+    /// against [`ECE_NOISE_DRAWS`] sets of labels drawn from them. ECEs near it cannot be
+    /// told apart. Absent from metrics files written before it was computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ece_noise: Option<f64>,
     /// The bootstrap interval (the metrics' resamples and level) of `after.ece −
     /// before.ece`: a change whose interval holds 0 is within the test rows' noise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -333,7 +333,13 @@ fn point_metrics(
             method,
             before: ProbabilityQuality::of(y, raw, config.calibration_bins)?,
             after: quality.clone(),
-            ece_noise: metrics::ece_of_calibrated(p, config.calibration_bins, ECE_NOISE_DRAWS, config.seed),
+            // A seed of its own, so that its labels do not reuse the bootstrap's draws.
+            ece_noise: Some(metrics::ece_of_calibrated(
+                p,
+                config.calibration_bins,
+                ECE_NOISE_DRAWS,
+                config.seed.wrapping_add(0x9E37_79B9_7F4A_7C15),
+            )),
             ece_change_interval: bootstrap::ece_change_interval(
                 y,
                 raw,

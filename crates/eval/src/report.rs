@@ -536,12 +536,12 @@ fn ece_cell(m: &ModelMetrics) -> String {
             let change = c
                 .ece_change_interval
                 .map_or(String::new(), |[lo, hi]| format!(", Δ [{lo:+.4}, {hi:+.4}]"));
+            let noise = c.ece_noise.map_or(String::new(), |n| format!(", noise {n:.4}"));
             format!(
-                "{:.4} ({:.4} before {}{change}, noise {:.4})",
+                "{:.4} ({:.4} before {}{change}{noise})",
                 m.ece,
                 c.before.ece,
-                c.method.name(),
-                c.ece_noise
+                c.method.name()
             )
         }
         None => format!("{:.4}", m.ece),
@@ -550,9 +550,9 @@ fn ece_cell(m: &ModelMetrics) -> String {
 
 /// Below the model table when a model is calibrated: what its ECE cell says.
 const ECE_NOTE: &str = "ECE of a calibrated model: Δ is the 95% bootstrap interval of the \
-change calibration made, noise the ECE that perfectly calibrated probabilities show on \
-these test rows by chance alone; a change whose interval holds 0, or an ECE near the \
-noise, is not a real difference.";
+change calibration made, noise the mean ECE that perfectly calibrated probabilities like \
+these show on these test rows by chance alone; a change whose interval holds 0 cannot be \
+told from chance, nor can ECEs near the noise.";
 
 /// Whether any model of `metrics` is calibrated.
 fn any_calibrated(metrics: &MetricsReport) -> bool {

@@ -87,8 +87,8 @@ pub fn intervals(models: &[Scored<'_>], resampling: &Resampling) -> Result<Vec<I
 /// The percentile interval of `ECE(after) − ECE(before)` (`bins` equal-width bins, as
 /// [`crate::expected_calibration_error`]) over the resamples of the rows (the same
 /// resamples as [`intervals`]): whether a calibration map changed the ECE by more than
-/// the rows' sampling noise. `None` without rows or resamples; the probabilities must be
-/// checked ([`crate::check`]).
+/// the rows' sampling noise. `None` without rows or resamples, or when the lengths
+/// differ; the probabilities must be checked ([`crate::check`]).
 pub fn ece_change_interval(
     y: &[bool],
     before: &[f64],

@@ -30,6 +30,8 @@
 //! accuracy holds: for every row, [`Contributions::expected`] plus the row's contributions
 //! equals the model's output (up to rounding). Rows are explained in parallel and each
 //! row's sums run in a fixed order, so results do not depend on the number of threads.
+//! Which way each tree takes (tables, grids) depends on how many rows are explained
+//! together, so the same row explained in another batch may differ in its last bits.
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
@@ -142,7 +144,11 @@ fn trees_contributions(
 ) -> Result<Contributions, ModelError> {
     let (rows, m) = (x.nrows(), x.ncols());
     let cuts = Cuts::new(trees.iter().map(Tree::packed), m);
-    let grids: Vec<Option<Grid>> = trees.par_iter().map(|t| Grid::build(t.packed(), &cuts)).collect();
+    // A single row has nothing to share.
+    let grids: Vec<Option<Grid>> = trees
+        .par_iter()
+        .map(|t| (rows > 1).then(|| Grid::build(t.packed(), &cuts)).flatten())
+        .collect();
     let explainers = trees
         .par_iter()
         .map(|t| TreeExplainer::for_rows(t, rows))
@@ -189,8 +195,9 @@ fn explain_rows(
 ) {
     let (rows, m) = (x.nrows(), x.ncols().max(1));
     // Blocks of rows, each tree in turn over the whole block so that its nodes and tables
-    // stay in cache; every row still sums its trees in tree order, so the blocks (smaller
-    // for few rows, to give every thread some) do not change any result.
+    // stay in cache; every row still sums its trees in a fixed order (the trees explained
+    // directly in tree order, those through grids apart, also in tree order), so the
+    // blocks (smaller for few rows, to give every thread some) do not change any result.
     let block = rows
         .div_ceil(4 * rayon::current_num_threads())
         .clamp(1, BLOCK_ROWS);
@@ -727,6 +734,27 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_beyond_one_chunk_of_grid_cells_are_explained_as_alone() {
+        // Three chunks of rows: each looks its cells up apart, the last one short.
+        let mut rng = ChaCha8Rng::seed_from_u64(37);
+        let m = 5;
+        let trees: Vec<Tree> = (0..3).map(|i| random_tree(&mut rng, m, 2 + i, 0.1)).collect();
+        let x = rows_on_thresholds(&mut rng, &trees, m, 2 * grid::MAX_ROWS + 100);
+        let c = trees_contributions(&trees, x.view(), 0.5, 1.0, OutputSpace::LogOdds).unwrap();
+        let explainers: Vec<_> = trees.iter().map(|t| TreeExplainer::new(t).unwrap()).collect();
+        for (i, row) in x.rows().into_iter().enumerate() {
+            let row = row.to_vec();
+            let mut alone = vec![0.0; m];
+            for e in &explainers {
+                e.add(&row, &mut alone, &mut Scratch::default());
+            }
+            for (j, a) in alone.iter().enumerate() {
+                assert!((c.values[(i, j)] - a).abs() < 1e-12, "row {i} input {j}");
             }
         }
     }

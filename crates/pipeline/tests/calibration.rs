@@ -63,7 +63,8 @@ fn calibrated_models_report_before_and_after_and_decide_at_their_saved_threshold
             let rows: u64 = c.before.curve.iter().map(|b| b.count).sum();
             assert_eq!(rows, metrics.test_set.rows as u64);
             // Sampling noise: what perfectly calibrated probabilities show on these rows.
-            assert!(c.ece_noise > 0.0 && c.ece_noise < 0.2, "{name}: {c:?}");
+            let noise = c.ece_noise.unwrap();
+            assert!(noise > 0.0 && noise < 0.2, "{name}: {c:?}");
             let [low, high] = c.ece_change_interval.unwrap();
             assert!(low <= high, "{name}: {c:?}");
         }

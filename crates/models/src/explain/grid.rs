@@ -100,8 +100,6 @@ impl Cuts {
 pub(super) struct Grid {
     /// The distinct inputs the tree splits on, in increasing order.
     inputs: Vec<u32>,
-    /// Per input, the tree's thresholds on it.
-    thresholds: Vec<Vec<f64>>,
     /// Per input, the offset in the grid (the tree's cell times the input's stride) of
     /// each of the input's cells among the [`Cuts`].
     offsets: Vec<Vec<u32>>,
@@ -126,8 +124,8 @@ pub(super) struct ReachScratch {
 
 impl Grid {
     /// The grid of a tree whose splits are among `cuts`, or `None` when its lookups would
-    /// be too large ([`MAX_OFFSETS`]), it would have more than [`MAX_CELLS`] cells or a
-    /// split has a threshold that is not finite.
+    /// be too large ([`MAX_OFFSETS`]), it would have more than [`MAX_CELLS`] cells, a split
+    /// has a threshold that is not finite or tests an input `cuts` does not have.
     pub(super) fn build(nodes: &[PackedNode], cuts: &Cuts) -> Option<Self> {
         let splits = || nodes.iter().filter(|n| !n.is_leaf());
         if splits().any(|n| !n.value.is_finite()) {
@@ -144,7 +142,6 @@ impl Grid {
             return None;
         }
         let mut grid = Grid {
-            thresholds: Vec::with_capacity(inputs.len()),
             offsets: Vec::with_capacity(inputs.len()),
             inputs,
         };
@@ -165,7 +162,6 @@ impl Grid {
             stride = stride
                 .checked_mul(own.len() as u64 + 2)
                 .filter(|&s| s <= MAX_CELLS)?;
-            grid.thresholds.push(own);
         }
         Some(grid)
     }
@@ -173,8 +169,7 @@ impl Grid {
     /// The cells reached by `rows` rows of `m` inputs whose [`Cuts::cells`] are `cells`
     /// (at most [`MAX_ROWS`] rows), and their contributions, each explained by
     /// `explainer` (the grid's tree) for a representative row; `None` when the rows reach
-    /// more than half as many cells as there are rows (explaining them directly costs
-    /// less).
+    /// more than ⌈rows / 2⌉ cells (explaining them directly costs less).
     pub(super) fn reach(
         &self,
         cuts: &Cuts,

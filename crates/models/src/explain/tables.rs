@@ -79,11 +79,12 @@ impl LeafTables {
     pub(super) fn build(nodes: &[PackedNode], share: &[f64], rows: usize) -> Option<Self> {
         let paths = paths(nodes, share)?;
         let (mut entries, mut recursive_cost) = (0usize, 0usize);
-        let mut leaves = 0;
+        let (mut leaves, mut leaf_inputs) = (0, 0);
         for (n, p) in nodes.iter().zip(&paths) {
             if n.is_leaf() {
                 let d = p.len;
                 leaves += 1;
+                leaf_inputs += d;
                 entries += d << d;
                 recursive_cost += (d + 1) * (d + 1);
             }
@@ -94,7 +95,7 @@ impl LeafTables {
         let mut tables = LeafTables {
             splits: Vec::with_capacity(nodes.len() - leaves),
             leaves: Vec::with_capacity(leaves),
-            features: Vec::with_capacity(entries),
+            features: Vec::with_capacity(leaf_inputs),
             values: Vec::with_capacity(entries),
         };
         let mut scratch = TableScratch::default();
@@ -204,14 +205,13 @@ fn leaf_table(zero: &[f64], value: f64, scratch: &mut TableScratch, out: &mut Ve
             to[k] = from[k] + zero[top] * from[k - 1];
         }
     }
-    // Shapley weights w(s) = s! (d-s-1)! / d! for s < d: w(0) = 1/d, w(s) = w(s-1) s / (d-s).
-    weight.clear();
-    if d > 0 {
-        weight.push(1.0 / d as f64);
-        for s in 1..d {
-            weight.push(weight[s - 1] * s as f64 / (d - s) as f64);
-        }
+    // Shapley weights w(s) = s! (d-s-1)! / d! for s < d (factorials up to 12! are exact).
+    let mut factorial = [1.0; MAX_INPUTS + 1];
+    for n in 1..=MAX_INPUTS {
+        factorial[n] = factorial[n - 1] * n as f64;
     }
+    weight.clear();
+    weight.extend((0..d).map(|s| factorial[s] * factorial[d - s - 1] / factorial[d]));
     k.clear();
     k.extend((0..full).map(|m| {
         // Only used for subsets that leave an input out (q < d).
