@@ -154,11 +154,21 @@ impl Grid {
             own.sort_unstable_by(f64::total_cmp);
             own.dedup();
             let all = cuts.thresholds.get(j as usize)?;
-            grid.offsets.push(
-                (0..all.len() + 2)
-                    .map(|c| (cell_of(&own, representative(all, c)) as u64 * stride) as u32)
-                    .collect(),
-            );
+            // The tree's cell of each cell of the cuts: how many of its own thresholds lie
+            // below the cut's (its own are among them, in the same order), then the cells
+            // above every cut and of missing values.
+            let mut below = 0;
+            let own_cells = all
+                .iter()
+                .map(|&cut| {
+                    while own.get(below).is_some_and(|&t| t < cut) {
+                        below += 1;
+                    }
+                    below
+                })
+                .chain([own.len(), own.len() + 1]);
+            grid.offsets
+                .push(own_cells.map(|c| (c as u64 * stride) as u32).collect());
             stride = stride
                 .checked_mul(own.len() as u64 + 2)
                 .filter(|&s| s <= MAX_CELLS)?;
