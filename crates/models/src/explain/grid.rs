@@ -353,5 +353,9 @@ mod tests {
         for (i, &c) in cells.iter().enumerate() {
             assert_eq!(set.slot(c, 99), i as u16);
         }
+        // Emptied, the set gives a known cell the new slot.
+        set.clear(64);
+        assert_eq!(set.slot(cells[5], 0), 0);
+        assert_eq!(set.slot(cells[5], 1), 0);
     }
 }
