@@ -253,6 +253,8 @@ impl ThresholdMetrics {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn perfectly_calibrated_probabilities_show_the_ece_of_sampling_noise() {
         // One bin at 0.5: the ECE is |Binomial(n, 1/2) / n - 1/2|, whose mean is about
@@ -266,8 +268,6 @@ mod tests {
         assert!(ece_of_calibrated(&p[..1000], 10, 400, 3) > 2.5 * got);
         assert_eq!(got.to_bits(), ece_of_calibrated(&p, 10, 400, 3).to_bits());
     }
-
-    use super::*;
 
     // scikit-learn 1.x on y = [1,0,1,1,0,0,1,0,1,0], p = [.9,.1,.4,.4,.4,.2,.8,.7,.35,.05]:
     // roc_auc_score 0.8, average_precision_score 0.8095238095238095,

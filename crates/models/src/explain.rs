@@ -194,6 +194,8 @@ fn explain_rows(
     scale: f64,
 ) {
     let (rows, m) = (x.nrows(), x.ncols().max(1));
+    // The rows' values are read only by the trees explained directly.
+    let any_direct = reached.iter().any(Option::is_none);
     // Blocks of rows, each tree in turn over the whole block so that its nodes and tables
     // stay in cache; every row still sums its trees in a fixed order (the trees explained
     // directly in tree order, those through grids apart, also in tree order), so the
@@ -210,8 +212,10 @@ fn explain_rows(
             || (Scratch::default(), Vec::new(), Vec::new()),
             |(scratch, rows, sums), (b, (mut phi, x_block))| {
                 let n = x_block.nrows();
-                rows.clear();
-                rows.extend(x_block.iter().copied());
+                if any_direct {
+                    rows.clear();
+                    rows.extend(x_block.iter().copied());
+                }
                 // The sums of the trees explained through grids, input after input.
                 sums.clear();
                 sums.resize(n * m, 0.0);
@@ -672,6 +676,15 @@ mod tests {
         Array2::from_shape_fn((n, m), |(_, j)| choices[j][rng.random_range(0..choices[j].len())])
     }
 
+    /// The contributions of `row` explained alone, tree after tree, without grids.
+    fn alone(explainers: &[TreeExplainer<'_>], row: &[f64]) -> Vec<f64> {
+        let mut phi = vec![0.0; row.len()];
+        for e in explainers {
+            e.add(row, &mut phi, &mut Scratch::default());
+        }
+        phi
+    }
+
     #[test]
     fn grids_give_the_contributions_of_each_row_explained_alone() {
         let mut rng = ChaCha8Rng::seed_from_u64(31);
@@ -703,11 +716,7 @@ mod tests {
             let explainers: Vec<_> = trees.iter().map(|t| TreeExplainer::new(t).unwrap()).collect();
             for (i, row) in x.rows().into_iter().enumerate() {
                 let row = row.to_vec();
-                let mut alone = vec![0.0; m];
-                for e in &explainers {
-                    e.add(&row, &mut alone, &mut Scratch::default());
-                }
-                for (j, a) in alone.iter().enumerate() {
+                for (j, a) in alone(&explainers, &row).iter().enumerate() {
                     let got = c.values[(i, j)];
                     assert!(
                         (got - a * scale).abs() < 1e-12,
@@ -724,9 +733,12 @@ mod tests {
                 );
                 // And the Shapley values themselves, for a few rows.
                 if i < 20 {
-                    let want: Vec<f64> = (0..m)
-                        .map(|j| explainers.iter().map(|e| brute_force(e, &row, m)[j]).sum::<f64>() * scale)
-                        .collect();
+                    let mut want = vec![0.0; m];
+                    for e in &explainers {
+                        for (w, b) in want.iter_mut().zip(brute_force(e, &row, m)) {
+                            *w += b * scale;
+                        }
+                    }
                     for (j, w) in want.iter().enumerate() {
                         assert!(
                             (c.values[(i, j)] - w).abs() < 1e-9,
@@ -748,12 +760,7 @@ mod tests {
         let c = trees_contributions(&trees, x.view(), 0.5, 1.0, OutputSpace::LogOdds).unwrap();
         let explainers: Vec<_> = trees.iter().map(|t| TreeExplainer::new(t).unwrap()).collect();
         for (i, row) in x.rows().into_iter().enumerate() {
-            let row = row.to_vec();
-            let mut alone = vec![0.0; m];
-            for e in &explainers {
-                e.add(&row, &mut alone, &mut Scratch::default());
-            }
-            for (j, a) in alone.iter().enumerate() {
+            for (j, a) in alone(&explainers, &row.to_vec()).iter().enumerate() {
                 assert!((c.values[(i, j)] - a).abs() < 1e-12, "row {i} input {j}");
             }
         }

@@ -23,6 +23,17 @@ use crate::tree::PackedNode;
 /// holds `2^d · d` values).
 pub(super) const MAX_INPUTS: usize = 12;
 
+/// `n!` for `n` up to [`MAX_INPUTS`] (exact in `f64`).
+const FACTORIAL: [f64; MAX_INPUTS + 1] = {
+    let mut f = [1.0; MAX_INPUTS + 1];
+    let mut n = 1;
+    while n <= MAX_INPUTS {
+        f[n] = f[n - 1] * n as f64;
+        n += 1;
+    }
+    f
+};
+
 /// Most table entries one tree may hold (8 MB of `f64`).
 const MAX_ENTRIES: usize = 1 << 20;
 
@@ -205,13 +216,9 @@ fn leaf_table(zero: &[f64], value: f64, scratch: &mut TableScratch, out: &mut Ve
             to[k] = from[k] + zero[top] * from[k - 1];
         }
     }
-    // Shapley weights w(s) = s! (d-s-1)! / d! for s < d (factorials up to 12! are exact).
-    let mut factorial = [1.0; MAX_INPUTS + 1];
-    for n in 1..=MAX_INPUTS {
-        factorial[n] = factorial[n - 1] * n as f64;
-    }
+    // Shapley weights w(s) = s! (d-s-1)! / d! for s < d.
     weight.clear();
-    weight.extend((0..d).map(|s| factorial[s] * factorial[d - s - 1] / factorial[d]));
+    weight.extend((0..d).map(|s| FACTORIAL[s] * FACTORIAL[d - s - 1] / FACTORIAL[d]));
     k.clear();
     k.extend((0..full).map(|m| {
         // Only used for subsets that leave an input out (q < d).
